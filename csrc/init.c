@@ -1,0 +1,771 @@
+/* pyrunc-init: executes a launch plan computed by the Python parent.
+ *
+ * Started by the parent from a sealed memfd copy of this binary with
+ *   argv = { "pyrunc:init", SOCKFD, PLANFD, STATEDIRFD }
+ * The first process runs the ops up to OP_CLONE in the caller's namespaces, clones
+ * the container init (CLONE_PARENT, so it is the parent's child), reports its pid
+ * and exits. The container init runs the rest. No policy lives here: every path,
+ * flag and order comes from the plan. Errors go to the parent as MSG_ERROR with
+ * the step and errno; nothing allocates memory after start. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+#define MAX_ARGS 65536
+#define MAX_GROUPS 65536
+
+static int sockfd = -1;
+static int statefd = -1;
+static int rootfd = -1;
+static const char *rootfs_path;
+static char resolved[PATH_MAX];
+static char *exec_argv[MAX_ARGS + 1];
+static char *exec_envp[MAX_ARGS + 1];
+static int nargs, nenv;
+static gid_t groups[MAX_GROUPS];
+
+/* ---- messages to the parent ---- */
+
+static void send_msg(unsigned type, int err, int pid, const char *text)
+{
+    struct sync_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = type;
+    m.err = err;
+    m.pid = pid;
+    if (text)
+        snprintf(m.text, sizeof m.text, "%s", text);
+    if (sockfd < 0 || send(sockfd, &m, sizeof m, MSG_NOSIGNAL) < 0) {
+        if (type == MSG_ERROR) {
+            /* No parent to tell (after the exec fifo): say it on stderr. */
+            dprintf(2, "pyrunc: %s%s%s\n", m.text, err ? ": " : "", err ? strerror(err) : "");
+        }
+    }
+}
+
+/* Report "STEP: errno" (err 0: the text is the whole message) and exit. */
+__attribute__((noreturn, format(printf, 2, 3)))
+static void fail(int err, const char *fmt, ...)
+{
+    char text[MSG_TEXT_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    send_msg(MSG_ERROR, err, 0, text);
+    _exit(1);
+}
+
+static void wait_go(void)
+{
+    struct sync_msg m;
+    ssize_t n = recv(sockfd, &m, sizeof m, 0);
+    if (n != (ssize_t)sizeof m || m.type != MSG_GO)
+        _exit(1); /* the parent went away or aborted: nothing to report to */
+}
+
+/* ---- plan decoding ---- */
+
+struct cursor {
+    const unsigned char *p, *end;
+};
+
+static uint32_t get_u32(struct cursor *c)
+{
+    uint32_t v;
+    if (c->end - c->p < 4)
+        fail(0, "corrupt launch plan");
+    memcpy(&v, c->p, 4);
+    c->p += 4;
+    return v;
+}
+
+static uint64_t get_u64(struct cursor *c)
+{
+    uint64_t v;
+    if (c->end - c->p < 8)
+        fail(0, "corrupt launch plan");
+    memcpy(&v, c->p, 8);
+    c->p += 8;
+    return v;
+}
+
+/* Strings and byte blobs: u32 length, bytes, NUL. */
+static const char *get_bytes(struct cursor *c, uint32_t *len)
+{
+    uint32_t n = get_u32(c);
+    if ((size_t)(c->end - c->p) < (size_t)n + 1 || c->p[n] != 0)
+        fail(0, "corrupt launch plan");
+    const char *s = (const char *)c->p;
+    c->p += n + 1;
+    if (len)
+        *len = n;
+    return s;
+}
+
+static const char *get_str(struct cursor *c)
+{
+    return get_bytes(c, NULL);
+}
+
+/* ---- paths inside the rootfs, resolved as if it were / ---- */
+
+static int open_in_root(const char *path, int flags)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = ".";
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+/* Split PATH into a parent directory fd (created as needed) and a basename. */
+static void mkdirs_in_root(const char *path, mode_t mode);
+
+static int open_parent_in_root(const char *path, const char **base)
+{
+    static char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = 0;
+        *base = path + (slash - dir) + 1;
+    } else {
+        dir[0] = 0;
+        *base = path;
+    }
+    if (**base == 0)
+        fail(EINVAL, "bad path %s", path);
+    mkdirs_in_root(dir, 0755);
+    int fd = open_in_root(dir, O_PATH | O_DIRECTORY);
+    if (fd < 0)
+        fail(errno, "open %s in the rootfs", dir[0] ? dir : "/");
+    return fd;
+}
+
+static void mkdirs_in_root(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof buf)
+        fail(ENAMETOOLONG, "mkdir %s", path);
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0)
+            continue;
+        char saved = buf[i];
+        buf[i] = 0;
+        int fd = open_in_root(buf, O_PATH | O_DIRECTORY);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno == ENOENT) {
+            char *slash = strrchr(buf, '/');
+            const char *name = slash ? slash + 1 : buf;
+            if (slash)
+                *slash = 0;
+            int parent = open_in_root(slash ? buf : "", O_PATH | O_DIRECTORY);
+            if (slash)
+                *slash = '/';
+            if (parent < 0)
+                fail(errno, "mkdir %s in the rootfs", buf);
+            if (mkdirat(parent, name, mode) < 0 && errno != EEXIST)
+                fail(errno, "mkdir %s in the rootfs", buf);
+            close(parent);
+        } else {
+            fail(errno, "mkdir %s in the rootfs", buf);
+        }
+        buf[i] = saved;
+    }
+}
+
+static const char *fd_path(int fd)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+/* ---- mounts ---- */
+
+static unsigned long statvfs_to_ms(unsigned long f)
+{
+    unsigned long ms = 0;
+    if (f & ST_NOSUID) ms |= MS_NOSUID;
+    if (f & ST_NODEV) ms |= MS_NODEV;
+    if (f & ST_NOEXEC) ms |= MS_NOEXEC;
+    if (f & ST_NOATIME) ms |= MS_NOATIME;
+    if (f & ST_NODIRATIME) ms |= MS_NODIRATIME;
+    if (f & ST_RELATIME) ms |= MS_RELATIME;
+    if (f & ST_RDONLY) ms |= MS_RDONLY;
+    return ms;
+}
+
+/* Remount read-only, keeping the flags the kernel may have locked. */
+static void remount_ro(const char *path)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0)
+        fail(errno, "statfs %s", path);
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | statvfs_to_ms(sv.f_flag);
+    if (mount(NULL, path, NULL, flags, NULL) < 0)
+        fail(errno, "remount %s read-only", path);
+}
+
+static void do_mount(struct cursor *c)
+{
+    unsigned long flags = get_u64(c), remount = get_u64(c), propagation = get_u64(c);
+    const char *source = get_str(c), *target = get_str(c), *fstype = get_str(c),
+               *data = get_str(c);
+    int fd = open_in_root(target, O_PATH);
+    if (fd < 0)
+        fail(errno, "open mount target %s", target);
+    if (mount(source, fd_path(fd), *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
+        fail(errno, "mount %s on %s", source, target);
+    close(fd);
+    if (!remount && !propagation)
+        return;
+    /* Reopen: the earlier fd refers to what lies under the new mount. */
+    fd = open_in_root(target, O_PATH);
+    if (fd < 0)
+        fail(errno, "open mount target %s", target);
+    if (remount && mount(NULL, fd_path(fd), NULL, remount, NULL) < 0)
+        fail(errno, "remount %s on %s", source, target);
+    if (propagation && mount(NULL, fd_path(fd), NULL, propagation, NULL) < 0)
+        fail(errno, "set propagation of %s", target);
+    close(fd);
+}
+
+static void do_mknod(struct cursor *c)
+{
+    uint32_t mode = get_u32(c), major = get_u32(c), minor = get_u32(c);
+    uint32_t uid = get_u32(c), gid = get_u32(c);
+    const char *path = get_str(c), *base;
+    int dir = open_parent_in_root(path, &base);
+    if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
+        fail(errno, "remove %s before mknod", path);
+    if (mknodat(dir, base, mode, makedev(major, minor)) < 0)
+        fail(errno, "mknod %s", path);
+    if (fchownat(dir, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+        fail(errno, "chown %s", path);
+    close(dir);
+}
+
+static void do_mkfile(const char *path)
+{
+    const char *base;
+    int dir = open_parent_in_root(path, &base);
+    int fd = openat(dir, base, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno != EEXIST)
+        fail(errno, "create mount target %s", path);
+    if (fd >= 0)
+        close(fd);
+    close(dir);
+}
+
+static void do_symlink(const char *target, const char *path)
+{
+    const char *base;
+    int dir = open_parent_in_root(path, &base);
+    if (symlinkat(target, dir, base) < 0 && errno != EEXIST)
+        fail(errno, "symlink %s -> %s", path, target);
+    close(dir);
+}
+
+static void do_pivot(int no_pivot)
+{
+    if (no_pivot) {
+        if (chdir(rootfs_path) < 0)
+            fail(errno, "chdir %s", rootfs_path);
+        if (mount(rootfs_path, "/", NULL, MS_MOVE, NULL) < 0)
+            fail(errno, "move %s to /", rootfs_path);
+        if (chroot(".") < 0)
+            fail(errno, "chroot %s", rootfs_path);
+    } else {
+        int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (oldroot < 0)
+            fail(errno, "open /");
+        if (fchdir(rootfd) < 0)
+            fail(errno, "chdir %s", rootfs_path);
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+            fail(errno, "pivot_root %s", rootfs_path);
+        /* The old root is stacked on the new one: detach it without
+         * propagating the unmount back to the host. */
+        if (fchdir(oldroot) < 0)
+            fail(errno, "chdir to the old root");
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            fail(errno, "make the old root a slave");
+        if (umount2(".", MNT_DETACH) < 0)
+            fail(errno, "unmount the old root");
+        close(oldroot);
+    }
+    if (chdir("/") < 0)
+        fail(errno, "chdir /");
+    close(rootfd);
+    rootfd = -1;
+}
+
+static void do_mask(const char *path)
+{
+    struct stat st, null;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(errno, "stat masked path %s", path);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
+            fail(errno, "mask %s", path);
+        return;
+    }
+    /* Never trust a /dev/null the rootfs may have planted. */
+    if (stat("/dev/null", &null) < 0 || !S_ISCHR(null.st_mode) ||
+        major(null.st_rdev) != 1 || minor(null.st_rdev) != 3)
+        fail(0, "mask %s: /dev/null is not the null device", path);
+    if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
+        fail(errno, "mask %s", path);
+}
+
+static void do_readonly(const char *path)
+{
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(errno, "bind %s for read-only", path);
+    }
+    remount_ro(path);
+}
+
+/* ---- process ---- */
+
+static void write_file(const char *path, const char *content)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(errno, "open %s", path);
+    size_t len = strlen(content);
+    if (write(fd, content, len) != (ssize_t)len)
+        fail(errno, "write %s", path);
+    close(fd);
+}
+
+static void loopback_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        fail(errno, "socket for loopback");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        fail(errno, "get flags of lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        fail(errno, "bring lo up");
+    close(s);
+}
+
+static void capset_all(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    data[0].effective = (uint32_t)eff;
+    data[1].effective = (uint32_t)(eff >> 32);
+    data[0].permitted = (uint32_t)perm;
+    data[1].permitted = (uint32_t)(perm >> 32);
+    data[0].inheritable = (uint32_t)inh;
+    data[1].inheritable = (uint32_t)(inh >> 32);
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        fail(errno, "set capabilities");
+}
+
+static int is_executable(const char *path, struct stat *st)
+{
+    if (stat(path, st) < 0)
+        return -1;
+    if (!S_ISREG(st->st_mode) || !(st->st_mode & 0111)) {
+        errno = EACCES;
+        return -1;
+    }
+    return 0;
+}
+
+/* The container's view of exec.LookPath: runc's messages, which clients parse. */
+static void lookup(const char *name, const char *pathenv)
+{
+    struct stat st;
+    if (strchr(name, '/')) {
+        if (is_executable(name, &st) < 0) {
+            if (errno == EACCES)
+                fail(EACCES, "exec: \"%s\"", name);
+            fail(errno, "exec: \"%s\": stat %s", name, name);
+        }
+        snprintf(resolved, sizeof resolved, "%s", name);
+        return;
+    }
+    const char *p = pathenv;
+    int denied = 0;
+    while (1) {
+        const char *end = strchrnul(p, ':');
+        int n = (int)(end - p);
+        if (n == 0)
+            snprintf(resolved, sizeof resolved, "./%s", name);
+        else
+            snprintf(resolved, sizeof resolved, "%.*s/%s", n, p, name);
+        if (is_executable(resolved, &st) == 0)
+            return;
+        if (errno == EACCES)
+            denied = 1;
+        if (!*end)
+            break;
+        p = end + 1;
+    }
+    if (denied)
+        fail(EACCES, "exec: \"%s\"", name);
+    fail(0, "exec: \"%s\": executable file not found in $PATH", name);
+}
+
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++)
+        sigaction(sig, &sa, NULL); /* fails harmlessly for KILL/STOP and holes */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void exec_fifo(const char *name)
+{
+    /* Nothing more is reported to the parent: it may be gone by now. */
+    close(sockfd);
+    sockfd = -1;
+    int fd = openat(statefd, name, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(errno, "open exec fifo");
+    if (write(fd, "0", 1) != 1)
+        fail(errno, "write exec fifo");
+    close(fd);
+    close(statefd);
+    statefd = -1;
+}
+
+static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
+{
+    struct sock_fprog fprog;
+    fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    fprog.filter = (struct sock_filter *)prog;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
+        fail(errno, "load seccomp filter");
+}
+
+static void clone_init(uint64_t flags)
+{
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    /* With CLONE_PARENT clone3 wants exit_signal 0: the child inherits ours
+     * (SIGCHLD), so the parent is told of its exit. */
+    args.flags = flags | CLONE_PARENT;
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0)
+        fail(errno, "clone the container init");
+    if (pid > 0) {
+        send_msg(MSG_PID, 0, (int)pid, NULL);
+        _exit(0);
+    }
+}
+
+static void run(struct cursor *c)
+{
+    while (c->p < c->end) {
+        uint32_t op = get_u32(c), len = get_u32(c);
+        if ((size_t)(c->end - c->p) < len)
+            fail(0, "corrupt launch plan");
+        struct cursor a = {c->p, c->p + len};
+        c->p += len;
+        switch (op) {
+        case OP_SETNS: {
+            uint32_t type = get_u32(&a);
+            const char *path = get_str(&a);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                fail(errno, "open namespace %s", path);
+            if (setns(fd, (int)type) < 0)
+                fail(errno, "join namespace %s", path);
+            close(fd);
+            break;
+        }
+        case OP_CLONE:
+            clone_init(get_u64(&a));
+            break;
+        case OP_WAIT:
+            wait_go();
+            break;
+        case OP_READY:
+            send_msg(MSG_READY, 0, getpid(), NULL);
+            wait_go();
+            break;
+        case OP_UNSHARE: {
+            uint64_t flags = get_u64(&a);
+            if (unshare((int)flags) < 0)
+                fail(errno, "unshare namespaces 0x%llx", (unsigned long long)flags);
+            break;
+        }
+        case OP_DUMPABLE:
+            if (prctl(PR_SET_DUMPABLE, get_u32(&a), 0, 0, 0) < 0)
+                fail(errno, "set dumpable");
+            break;
+        case OP_MOUNT_PROPAGATE: {
+            uint64_t flags = get_u64(&a);
+            const char *target = get_str(&a);
+            if (mount(NULL, target, NULL, flags, NULL) < 0)
+                fail(errno, "set propagation of %s", target);
+            break;
+        }
+        case OP_ROOTFS:
+            rootfs_path = get_str(&a);
+            if (mount(rootfs_path, rootfs_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+                fail(errno, "bind rootfs %s", rootfs_path);
+            rootfd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (rootfd < 0)
+                fail(errno, "open rootfs %s", rootfs_path);
+            break;
+        case OP_MKDIRS: {
+            uint32_t mode = get_u32(&a);
+            mkdirs_in_root(get_str(&a), mode);
+            break;
+        }
+        case OP_MKFILE:
+            do_mkfile(get_str(&a));
+            break;
+        case OP_MOUNT:
+            do_mount(&a);
+            break;
+        case OP_MKNOD:
+            do_mknod(&a);
+            break;
+        case OP_BIND_DEV: {
+            const char *src = get_str(&a), *target = get_str(&a);
+            do_mkfile(target);
+            int fd = open_in_root(target, O_PATH);
+            if (fd < 0 || mount(src, fd_path(fd), NULL, MS_BIND, NULL) < 0)
+                fail(errno, "bind device %s", src);
+            close(fd);
+            break;
+        }
+        case OP_SYMLINK: {
+            const char *target = get_str(&a);
+            do_symlink(target, get_str(&a));
+            break;
+        }
+        case OP_PIVOT:
+            do_pivot((int)get_u32(&a));
+            break;
+        case OP_MASK:
+            do_mask(get_str(&a));
+            break;
+        case OP_READONLY:
+            do_readonly(get_str(&a));
+            break;
+        case OP_REMOUNT_RO:
+            remount_ro(get_str(&a));
+            break;
+        case OP_WRITE_FILE: {
+            const char *path = get_str(&a);
+            write_file(path, get_str(&a));
+            break;
+        }
+        case OP_HOSTNAME: {
+            uint32_t n;
+            const char *name = get_bytes(&a, &n);
+            if (sethostname(name, n) < 0)
+                fail(errno, "set hostname %s", name);
+            break;
+        }
+        case OP_DOMAINNAME: {
+            uint32_t n;
+            const char *name = get_bytes(&a, &n);
+            if (setdomainname(name, n) < 0)
+                fail(errno, "set domainname %s", name);
+            break;
+        }
+        case OP_LOOPBACK_UP:
+            loopback_up();
+            break;
+        case OP_RLIMIT: {
+            uint32_t res = get_u32(&a);
+            struct rlimit64 rl;
+            rl.rlim_cur = get_u64(&a);
+            rl.rlim_max = get_u64(&a);
+            if (prlimit64(0, (int)res, &rl, NULL) < 0)
+                fail(errno, "set rlimit %u", res);
+            break;
+        }
+        case OP_DROP_BOUNDING: {
+            uint64_t keep = get_u64(&a);
+            uint32_t last = get_u32(&a);
+            for (uint32_t cap = 0; cap <= last && cap < 64; cap++)
+                if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+                    errno != EINVAL)
+                    fail(errno, "drop capability %u from the bounding set", cap);
+            break;
+        }
+        case OP_KEEPCAPS:
+            if (prctl(PR_SET_KEEPCAPS, get_u32(&a), 0, 0, 0) < 0)
+                fail(errno, "set keepcaps");
+            break;
+        case OP_SETGROUPS: {
+            uint32_t n = get_u32(&a);
+            if (n > MAX_GROUPS)
+                fail(EINVAL, "too many additional groups");
+            for (uint32_t i = 0; i < n; i++)
+                groups[i] = get_u32(&a);
+            if (syscall(SYS_setgroups, (size_t)n, groups) < 0)
+                fail(errno, "setgroups");
+            break;
+        }
+        case OP_SETGID: {
+            uint32_t gid = get_u32(&a);
+            if (syscall(SYS_setresgid, gid, gid, gid) < 0)
+                fail(errno, "setgid %u", gid);
+            break;
+        }
+        case OP_SETUID: {
+            uint32_t uid = get_u32(&a);
+            if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+                fail(errno, "setuid %u", uid);
+            break;
+        }
+        case OP_CAPSET: {
+            uint64_t eff = get_u64(&a), perm = get_u64(&a), inh = get_u64(&a);
+            capset_all(eff, perm, inh);
+            break;
+        }
+        case OP_AMBIENT: {
+            uint64_t caps = get_u64(&a);
+            for (unsigned cap = 0; cap < 64; cap++)
+                if ((caps & (1ULL << cap)) &&
+                    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+                    fail(errno, "raise ambient capability %u", cap);
+            break;
+        }
+        case OP_NO_NEW_PRIVS:
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                fail(errno, "set no_new_privs");
+            break;
+        case OP_UMASK:
+            umask((mode_t)get_u32(&a));
+            break;
+        case OP_CHDIR: {
+            const char *dir = get_str(&a);
+            char cwd[PATH_MAX];
+            if (chdir(dir) < 0)
+                fail(errno, "chdir to cwd %s", dir);
+            /* A cwd outside the container root reads "(unreachable)...":
+             * never exec there (runc CVE-2024-21626). */
+            if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/')
+                fail(EPERM, "cwd %s is outside the container", dir);
+            break;
+        }
+        case OP_LOOKUP: {
+            const char *name = get_str(&a);
+            lookup(name, get_str(&a));
+            break;
+        }
+        case OP_EXEC_FIFO:
+            exec_fifo(get_str(&a));
+            break;
+        case OP_CLOSE_FDS: {
+            uint32_t first = get_u32(&a);
+            if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+                fail(errno, "close inherited file descriptors");
+            break;
+        }
+        case OP_SECCOMP: {
+            uint32_t flags = get_u32(&a), n;
+            const char *prog = get_bytes(&a, &n);
+            load_seccomp(flags, prog, n);
+            break;
+        }
+        case OP_ARG:
+            if (nargs >= MAX_ARGS)
+                fail(E2BIG, "too many arguments");
+            exec_argv[nargs++] = (char *)get_str(&a);
+            break;
+        case OP_ENV:
+            if (nenv >= MAX_ARGS)
+                fail(E2BIG, "too many environment variables");
+            exec_envp[nenv++] = (char *)get_str(&a);
+            break;
+        case OP_EXEC:
+            reset_signals();
+            execve(resolved, exec_argv, exec_envp);
+            fail(errno, "exec %s", resolved);
+        case OP_SETSID:
+            if (setsid() < 0)
+                fail(errno, "setsid");
+            break;
+        default:
+            fail(0, "unknown launch plan op %u", op);
+        }
+    }
+    fail(0, "launch plan ended without exec");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        dprintf(2, "pyrunc-init is started by pyrunc only\n");
+        return 2;
+    }
+    sockfd = atoi(argv[1]);
+    int planfd = atoi(argv[2]);
+    statefd = atoi(argv[3]);
+    umask(0);
+    prctl(PR_SET_NAME, "pyrunc:init", 0, 0, 0); /* not "7" from /proc/self/fd/7 in ps */
+
+    struct stat st;
+    if (fstat(planfd, &st) < 0)
+        fail(errno, "stat launch plan");
+    const unsigned char *plan = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, planfd, 0);
+    if (plan == MAP_FAILED)
+        fail(errno, "map launch plan");
+    close(planfd);
+    struct cursor c = {plan, plan + st.st_size};
+    if (get_u32(&c) != PLAN_MAGIC)
+        fail(0, "launch plan from a different pyrunc build");
+    run(&c);
+    return 1;
+}

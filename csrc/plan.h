@@ -1,0 +1,82 @@
+/* The launch plan and sync protocol shared by the C init and the Python parent.
+ *
+ * The parent (Python) compiles config.json into a plan: a flat list of ops that
+ * the init executes in order, with every policy decision already taken. The init
+ * interprets the list and nothing else. Python reads these constants through the
+ * cffi module (runtime._native), so this header is the single source of truth.
+ *
+ * Encoding of one op: u32 op, u32 payload length, payload. Payload fields are
+ * packed little-endian (native on every target we build for): u32/u64 integers
+ * and strings as u32 length + bytes + NUL. */
+#ifndef PYRUNC_PLAN_H
+#define PYRUNC_PLAN_H
+
+#define PLAN_MAGIC 0x50595231 /* "PYR1" */
+
+/* Ops executed by the first process (in the caller's namespaces). */
+#define OP_SETNS 1            /* u32 nstype, str path */
+#define OP_CLONE 2            /* u64 clone flags: fork the container init, report its pid */
+
+/* Ops executed by the container init. */
+#define OP_WAIT 10            /* wait for MSG_GO from the parent */
+#define OP_READY 11           /* send MSG_READY and wait for MSG_GO */
+#define OP_UNSHARE 12         /* u64 flags */
+#define OP_DUMPABLE 13        /* u32 value */
+#define OP_MOUNT_PROPAGATE 20 /* u64 flags, str target (host path): change propagation */
+#define OP_ROOTFS 21          /* str path: bind the rootfs onto itself and open it */
+#define OP_MKDIRS 22          /* u32 mode, str path (in rootfs) */
+#define OP_MKFILE 23          /* str path (in rootfs): empty file as a bind target */
+#define OP_MOUNT 24           /* u64 flags, u64 remount flags, u64 propagation,
+                                 str source, str target (in rootfs), str fstype, str data */
+#define OP_MKNOD 25           /* u32 mode, u32 major, u32 minor, u32 uid, u32 gid, str path */
+#define OP_BIND_DEV 26        /* str host device path, str target (in rootfs) */
+#define OP_SYMLINK 27         /* str target, str linkpath (in rootfs) */
+#define OP_PIVOT 28           /* u32 no_pivot */
+#define OP_MASK 29            /* str path (after pivot) */
+#define OP_READONLY 30        /* str path (after pivot) */
+#define OP_REMOUNT_RO 31      /* str path (after pivot): remount read-only keeping flags */
+#define OP_WRITE_FILE 32      /* str path, str content: sysctl, oom_score_adj */
+#define OP_HOSTNAME 33        /* str */
+#define OP_DOMAINNAME 34      /* str */
+#define OP_LOOPBACK_UP 35
+#define OP_RLIMIT 36          /* u32 resource, u64 soft, u64 hard */
+#define OP_DROP_BOUNDING 37   /* u64 caps to keep, u32 last cap */
+#define OP_KEEPCAPS 38        /* u32 value */
+#define OP_SETGROUPS 39       /* u32 n, n x u32 gid */
+#define OP_SETGID 40          /* u32 gid */
+#define OP_SETUID 41          /* u32 uid */
+#define OP_CAPSET 42          /* u64 effective, u64 permitted, u64 inheritable */
+#define OP_AMBIENT 43         /* u64 caps to raise */
+#define OP_NO_NEW_PRIVS 44
+#define OP_UMASK 45           /* u32 */
+#define OP_CHDIR 46           /* str */
+#define OP_LOOKUP 47          /* str name, str PATH value: resolve args[0] in the container */
+#define OP_EXEC_FIFO 48       /* str name: block on the exec fifo in the state dir fd */
+#define OP_CLOSE_FDS 49       /* u32 first fd to close at exec */
+#define OP_SECCOMP 50         /* u32 flags, bytes BPF program (struct sock_filter[]) */
+#define OP_ARG 51             /* str */
+#define OP_ENV 52             /* str */
+#define OP_EXEC 53            /* execve the looked-up path with OP_ARG/OP_ENV */
+#define OP_SETSID 54          /* new session: the init leads its own */
+
+/* Sync messages over the SOCK_SEQPACKET socketpair: fixed size. */
+#define MSG_PID 1       /* init -> parent: pid of the container init */
+#define MSG_GO 2        /* parent -> init: continue */
+#define MSG_ERROR 3     /* init -> parent: step text + errno (0: text is complete) */
+#define MSG_READY 4     /* init -> parent: about to wait on the exec fifo */
+#define MSG_ABORT 5     /* parent -> init: give up and exit */
+
+#define MSG_TEXT_SIZE 4000
+
+struct sync_msg {
+    unsigned int type;
+    int err;
+    int pid;
+    unsigned int reserved;
+    char text[MSG_TEXT_SIZE];
+};
+
+/* Fixed fd numbers the parent hands to the init (above any preserved fds they
+ * are moved by the parent; argv carries the actual numbers). */
+
+#endif

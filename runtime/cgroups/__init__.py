@@ -1,0 +1,81 @@
+"""Cgroup placement: where a container's cgroup lives on each hierarchy of this host.
+
+Host modes: "unified" (cgroup v2 only), "hybrid" (v1 controllers plus a cgroup2
+mount at /sys/fs/cgroup/unified, like this project's CI host) and "legacy" (v1
+only). On hybrid hosts the container goes into every v1 hierarchy and also into
+the unified one, as runc does. Resource limits are a later layer on top of this.
+"""
+import os
+
+from ..errors import PyruncError
+from .hierarchy import Hierarchy, discover
+
+
+class Cgroup:
+    """The container's directory on every hierarchy of the host."""
+
+    def __init__(self, hierarchies: list[Hierarchy], path: str):
+        self.path = path
+        self.hierarchies = hierarchies
+        self.dirs = {h.name: h.container_dir(path) for h in hierarchies}
+        self._made: list[str] = []
+
+    @classmethod
+    def for_container(cls, cgroups_path: str | None, container_id: str) -> "Cgroup":
+        # runc's default: the id, relative to the caller's own cgroup.
+        return cls(discover(), cgroups_path or container_id)
+
+    @classmethod
+    def from_dirs(cls, dirs: dict[str, str]) -> "Cgroup":
+        cg = cls([], "")
+        cg.dirs = dict(dirs)
+        return cg
+
+    def create(self) -> None:
+        """Make the directories; a failure removes what this call made."""
+        try:
+            for h in self.hierarchies:
+                self._made += h.make_dirs(self.dirs[h.name])
+        except OSError as e:
+            self.remove_made()
+            raise PyruncError(f"create cgroup {e.filename}: {os.strerror(e.errno).lower()}") from None
+
+    def remove_made(self) -> None:
+        """Undo create(): every directory it made, deepest first."""
+        for d in reversed(self._made):
+            _rmdir(d)
+        self._made = []
+
+    def add(self, pid: int) -> None:
+        for name, d in self.dirs.items():
+            try:
+                with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                    f.write(str(pid))
+            except OSError as e:
+                raise PyruncError(f"add pid {pid} to cgroup {d}: {os.strerror(e.errno).lower()}") from None
+
+    def pids(self) -> list[int]:
+        """Every process in the container's cgroup (any hierarchy holds them all)."""
+        for d in self.dirs.values():
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as f:
+                    return [int(line) for line in f if line.strip()]
+            except OSError:
+                continue
+        return []
+
+    def destroy(self) -> None:
+        """Remove the container's own directory on every hierarchy."""
+        for d in self.dirs.values():
+            _rmdir(d)
+
+
+def _rmdir(path: str) -> None:
+    # Processes leave a cgroup when they exit, before they are reaped, so a
+    # container whose processes are all dead has empty directories.
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise PyruncError(f"remove cgroup {path}: {os.strerror(e.errno).lower()}") from None

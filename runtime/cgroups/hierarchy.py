@@ -1,0 +1,103 @@
+"""The cgroup hierarchies mounted on this host, read from /proc/self/mountinfo."""
+import os
+
+V1_IGNORED_OPTIONS = {"rw", "ro", "clone_children", "noprefix", "xattr", "nsdelegate",
+                      "memory_recursiveprot", "memory_localevents", "favordynmods"}
+
+
+class Hierarchy:
+    """One mounted hierarchy: a v1 controller set (name "cpu", "name=systemd", ...)
+    or cgroup v2 (name "unified")."""
+
+    def __init__(self, name: str, mountpoint: str, mount_root: str, own_path: str):
+        self.name = name
+        self.mountpoint = mountpoint
+        self.mount_root = mount_root
+        self.own_path = own_path  # the caller's cgroup in this hierarchy
+
+    @property
+    def is_v2(self) -> bool:
+        return self.name == "unified"
+
+    def container_dir(self, cgroups_path: str) -> str:
+        """Absolute paths are from the hierarchy root, relative ones from the
+        caller's own cgroup (runc's rule)."""
+        if cgroups_path.startswith("/"):
+            inner = cgroups_path
+        else:
+            inner = os.path.join(self.own_path, cgroups_path)
+        inner = os.path.normpath("/" + inner)
+        if self.mount_root != "/" and inner.startswith(self.mount_root):
+            inner = inner[len(self.mount_root):] or "/"
+        return os.path.join(self.mountpoint, inner.lstrip("/"))
+
+    def make_dirs(self, path: str) -> list[str]:
+        """mkdir -p, returning what was made (outermost first). On v1 cpuset a new
+        cgroup starts with no cpus and mems, so they are copied from the parent."""
+        made = []
+        missing = []
+        p = path
+        while not os.path.isdir(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for d in reversed(missing):
+            try:
+                os.mkdir(d, 0o755)
+            except FileExistsError:
+                continue
+            made.append(d)
+            if "cpuset" in self.name.split(","):
+                _inherit_cpuset(d)
+        return made
+
+
+def _inherit_cpuset(path: str) -> None:
+    parent = os.path.dirname(path)
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        with open(os.path.join(path, name)) as f:
+            if f.read().strip():
+                continue
+        with open(os.path.join(parent, name)) as f:
+            value = f.read().strip()
+        with open(os.path.join(path, name), "w") as f:
+            f.write(value)
+
+
+def _own_cgroups() -> dict[str, str]:
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            own[controllers or "unified"] = path
+    return own
+
+
+def discover(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
+    own = _own_cgroups()
+    found: dict[str, Hierarchy] = {}
+    with open(mountinfo) as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, superopts = fields[sep + 1], fields[sep + 3]
+            root, mountpoint = fields[3], fields[4]
+            if fstype == "cgroup2":
+                name = "unified"
+            elif fstype == "cgroup":
+                opts = [o for o in superopts.split(",") if o not in V1_IGNORED_OPTIONS
+                        and not o.startswith("release_agent=")]
+                name = ",".join(opts)
+            else:
+                continue
+            if name in found or name not in own:
+                continue
+            found[name] = Hierarchy(name, mountpoint, root, own[name])
+    return list(found.values())
+
+
+def host_mode(hierarchies: list[Hierarchy]) -> str:
+    v2 = any(h.is_v2 for h in hierarchies)
+    v1 = any(not h.is_v2 for h in hierarchies)
+    if v2 and not v1:
+        return "unified"
+    return "hybrid" if v2 else "legacy"

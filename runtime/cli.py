@@ -1,0 +1,181 @@
+"""The pyrunc command line: runc's flags, exit codes and messages.
+
+Global flags go before the subcommand, as with runc. Every failure is one line
+on stderr (and in --log), exit status 1, and no traceback unless --debug.
+"""
+import argparse
+import json
+import os
+import sys
+
+from . import OCI_VERSION, __version__, log
+from .errors import PyruncError
+
+DEFAULT_ROOT = "/run/pyrunc"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # A usage error is bad input like any other: one line, exit 1.
+        raise PyruncError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _commit() -> str:
+    try:
+        with open(os.path.join(os.path.dirname(__file__), "COMMIT")) as f:
+            return f.read().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print the version")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"pyrunc version {__version__}\ncommit: {_commit()}\nspec: {OCI_VERSION}")
+        parser.exit(0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pyrunc", description="An OCI container runtime (runc compatible).")
+    p.add_argument("--root", default=DEFAULT_ROOT, help="state directory (default %(default)s)")
+    p.add_argument("--log", help="append log lines to this file")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
+    p.add_argument("--systemd-cgroup", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--rootless", default="auto", help=argparse.SUPPRESS)
+    p.add_argument("-v", "--version", action=_Version)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def command(name, help_text):
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        return c
+
+    def bundle_flags(c):
+        c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
+        c.add_argument("--pid-file", help="write the init's pid here")
+        c.add_argument("--console-socket", help="AF_UNIX socket to send the pty master to")
+        c.add_argument("--no-pivot", action="store_true", help="use MS_MOVE+chroot, not pivot_root")
+        c.add_argument("--no-new-keyring", action="store_true", help=argparse.SUPPRESS)
+        c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
+                       help="pass fds 3..3+N-1 to the container")
+        c.add_argument("container_id", metavar="ID")
+
+    bundle_flags(command("create", "create a container (its process waits for start)"))
+    c = command("run", "create, start, wait and delete a container")
+    bundle_flags(c)
+    c.add_argument("-d", "--detach", action="store_true", help="return once it runs")
+    c.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    command("start", "run the process of a created container").add_argument("container_id", metavar="ID")
+    command("state", "print the state of a container as JSON").add_argument("container_id", metavar="ID")
+    c = command("kill", "send a signal to the container's init (default TERM)")
+    c.add_argument("-a", "--all", action="store_true", help="signal every process in the container")
+    c.add_argument("container_id", metavar="ID")
+    c.add_argument("signal", nargs="?", default="TERM")
+    c = command("delete", "delete a container and everything it holds")
+    c.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
+    c.add_argument("container_id", metavar="ID")
+    c = command("list", "list containers")
+    c.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    c.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    c = command("spec", "write a default config.json")
+    c.add_argument("-b", "--bundle", default=".", help="where to write it (default: cwd)")
+    c.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        log.configure(args.log, args.log_format, args.debug)
+        return _dispatch(args) or 0
+    except PyruncError as e:
+        log.error(str(e))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        log.error(f"internal error: {type(e).__name__}: {e} (run with --debug for details)")
+        return 1
+
+
+def _dispatch(args) -> int:
+    from . import container
+
+    cmd = args.command
+    if cmd == "create":
+        container.create(args.root, args.container_id, args.bundle, args.pid_file,
+                         args.no_pivot, _preserve(args))
+    elif cmd == "run":
+        return container.run(args.root, args.container_id, args.bundle, args.pid_file,
+                             args.detach, args.no_pivot, _preserve(args))
+    elif cmd == "start":
+        container.start(args.root, args.container_id)
+    elif cmd == "state":
+        print(json.dumps(container.state(args.root, args.container_id), indent=2))
+    elif cmd == "kill":
+        from .signals import parse_signal
+        container.kill(args.root, args.container_id, parse_signal(args.signal), args.all)
+    elif cmd == "delete":
+        container.delete(args.root, args.container_id, args.force)
+    elif cmd == "list":
+        _list(args)
+    elif cmd == "spec":
+        _spec(args)
+    return 0
+
+
+def _preserve(args) -> int:
+    if args.preserve_fds < 0:
+        raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
+    if args.console_socket:
+        raise PyruncError("--console-socket: terminals are not supported yet")
+    return args.preserve_fds
+
+
+def _list(args) -> None:
+    from . import container
+    from .state import list_ids
+
+    rows = []
+    for cid in list_ids(args.root):
+        try:
+            rows.append(container.state(args.root, cid))
+        except PyruncError:
+            continue  # deleted meanwhile, or unreadable: list shows what it can
+    if args.quiet:
+        for r in rows:
+            print(r["id"])
+    elif args.format == "json":
+        print(json.dumps(rows))
+    else:
+        table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"])
+                  for r in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(6)]
+        for row in table:
+            print("   ".join(cell.ljust(max(w, 9)) for cell, w in zip(row, widths)).rstrip())
+
+
+def _spec(args) -> None:
+    from .defaults import default_config
+
+    path = os.path.join(args.bundle, "config.json")
+    if os.path.exists(path):
+        raise PyruncError(f"{path}: exists; remove it first")
+    try:
+        with open(path, "x") as f:
+            json.dump(default_config(args.rootless), f, indent=2)
+            f.write("\n")
+    except OSError as e:
+        raise PyruncError(f"{path}: {e.strerror.lower()}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

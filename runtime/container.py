@@ -1,0 +1,325 @@
+"""The OCI lifecycle: create → created → start → running → stopped → delete.
+
+Each operation takes the container's lock, derives the status from the system
+(never from the file alone) and either finishes or undoes what it did.
+"""
+import os
+import select
+import signal
+import time
+
+from .cgroups import Cgroup
+from .errors import ContainerNotExist, PyruncError
+from .state import ContainerDir, oci_state, proc_start_time
+
+DELETE_TIMEOUT = 10.0  # seconds to wait for a killed container to go away
+
+
+# -- create --
+
+def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
+           no_pivot: bool = False, preserve_fds: int = 0):
+    """Create the container and leave its init blocked on the exec fifo.
+    Returns the Init (the caller is its parent: `run` waits for it)."""
+    from .launcher import open_fds  # create-only imports: keep state/kill/delete light
+
+    preserved = open_fds(3, preserve_fds)
+    cdir = ContainerDir(root, container_id)
+    from . import spec
+
+    bundle = os.path.abspath(bundle)
+    config = spec.load(bundle)
+    preserve_fds = _listen_fds(config, preserve_fds, preserved)
+    cdir.claim()
+    undo = []
+    try:
+        init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
+                               preserved, undo)
+    except BaseException:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception:
+                pass
+        cdir.remove()
+        raise
+    finally:
+        cdir.unlock()
+    return init
+
+
+def _listen_fds(config: dict, preserve_fds: int, preserved: list[int]) -> int:
+    """Socket activation: LISTEN_FDS passes fds 3.. on, as runc does."""
+    count = os.environ.get("LISTEN_FDS", "")
+    if not count.isdigit() or int(count) == 0:
+        return preserve_fds
+    from .launcher import open_fds
+    n = int(count)
+    env = config["process"].setdefault("env", [])
+    env += [f"LISTEN_FDS={n}", "LISTEN_PID=1"]
+    if n > preserve_fds:
+        preserved[:] = open_fds(3, n)
+        return n
+    return preserve_fds
+
+
+def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, preserved, undo):
+    from . import plan
+    from .caps import last_cap
+    from .launcher import Init
+    from .state import new_state
+
+    if config["process"].get("terminal"):
+        raise PyruncError("config.json: /process/terminal: terminals are not supported yet; "
+                          "set it to false")
+    rootfs = plan._rootfs_path(config, bundle)
+    state = new_state(cdir.id, bundle, rootfs, config.get("annotations", {}))
+    cg = Cgroup.for_container(config.get("linux", {}).get("cgroupsPath"), cdir.id)
+    state["cgroup"] = cg.dirs
+    cdir.save(state)
+    fifo = cdir.fifo_path()
+    os.mkfifo(fifo, 0o622)
+    os.chmod(fifo, 0o622)  # mkfifo honours the umask
+
+    cg.create()
+    undo.append(cg.remove_made)
+    undo.append(cg.destroy)
+
+    ctx = plan.PlanContext(bundle=bundle, no_pivot=no_pivot, preserve_fds=preserve_fds,
+                           cap_last_cap=last_cap(),
+                           cgroup_mounts=_cgroup_mounts(config, cg))
+    ops = plan.build(config, ctx)
+    init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved)
+    undo.append(init.kill)
+    state["init_pid"] = init.pid
+    state["init_start"] = proc_start_time(init.pid)
+    cdir.save(state)
+    cg.add(init.pid)
+    init.go()
+    state["creating"] = False
+    cdir.save(state)
+    if pid_file:
+        write_pid_file(pid_file, init.pid)
+    init.release()
+    return init
+
+
+def _cgroup_mounts(config: dict, cg: Cgroup) -> list:
+    """(hierarchy, host dir, data for a fresh mount or None for a bind) per hierarchy."""
+    if not any(m.get("type") == "cgroup" for m in config.get("mounts", [])):
+        return []
+    own_ns = any(ns["type"] == "cgroup" and not ns.get("path")
+                 for ns in config.get("linux", {}).get("namespaces", []))
+    out = []
+    for h in cg.hierarchies:
+        data = None
+        if own_ns:
+            data = "" if h.is_v2 else h.name
+        out.append((h.name, cg.dirs[h.name], data))
+    return out
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Decimal pid, no newline (containerd rejects one), replaced atomically."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.rename(tmp, path)
+    except OSError as e:
+        raise PyruncError(f"--pid-file {path}: {e.strerror.lower()}") from None
+
+
+# -- start --
+
+def start(root: str, container_id: str) -> None:
+    with ContainerDir(root, container_id) as cdir:
+        _start_locked(cdir)
+
+
+def _start_locked(cdir: ContainerDir) -> None:
+    state = cdir.load()
+    status = cdir.status(state)
+    if status == "stopped":
+        raise PyruncError("cannot start a container that has stopped")
+    if status != "created":
+        raise PyruncError(f"cannot start an already {status} container")
+    pidfd = _pidfd(state)
+    fifo = os.open(cdir.fifo_path(), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        # The init opens the fifo for writing, writes one byte and execs. If it
+        # dies instead, its pidfd becomes readable and we do not hang.
+        poller = select.poll()
+        poller.register(fifo, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        while True:
+            ready = dict(poller.poll())
+            if fifo in ready and os.read(fifo, 1):
+                break
+            if pidfd in ready:
+                raise PyruncError("cannot start a container that has stopped")
+    finally:
+        os.close(fifo)
+        os.close(pidfd)
+    os.unlink(cdir.fifo_path())
+
+
+def _pidfd(state: dict) -> int:
+    """A pidfd for the init, checked to be the same process (pid reuse)."""
+    pid = state["init_pid"]
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise PyruncError("container not running") from None
+    if proc_start_time(pid) != state["init_start"]:
+        os.close(fd)
+        raise PyruncError("container not running")
+    return fd
+
+
+# -- state, kill --
+
+def state(root: str, container_id: str) -> dict:
+    cdir = ContainerDir(root, container_id)
+    st = cdir.load()
+    return oci_state(st, cdir.status(st))
+
+
+def kill(root: str, container_id: str, sig: int, all_processes: bool = False) -> None:
+    cdir = ContainerDir(root, container_id)
+    st = cdir.load()
+    if cdir.status(st) not in ("created", "running", "paused"):
+        raise PyruncError("container not running")
+    if all_processes:
+        for pid in Cgroup.from_dirs(st["cgroup"]).pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return
+    pidfd = _pidfd(st)
+    try:
+        signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        raise PyruncError("container not running") from None
+    finally:
+        os.close(pidfd)
+
+
+# -- delete --
+
+def delete(root: str, container_id: str, force: bool = False) -> None:
+    cdir = ContainerDir(root, container_id)
+    if not cdir.exists():
+        if force:
+            return
+        raise ContainerNotExist(container_id)
+    try:
+        cdir.lock()
+    except ContainerNotExist:
+        if force:
+            return
+        raise
+    try:
+        _delete_locked(cdir, force)
+    finally:
+        cdir.unlock()
+
+
+def _delete_locked(cdir: ContainerDir, force: bool) -> None:
+    container_id = cdir.id
+    try:
+        st = cdir.load()
+    except PyruncError:
+        if not force:
+            raise
+        cdir.remove()  # nothing trustworthy to clean up but the directory
+        return
+    status = cdir.status(st)
+    if status in ("running", "paused") and not force:
+        raise PyruncError(f"cannot delete container {container_id} that is not stopped: {status}")
+    cg = Cgroup.from_dirs(st.get("cgroup", {}))
+    if status != "stopped":
+        _kill_everything(st, cg)
+    _destroy_cgroup(cg)
+    cdir.remove()
+
+
+def _kill_everything(st: dict, cg: Cgroup) -> None:
+    try:
+        pidfd = _pidfd(st)
+    except PyruncError:
+        pidfd = -1
+    if pidfd >= 0:
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            select.select([pidfd], [], [], DELETE_TIMEOUT)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
+    for pid in cg.pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _destroy_cgroup(cg: Cgroup) -> None:
+    """rmdir fails with EBUSY until the killed processes have exited: wait on
+    that, with backoff, not a fixed sleep."""
+    deadline = time.monotonic() + DELETE_TIMEOUT
+    delay = 0.001
+    while True:
+        try:
+            cg.destroy()
+            return
+        except PyruncError:
+            if time.monotonic() > deadline:
+                raise
+            for pid in cg.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+# -- run --
+
+FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+
+
+def run(root: str, container_id: str, bundle: str, pid_file: str | None = None,
+        detach: bool = False, no_pivot: bool = False, preserve_fds: int = 0) -> int:
+    """create + start, then (unless detached) wait and delete; the container's
+    exit status becomes ours."""
+    init = create(root, container_id, bundle, pid_file, no_pivot, preserve_fds)
+    try:
+        start(root, container_id)
+    except BaseException:
+        delete(root, container_id, force=True)
+        raise
+    if detach:
+        return 0
+    pid = init.pid
+    for sig in FORWARDED_SIGNALS:
+        signal.signal(sig, lambda s, _frame: _forward(pid, s))
+    try:
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for sig in FORWARDED_SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        delete(root, container_id, force=True)
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def _forward(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

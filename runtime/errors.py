@@ -1,0 +1,28 @@
+"""The one exception type the CLI turns into a one-line error and exit status 1."""
+import os
+
+
+class PyruncError(Exception):
+    """A user-facing failure: the message is shown as is, without a traceback."""
+
+
+class ContainerNotExist(PyruncError):
+    def __init__(self, container_id: str = ""):
+        # containerd and podman match on this text.
+        super().__init__("container does not exist")
+        self.container_id = container_id
+
+
+class ConfigError(PyruncError):
+    """Bad config.json: the message names the JSON pointer of the field."""
+
+    def __init__(self, pointer: str, problem: str, file: str = "config.json"):
+        where = f"{file}: {pointer}: " if pointer else f"{file}: "
+        super().__init__(where + problem)
+        self.pointer = pointer
+
+
+def strerror(err: int) -> str:
+    """errno text in the lower case Go programs print: clients match on it."""
+    text = os.strerror(err)
+    return text[:1].lower() + text[1:]

@@ -1,0 +1,141 @@
+"""Spawn the C init and drive the sync protocol (csrc/plan.h).
+
+The init runs from a sealed memfd copy of pyrunc-init, never from a host file:
+a container whose entry point is `#!/proc/self/exe` re-executes that memfd, and
+the seals make it impossible to write (runc CVE-2019-5736). No Python runs in any
+process this module starts.
+"""
+import fcntl
+import os
+import signal
+import socket
+import struct
+
+from ._native import ffi, lib
+from .errors import PyruncError, strerror
+
+INIT_BINARY = os.path.join(os.path.dirname(__file__), "pyrunc-init")
+SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+MSG = struct.Struct(f"=IiiI{lib.MSG_TEXT_SIZE}s")
+assert MSG.size == ffi.sizeof("struct sync_msg")
+
+
+def sealed_memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
+    return fd
+
+
+def _init_memfd() -> int:
+    try:
+        with open(INIT_BINARY, "rb") as f:
+            return sealed_memfd("pyrunc-init", f.read())
+    except FileNotFoundError:
+        raise PyruncError(f"{INIT_BINARY}: missing: pyrunc is not installed completely") from None
+
+
+class InitError(PyruncError):
+    """A step of the init failed: the message names the step and the errno."""
+
+
+class Init:
+    """A running container init between spawn and the exec fifo."""
+
+    def __init__(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int]):
+        """preserved: the caller's open fds in 3 .. 3+preserve_fds-1, taken before
+        pyrunc opened anything, so none of pyrunc's own fds can slip in."""
+        self.pid = 0
+        self._sock = None
+        self._spawn(plan, state_dir, preserve_fds, preserved)
+
+    def _spawn(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int]) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        to_close = [child.detach()]
+        try:
+            init_fd = _init_memfd()
+            to_close.append(init_fd)
+            to_close.append(sealed_memfd("pyrunc-plan", plan))
+            to_close.append(os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+            # The init's own fds go above the preserved range, which the
+            # container gets as is (fds 3 .. 3+N-1).
+            base = 3 + preserve_fds
+            passed = []
+            for fd in (to_close[0], to_close[2], to_close[3]):
+                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base)
+                to_close.append(high)
+                os.set_inheritable(high, True)
+                passed.append(high)
+            for fd in preserved:
+                os.set_inheritable(fd, True)
+            first = os.posix_spawn(
+                f"/proc/self/fd/{init_fd}", ["pyrunc:init", *map(str, passed)], {},
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=(),
+            )
+        finally:
+            for fd in to_close:
+                os.close(fd)
+        self._sock = parent
+        try:
+            msg = self._recv(first_pid=first)
+        finally:
+            os.waitpid(first, 0)
+        if msg[0] != lib.MSG_PID:
+            raise InitError("the init sent an unexpected message")
+        self.pid = msg[2]
+
+    def _recv(self, first_pid: int = 0) -> tuple:
+        try:
+            data = self._sock.recv(MSG.size)
+        except OSError as e:
+            raise InitError(f"read from the container init: {strerror(e.errno)}") from None
+        if not data:
+            raise InitError("the container init exited before it was ready")
+        msg = MSG.unpack(data)
+        if msg[0] == lib.MSG_ERROR:
+            text = msg[4].rstrip(b"\0").decode(errors="replace")
+            raise InitError(f"{text}: {strerror(msg[1])}" if msg[1] else text)
+        return msg
+
+    def _send(self, msg_type: int) -> None:
+        self._sock.send(MSG.pack(msg_type, 0, 0, 0, b""))
+
+    def go(self) -> None:
+        """Let the init set up the container; returns once it is ready to exec."""
+        self._send(lib.MSG_GO)
+        if self._recv()[0] != lib.MSG_READY:
+            raise InitError("the init sent an unexpected message")
+
+    def release(self) -> None:
+        """State is saved: the init may block on the exec fifo."""
+        self._send(lib.MSG_GO)
+        self.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def kill(self) -> None:
+        """Abort: the init and everything it made in its namespaces go away."""
+        self.close()
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def open_fds(first: int, count: int) -> list[int]:
+    """Which of fds first .. first+count-1 are open now."""
+    found = []
+    for fd in range(first, first + count):
+        try:
+            os.fstat(fd)
+        except OSError:
+            continue
+        found.append(fd)
+    return found

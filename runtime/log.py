@@ -1,0 +1,57 @@
+"""runc-compatible logging: --log FILE, --log-format text|json.
+
+containerd reads the last error line of the json log as the error text it shows.
+Every error also goes to stderr as one line (podman and people read that).
+"""
+import datetime
+import json
+import os
+import sys
+
+_state = {"file": None, "format": "text", "debug": False}
+
+
+def configure(path: str | None, fmt: str, debug: bool) -> None:
+    _state.update(file=path, format=fmt, debug=debug)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _format(level: str, msg: str) -> str:
+    if _state["format"] == "json":
+        return json.dumps({"level": level, "msg": msg, "time": _now()})
+    return f"time={json.dumps(_now())} level={level} msg={json.dumps(msg)}"
+
+
+def _write_log(level: str, msg: str) -> None:
+    path = _state["file"]
+    if not path:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return
+    try:
+        os.write(fd, (_format(level, msg) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def debug(msg: str) -> None:
+    if _state["debug"]:
+        _write_log("debug", msg)
+        if not _state["file"]:
+            sys.stderr.write(_format("debug", msg) + "\n")
+
+
+def warning(msg: str) -> None:
+    _write_log("warning", msg)
+    sys.stderr.write(_format("warning", msg) + "\n")
+
+
+def error(msg: str) -> None:
+    _write_log("error", msg)
+    sys.stderr.write(_format("error", msg) + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,82 @@
+"""OCI mount options → mount(2) flags, propagation and filesystem data."""
+from dataclasses import dataclass
+
+from ._native import lib
+
+# option: (flags to clear, flags to set)
+FLAG_OPTIONS = {
+    "ro": (0, lib.MS_RDONLY), "rw": (lib.MS_RDONLY, 0),
+    "nosuid": (0, lib.MS_NOSUID), "suid": (lib.MS_NOSUID, 0),
+    "nodev": (0, lib.MS_NODEV), "dev": (lib.MS_NODEV, 0),
+    "noexec": (0, lib.MS_NOEXEC), "exec": (lib.MS_NOEXEC, 0),
+    "sync": (0, lib.MS_SYNCHRONOUS), "async": (lib.MS_SYNCHRONOUS, 0),
+    "dirsync": (0, lib.MS_DIRSYNC),
+    "remount": (0, lib.MS_REMOUNT),
+    "mand": (0, lib.MS_MANDLOCK), "nomand": (lib.MS_MANDLOCK, 0),
+    "noatime": (0, lib.MS_NOATIME), "atime": (lib.MS_NOATIME, 0),
+    "nodiratime": (0, lib.MS_NODIRATIME), "diratime": (lib.MS_NODIRATIME, 0),
+    "relatime": (0, lib.MS_RELATIME), "norelatime": (lib.MS_RELATIME, 0),
+    "strictatime": (0, lib.MS_STRICTATIME), "nostrictatime": (lib.MS_STRICTATIME, 0),
+    "lazytime": (0, lib.MS_LAZYTIME), "nolazytime": (lib.MS_LAZYTIME, 0),
+    "nosymfollow": (0, lib.MS_NOSYMFOLLOW), "symfollow": (lib.MS_NOSYMFOLLOW, 0),
+    "silent": (0, lib.MS_SILENT), "loud": (lib.MS_SILENT, 0),
+    "bind": (0, lib.MS_BIND), "rbind": (0, lib.MS_BIND | lib.MS_REC),
+}
+
+PROPAGATION_OPTIONS = {
+    "private": lib.MS_PRIVATE, "rprivate": lib.MS_PRIVATE | lib.MS_REC,
+    "shared": lib.MS_SHARED, "rshared": lib.MS_SHARED | lib.MS_REC,
+    "slave": lib.MS_SLAVE, "rslave": lib.MS_SLAVE | lib.MS_REC,
+    "unbindable": lib.MS_UNBINDABLE, "runbindable": lib.MS_UNBINDABLE | lib.MS_REC,
+}
+
+# Recursive mount attributes (mount_setattr) and id-mapped mounts come later;
+# until then they are refused rather than silently dropped.
+UNSUPPORTED_OPTIONS = {
+    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+    "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
+    "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap",
+}
+
+# Flags that a bind mount can only get from a second, remounting mount(2) call.
+BIND_KEEP = lib.MS_BIND | lib.MS_REC
+
+
+@dataclass(frozen=True)
+class MountOptions:
+    flags: int
+    propagation: int
+    data: str
+    is_bind: bool
+
+    @property
+    def remount_flags(self) -> int:
+        """For bind mounts: MS_BIND|MS_REMOUNT plus the flags, if there are any."""
+        extra = self.flags & ~BIND_KEEP
+        if not self.is_bind or not extra:
+            return 0
+        return lib.MS_BIND | lib.MS_REMOUNT | extra
+
+
+class UnsupportedOption(ValueError):
+    pass
+
+
+def parse(options: list[str], mount_type: str = "") -> MountOptions:
+    flags = 0
+    propagation = 0
+    data = []
+    for opt in options:
+        if opt in FLAG_OPTIONS:
+            clear, set_ = FLAG_OPTIONS[opt]
+            flags = (flags & ~clear) | set_
+        elif opt in PROPAGATION_OPTIONS:
+            propagation = PROPAGATION_OPTIONS[opt]  # the last one wins
+        elif opt in UNSUPPORTED_OPTIONS:
+            raise UnsupportedOption(opt)
+        else:
+            data.append(opt)  # filesystem-specific: passed to the kernel as is
+    is_bind = bool(flags & lib.MS_BIND) or mount_type == "bind"
+    if is_bind:
+        flags |= lib.MS_BIND
+    return MountOptions(flags, propagation, ",".join(data), is_bind)

@@ -1,0 +1,334 @@
+"""config.json → launch plan: the ordered list of ops the C init executes.
+
+Everything here is a decision: which namespaces to make or join, which mounts in
+which order with which flags, which devices, which capabilities. The C init takes
+none. Building a plan does no I/O except through the `HostProbe` it is given, so
+it can be unit-tested without root.
+"""
+import os
+import struct
+from dataclasses import dataclass, field
+
+from . import caps
+from ._native import lib
+from .errors import ConfigError
+from .mountopts import UnsupportedOption, parse as parse_mount_options
+
+NAMESPACE_FLAGS = {
+    "pid": lib.CLONE_NEWPID, "network": lib.CLONE_NEWNET, "mount": lib.CLONE_NEWNS,
+    "ipc": lib.CLONE_NEWIPC, "uts": lib.CLONE_NEWUTS, "user": lib.CLONE_NEWUSER,
+    "cgroup": lib.CLONE_NEWCGROUP, "time": lib.CLONE_NEWTIME,
+}
+# Joining order: the user namespace first (it grants the rights to join the
+# others), mount last (paths to the other namespaces are host paths).
+JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+EXEC_FIFO = "exec.fifo"
+RLIM_INFINITY = 2**64 - 1
+RLIMITS = {
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3,
+    "RLIMIT_CORE": 4, "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7,
+    "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11,
+    "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+}
+
+# (path, major, minor): created in every container unless the config lists it.
+DEFAULT_DEVICES = (
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+)
+DEV_SYMLINKS = (
+    ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+    ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+    ("pts/ptmx", "/dev/ptmx"),
+)
+DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S_IFIFO}
+
+# Payload signature of every op: I = u32, Q = u64, s = string, b = bytes,
+# L = u32 count followed by that many u32.
+SIGNATURES = {
+    "SETNS": "Is", "CLONE": "Q", "WAIT": "", "READY": "", "UNSHARE": "Q",
+    "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "s", "MKDIRS": "Is",
+    "MKFILE": "s", "MOUNT": "QQQssss", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
+    "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
+    "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
+    "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
+    "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
+    "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
+    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "EXEC": "",
+}
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str
+    args: tuple = ()
+
+    def __repr__(self):
+        return f"{self.name}{self.args!r}"
+
+
+class HostProbe:
+    """What the planner may ask of the host: overridden in unit tests."""
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(path)
+
+
+@dataclass
+class PlanContext:
+    bundle: str
+    no_pivot: bool = False
+    preserve_fds: int = 0
+    cap_last_cap: int = len(caps.NAMES) - 1
+    # cgroup hierarchy name → (host dir of the container, mount data for a fresh mount)
+    cgroup_mounts: list = field(default_factory=list)
+    probe: HostProbe = field(default_factory=HostProbe)
+
+
+def _clean(path: str) -> str:
+    """Lexically clean an absolute container path ('..' cannot climb above /)."""
+    return os.path.normpath("/" + path).replace("//", "/")
+
+
+def _namespaces(config: dict) -> tuple[int, list[tuple[str, str]]]:
+    new_flags = 0
+    joins = []
+    for ns in config.get("linux", {}).get("namespaces", []):
+        if ns.get("path"):
+            joins.append((ns["type"], ns["path"]))
+        else:
+            new_flags |= NAMESPACE_FLAGS[ns["type"]]
+    joins.sort(key=lambda j: JOIN_ORDER.index(j[0]))
+    return new_flags, joins
+
+
+def build(config: dict, ctx: PlanContext) -> list[Op]:
+    ops: list[Op] = []
+    linux = config.get("linux", {})
+    process = config["process"]
+    new_ns, joins = _namespaces(config)
+
+    # -- first process: join namespaces by path, then clone the container init.
+    for ns_type, path in joins:
+        ops.append(Op("SETNS", (NAMESPACE_FLAGS[ns_type], path)))
+    # The cgroup namespace is unshared only once the parent has placed the init
+    # in its cgroup: the namespace root is the cgroup at unshare time.
+    ops.append(Op("CLONE", (new_ns & ~lib.CLONE_NEWCGROUP,)))
+
+    # -- container init
+    ops += [Op("WAIT"), Op("SETSID"), Op("DUMPABLE", (0,))]
+    if new_ns & lib.CLONE_NEWCGROUP:
+        ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))
+    if "oomScoreAdj" in process:
+        ops.append(Op("WRITE_FILE", ("/proc/self/oom_score_adj", str(process["oomScoreAdj"]))))
+    ops += _rootfs_ops(config, ctx)
+    ops += _post_pivot_ops(config, new_ns)
+    ops += _rlimit_ops(process)
+    ops += _credential_ops(process, ctx)
+    ops += _exec_ops(process, ctx)
+    return ops
+
+
+def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
+    linux = config.get("linux", {})
+    rootfs = _rootfs_path(config, ctx.bundle)
+    propagation = linux.get("rootfsPropagation", "")
+    prop_flags = _propagation(propagation) if propagation else lib.MS_SLAVE | lib.MS_REC
+    ops = [Op("MOUNT_PROPAGATE", (prop_flags, "/")), Op("ROOTFS", (rootfs,))]
+    for i, m in enumerate(config.get("mounts", [])):
+        ops += _mount_ops(m, f"/mounts/{i}", ctx)
+    ops += _device_ops(linux)
+    cwd = config["process"].get("cwd", "/")
+    if cwd != "/":
+        ops.append(Op("MKDIRS", (0o755, _clean(cwd))))
+    ops.append(Op("PIVOT", (1 if ctx.no_pivot else 0,)))
+    return ops
+
+
+def _rootfs_path(config: dict, bundle: str) -> str:
+    path = config["root"]["path"]
+    return os.path.normpath(os.path.join(bundle, path))
+
+
+def _propagation(name: str) -> int:
+    from .mountopts import PROPAGATION_OPTIONS
+    flags = PROPAGATION_OPTIONS[name]
+    # Plain "shared"/"slave"/... apply to the whole tree, as runc does.
+    return flags | lib.MS_REC
+
+
+def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
+    dest = _clean(m["destination"])
+    mtype = m.get("type", "")
+    try:
+        opts = parse_mount_options(m.get("options", []), mtype)
+    except UnsupportedOption as e:
+        raise ConfigError(f"{pointer}/options", f"mount option {e} is not supported yet") from None
+    source = m.get("source", "")
+    if mtype == "cgroup":
+        return _cgroup_mount_ops(dest, opts, ctx)
+    if opts.is_bind:
+        if not source:
+            raise ConfigError(f"{pointer}/source", "a bind mount needs a source")
+        source = os.path.normpath(os.path.join(ctx.bundle, source))
+        if not ctx.probe.exists(source):
+            raise ConfigError(f"{pointer}/source", f"{source}: no such file or directory")
+        prepare = Op("MKDIRS", (0o755, dest)) if ctx.probe.is_dir(source) else Op("MKFILE", (dest,))
+        flags = opts.flags & (lib.MS_BIND | lib.MS_REC)
+        return [prepare, Op("MOUNT", (flags, opts.remount_flags, opts.propagation,
+                                      source, dest, "", ""))]
+    return [Op("MKDIRS", (0o755, dest)),
+            Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype, opts.data))]
+
+
+def _cgroup_mount_ops(dest: str, opts, ctx: PlanContext) -> list[Op]:
+    """A "cgroup" mount shows the container its own cgroups: cgroup2 on a unified
+    host; on v1 and hybrid hosts a tmpfs with one mount per hierarchy. With a
+    cgroup namespace each is a fresh mount (rooted at the container's cgroup),
+    without one a bind mount of the container's directory."""
+    flags = opts.flags & ~lib.MS_RDONLY
+    ro = opts.flags & lib.MS_RDONLY
+    ops = [Op("MKDIRS", (0o755, dest))]
+    mounts = ctx.cgroup_mounts
+    if len(mounts) == 1 and mounts[0][0] == "unified":
+        return ops + [_one_cgroup_mount(dest, *mounts[0], flags | ro)]
+    ops.append(Op("MOUNT", (flags, 0, 0, "tmpfs", dest, "tmpfs", "mode=755")))
+    for name, host_dir, data in mounts:
+        sub = "unified" if name == "unified" else name.replace("name=", "")
+        target = f"{dest}/{sub}"
+        ops.append(Op("MKDIRS", (0o755, target)))
+        ops.append(_one_cgroup_mount(target, name, host_dir, data, flags | ro))
+    if ro:
+        ops.append(Op("MOUNT", (flags | ro | lib.MS_REMOUNT, 0, 0, "tmpfs", dest, "tmpfs", "mode=755")))
+    return ops
+
+
+def _one_cgroup_mount(target: str, name: str, host_dir: str, data: str | None, flags: int) -> Op:
+    if data is None:  # no cgroup namespace: bind the container's own directory
+        remount = lib.MS_BIND | lib.MS_REMOUNT | flags if flags else 0
+        return Op("MOUNT", (lib.MS_BIND | lib.MS_REC, remount, 0, host_dir, target, "", ""))
+    fstype = "cgroup2" if name == "unified" else "cgroup"
+    return Op("MOUNT", (flags, 0, 0, fstype, target, fstype, data))
+
+
+def _device_ops(linux: dict) -> list[Op]:
+    ops = []
+    listed = set()
+    for d in linux.get("devices", []):
+        path = _clean(d["path"])
+        listed.add(path)
+        mode = DEVICE_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
+        ops.append(Op("MKNOD", (mode, d.get("major", 0), d.get("minor", 0),
+                                d.get("uid", 0), d.get("gid", 0), path)))
+    for path, major, minor in DEFAULT_DEVICES:
+        if path not in listed:
+            ops.append(Op("MKNOD", (lib.S_IFCHR | 0o666, major, minor, 0, 0, path)))
+    for target, link in DEV_SYMLINKS:
+        ops.append(Op("SYMLINK", (target, link)))
+    return ops
+
+
+def _post_pivot_ops(config: dict, new_ns: int) -> list[Op]:
+    linux = config.get("linux", {})
+    ops = []
+    for key, value in linux.get("sysctl", {}).items():
+        ops.append(Op("WRITE_FILE", ("/proc/sys/" + key.replace(".", "/"), value)))
+    if "hostname" in config:
+        ops.append(Op("HOSTNAME", (config["hostname"],)))
+    if "domainname" in config:
+        ops.append(Op("DOMAINNAME", (config["domainname"],)))
+    if new_ns & lib.CLONE_NEWNET:
+        ops.append(Op("LOOPBACK_UP"))
+    ops += [Op("MASK", (p,)) for p in linux.get("maskedPaths", [])]
+    ops += [Op("READONLY", (p,)) for p in linux.get("readonlyPaths", [])]
+    if config["root"].get("readonly"):
+        ops.append(Op("REMOUNT_RO", ("/",)))
+    return ops
+
+
+def _rlimit_ops(process: dict) -> list[Op]:
+    ops = []
+    for r in process.get("rlimits", []):
+        soft, hard = (RLIM_INFINITY if v == -1 or v >= RLIM_INFINITY else v
+                      for v in (r["soft"], r["hard"]))
+        ops.append(Op("RLIMIT", (RLIMITS[r["type"]], soft, hard)))
+    return ops
+
+
+def _credential_ops(process: dict, ctx: PlanContext) -> list[Op]:
+    user = process.get("user", {})
+    capsets = {s: caps.mask(process.get("capabilities", {}).get(s, [])) for s in caps.SETS}
+    ops = []
+    if process.get("noNewPrivileges"):
+        ops.append(Op("NO_NEW_PRIVS"))
+    ops += [
+        Op("DROP_BOUNDING", (capsets["bounding"], ctx.cap_last_cap)),
+        Op("KEEPCAPS", (1,)),
+        Op("SETGROUPS", (tuple(user.get("additionalGids", [])),)),
+        Op("SETGID", (user.get("gid", 0),)),
+        Op("SETUID", (user.get("uid", 0),)),
+        Op("UMASK", (user.get("umask", 0o022),)),
+        Op("CHDIR", (process.get("cwd", "/"),)),
+        Op("CAPSET", (capsets["effective"], capsets["permitted"], capsets["inheritable"])),
+    ]
+    # The kernel raises an ambient capability only if it is also permitted and
+    # inheritable; runc skips the others silently, and so do we.
+    ambient = capsets["ambient"] & capsets["permitted"] & capsets["inheritable"]
+    if ambient:
+        ops.append(Op("AMBIENT", (ambient,)))
+    ops.append(Op("KEEPCAPS", (0,)))
+    return ops
+
+
+def path_env(env: list[str]) -> str:
+    value = None
+    for item in env:
+        if item.startswith("PATH="):
+            value = item[5:]
+    return DEFAULT_PATH if value is None else value
+
+
+def _exec_ops(process: dict, ctx: PlanContext) -> list[Op]:
+    env = process.get("env", [])
+    ops = [
+        Op("LOOKUP", (process["args"][0], path_env(env))),
+        Op("READY"),
+        Op("EXEC_FIFO", (EXEC_FIFO,)),
+        Op("CLOSE_FDS", (3 + ctx.preserve_fds,)),
+    ]
+    ops += [Op("ARG", (a,)) for a in process["args"]]
+    ops += [Op("ENV", (e,)) for e in env]
+    ops.append(Op("EXEC"))
+    return ops
+
+
+# -- encoding for the C init (csrc/plan.h) --
+
+def _encode_value(kind: str, value) -> bytes:
+    if kind == "I":
+        return struct.pack("<I", value)
+    if kind == "Q":
+        return struct.pack("<Q", value)
+    if kind in "sb":
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        return struct.pack("<I", len(data)) + data + b"\0"
+    if kind == "L":
+        return struct.pack(f"<I{len(value)}I", len(value), *value)
+    raise ValueError(kind)
+
+
+def encode(ops: list[Op]) -> bytes:
+    out = [struct.pack("<I", lib.PLAN_MAGIC)]
+    for op in ops:
+        sig = SIGNATURES[op.name]
+        if len(sig) != len(op.args):
+            raise ValueError(f"{op!r}: expected {len(sig)} arguments")
+        payload = b"".join(_encode_value(k, v) for k, v in zip(sig, op.args))
+        out.append(struct.pack("<II", getattr(lib, "OP_" + op.name), len(payload)))
+        out.append(payload)
+    return b"".join(out)

@@ -1,0 +1,187 @@
+"""Load config.json and validate it: the project's JSON schema, then the rules a
+schema cannot express. Every error names a JSON pointer into config.json.
+
+jsonschema is imported here only, so commands that never read a config
+(start, state, kill, delete, list) do not pay for it.
+"""
+import json
+import os
+import re
+
+from . import caps
+from .errors import ConfigError, PyruncError
+from .plan import RLIMITS
+
+SCHEMA_DIR = os.path.join(os.path.dirname(__file__), "schema")
+
+# Sysctls a container may set, by the namespace that makes them its own.
+IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+               "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
+
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-+].*)?")
+
+
+def load(bundle: str) -> dict:
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise PyruncError(f"{path}: no such file or directory (is --bundle right?)") from None
+    except IsADirectoryError:
+        raise PyruncError(f"{path}: is a directory, not a file") from None
+    try:
+        config = json.loads(data)
+    except UnicodeDecodeError as e:
+        raise ConfigError("", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError("", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    if not isinstance(config, dict):
+        raise ConfigError("", "expected a JSON object at the top level")
+    check_schema(config)
+    check_semantics(config, bundle)
+    return config
+
+
+# -- schema --
+
+def _pointer(path) -> str:
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _describe(error) -> str:
+    """One line for a jsonschema error, in words a person acts on."""
+    v = error.validator
+    if v == "required":
+        missing = [m for m in error.validator_value if m not in error.instance]
+        return f"missing required field {missing[0]!r}" if missing else error.message
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"expected {want}, got {_json_type(error.instance)} {_short(error.instance)}"
+    if v == "enum":
+        choices = ", ".join(repr(c) for c in error.validator_value)
+        return f"{_short(error.instance)} is not one of {choices}"
+    if v == "minItems" and error.validator_value == 1:
+        return "expected a non-empty array"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return f"{error.instance} is out of range ({v} {error.validator_value})"
+    if v == "pattern":
+        return f"{_short(error.instance)} does not match {error.validator_value!r}"
+    return error.message
+
+
+def _json_type(value) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean",
+            int: "integer", float: "number", type(None): "null"}.get(type(value), "value")
+
+
+def _short(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_schema(config: dict) -> None:
+    import jsonschema  # deferred: ~100 ms, needed only when a config is read
+
+    with open(os.path.join(SCHEMA_DIR, "config-schema.json")) as f:
+        schema = json.load(f)
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        raise ConfigError(_pointer(error.absolute_path), _describe(error))
+
+
+# -- semantics --
+
+def check_semantics(config: dict, bundle: str) -> None:
+    _check_version(config)
+    process = config.get("process")
+    if process is None:
+        raise ConfigError("/process", "missing: a container needs a process to run")
+    _check_process(process)
+    _check_root(config, bundle)
+    ns_types = _check_namespaces(config)
+    for field, needs in (("hostname", "uts"), ("domainname", "uts")):
+        if field in config and needs not in ns_types:
+            raise ConfigError(f"/{field}", f"setting the {field} needs a uts namespace "
+                                           "in /linux/namespaces")
+    for i, m in enumerate(config.get("mounts", [])):
+        if not m["destination"].startswith("/"):
+            raise ConfigError(f"/mounts/{i}/destination",
+                              f"{m['destination']!r} must be an absolute path")
+    _check_sysctls(config, ns_types)
+
+
+def _check_version(config: dict) -> None:
+    version = config["ociVersion"]
+    m = _VERSION.fullmatch(version)
+    if not m or int(m.group(1)) != 1 or int(m.group(2)) > 3:
+        raise ConfigError("/ociVersion", f"unsupported version {version!r}: "
+                                         "pyrunc runs configs of version 1.0.0 to 1.3.x")
+
+
+def _check_process(process: dict) -> None:
+    if not process.get("args"):
+        raise ConfigError("/process/args", "expected a non-empty array")
+    for field in ("args", "env"):
+        for i, item in enumerate(process.get(field, [])):
+            if "\0" in item:
+                raise ConfigError(f"/process/{field}/{i}", "contains a NUL byte")
+    if not process.get("cwd", "/").startswith("/"):
+        raise ConfigError("/process/cwd", f"{process['cwd']!r} must be an absolute path")
+    for capset, names in process.get("capabilities", {}).items():
+        for i, name in enumerate(names):
+            if name not in caps.NUMBERS:
+                raise ConfigError(f"/process/capabilities/{capset}/{i}",
+                                  f"unknown capability {name!r}")
+    seen = set()
+    for i, r in enumerate(process.get("rlimits", [])):
+        if r["type"] not in RLIMITS:
+            raise ConfigError(f"/process/rlimits/{i}/type", f"unknown rlimit {r['type']!r}")
+        if r["type"] in seen:
+            raise ConfigError(f"/process/rlimits/{i}/type", f"{r['type']} is set twice")
+        seen.add(r["type"])
+        if r["soft"] > r["hard"]:
+            raise ConfigError(f"/process/rlimits/{i}", f"soft limit {r['soft']} is above "
+                                                       f"the hard limit {r['hard']}")
+
+
+def _check_root(config: dict, bundle: str) -> None:
+    if "root" not in config:
+        raise ConfigError("/root", "missing: a container needs a root filesystem")
+    path = os.path.join(bundle, config["root"]["path"])
+    if not os.path.isdir(path):
+        problem = "not a directory" if os.path.exists(path) else "no such directory"
+        raise ConfigError("/root/path", f"{path}: {problem}")
+
+
+def _check_namespaces(config: dict) -> set[str]:
+    types = set()
+    for i, ns in enumerate(config.get("linux", {}).get("namespaces", [])):
+        if ns["type"] in types:
+            raise ConfigError(f"/linux/namespaces/{i}", f"{ns['type']} namespace is listed twice")
+        types.add(ns["type"])
+        if ns["type"] == "user":
+            raise ConfigError(f"/linux/namespaces/{i}", "user namespaces are not supported yet")
+        if ns.get("path") and not os.path.exists(ns["path"]):
+            raise ConfigError(f"/linux/namespaces/{i}/path", f"{ns['path']}: no such file")
+    if "mount" not in types:
+        raise ConfigError("/linux/namespaces", "a mount namespace is required")
+    return types
+
+
+def _check_sysctls(config: dict, ns_types: set[str]) -> None:
+    for key in config.get("linux", {}).get("sysctl", {}):
+        pointer = f"/linux/sysctl/{key}"
+        if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            needed = "ipc"
+        elif key in UTS_SYSCTLS:
+            needed = "uts"
+        elif key.startswith("net."):
+            needed = "network"
+        else:
+            raise ConfigError(pointer, "not a namespaced sysctl: a container may not set it")
+        if needed not in ns_types:
+            raise ConfigError(pointer, f"needs a {needed} namespace of the container's own")

@@ -1,0 +1,208 @@
+"""Container state on disk: one directory per container under --root.
+
+The directory is claimed with mkdir (atomic), state.json is replaced atomically,
+and operations on one container are serialized with flock on the directory.
+Status is derived, never trusted: the init's pid and start time, and the exec
+fifo, say what the container is now.
+"""
+import datetime
+import errno
+import fcntl
+import json
+import os
+import shutil
+
+from . import OCI_VERSION
+from .errors import ContainerNotExist, PyruncError
+from .ids import check_id
+
+STATE_FILE = "state.json"
+EXEC_FIFO = "exec.fifo"
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks, or None if it is gone or a zombie."""
+    if pid <= 0:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+class ContainerDir:
+    """The state directory of one container."""
+
+    def __init__(self, root: str, container_id: str):
+        self.id = check_id(container_id)
+        self.root = root
+        self.path = os.path.join(root, container_id)
+        self._lock_fd = -1
+
+    # -- claiming, locking, removal --
+
+    def claim(self) -> None:
+        """Create the directory: exactly one concurrent create of an id wins."""
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(self.path, 0o711)
+        except FileExistsError:
+            raise PyruncError(f"container with id {self.id} already exists") from None
+        self.lock()
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.path)
+
+    def lock(self, shared: bool = False) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise ContainerNotExist(self.id) from None
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        if not os.path.isdir(self.path):  # deleted while we waited for the lock
+            os.close(fd)
+            raise ContainerNotExist(self.id)
+        self._lock_fd = fd
+
+    def __enter__(self) -> "ContainerDir":
+        """`with cdir:` holds the exclusive lock for one operation."""
+        self.lock()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.unlock()
+
+    def unlock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    def locked_by_other(self) -> bool:
+        """True while another pyrunc holds the exclusive lock (a create under way)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    # -- state.json --
+
+    def load(self) -> dict:
+        path = os.path.join(self.path, STATE_FILE)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            if not self.exists():
+                raise ContainerNotExist(self.id) from None
+            raise PyruncError(
+                f"{path}: missing: the create of {self.id} did not finish; "
+                f"'delete --force {self.id}' removes it"
+            ) from None
+        try:
+            state = json.loads(data)
+            if not isinstance(state, dict) or not isinstance(state.get("init_pid"), int):
+                raise ValueError("not a pyrunc state object")
+        except ValueError as e:
+            raise PyruncError(
+                f"{path}: corrupt ({e}); 'delete --force {self.id}' removes the container"
+            ) from None
+        return state
+
+    def save(self, state: dict) -> None:
+        tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.rename(tmp, os.path.join(self.path, STATE_FILE))
+
+    # -- status --
+
+    def fifo_path(self) -> str:
+        return os.path.join(self.path, EXEC_FIFO)
+
+    def status(self, state: dict) -> str:
+        if state.get("creating"):
+            # A create under way holds the lock; if nobody does, it died.
+            alive = self._lock_fd < 0 and self.locked_by_other()
+            return "creating" if alive else "stopped"
+        if proc_start_time(state["init_pid"]) != state.get("init_start"):
+            return "stopped"
+        if os.path.exists(self.fifo_path()):
+            return "created"
+        if _frozen(state):
+            return "paused"
+        return "running"
+
+
+def _frozen(state: dict) -> bool:
+    freezer = state.get("cgroup", {}).get("freezer")
+    if not freezer:
+        return False
+    try:
+        with open(os.path.join(freezer, "freezer.state")) as f:
+            return f.read().strip() in ("FROZEN", "FREEZING")
+    except OSError:
+        return False
+
+
+def new_state(container_id: str, bundle: str, rootfs: str, annotations: dict) -> dict:
+    return {
+        "ociVersion": OCI_VERSION,
+        "id": container_id,
+        "init_pid": 0,
+        "init_start": None,
+        "bundle": bundle,
+        "rootfs": rootfs,
+        "created": now_rfc3339(),
+        "owner": "",
+        "annotations": annotations,
+        "creating": True,
+        "cgroup": {},
+    }
+
+
+def oci_state(state: dict, status: str) -> dict:
+    """The OCI state object (runtime.md "State") plus runc's extra fields."""
+    out = {
+        "ociVersion": state["ociVersion"],
+        "id": state["id"],
+        "pid": state["init_pid"] if status not in ("stopped",) else 0,
+        "status": status,
+        "bundle": state["bundle"],
+        "rootfs": state.get("rootfs", ""),
+        "created": state.get("created", ""),
+        "owner": state.get("owner", ""),
+    }
+    if state.get("annotations"):
+        out["annotations"] = state["annotations"]
+    return out
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        if e.errno == errno.ENOTDIR:
+            raise PyruncError(f"--root {root}: not a directory") from None
+        raise
+    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)) and not n.startswith("."))
