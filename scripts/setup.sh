@@ -1,0 +1,33 @@
+#!/bin/bash
+# Idempotent set-up on Debian 12 as root: system packages, a virtual environment
+# with Debian's python3 at /opt/pyrunc/venv, the build of this tree (cffi module +
+# C init), and /usr/local/bin/pyrunc. Sourced by demo.sh and test.sh.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "setup: run as root (pyrunc creates namespaces, mounts and cgroups)" >&2; exit 1; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=/opt/pyrunc/venv
+# runc and containerd are references and real clients in the tests.
+APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd"
+
+missing=""
+for p in $APT_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends $missing >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python3" ]; then
+  /usr/bin/python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --disable-pip-version-check --upgrade \
+  "pip>=23" "setuptools>=61" wheel "cffi>=1.15" "jsonschema>=4.17" "pytest>=7" "pyroute2>=0.7"
+# Build and install this tree (not editable: the installed runtime must not
+# depend on where the clone lives).
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-deps \
+  --force-reinstall "$HERE" 2>&1 | grep -vE "^\s*$|Warning|warning|\*\*\*|!!|^\s+(for path|By 20|or your|Pattern)" || true
+[ -x "$VENV/bin/pyrunc" ] || { echo "setup: the build failed" >&2; exit 1; }
+ln -sf "$VENV/bin/pyrunc" /usr/local/bin/pyrunc

@@ -1,0 +1,14 @@
+#!/bin/bash
+# Set up pyrunc and run the whole test suite (unit + integration, as root).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$HERE"
+set +e
+"$VENV/bin/pytest" -p no:cacheprovider -ra "$@" tests
+rc=$?
+set -e
+if [ "$rc" = 5 ]; then
+  echo "test: pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit "$rc"

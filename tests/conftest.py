@@ -1,0 +1,185 @@
+"""Shared fixtures: the runtime under test, bundles, and cleanup that runs even
+when a test fails.
+
+PYRUNC_TEST_RUNTIME picks the runtime (default /usr/local/bin/pyrunc), so the same
+integration tests can be pointed at runc to check the tests themselves.
+"""
+import copy
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RUNTIME = os.environ.get("PYRUNC_TEST_RUNTIME", "/usr/local/bin/pyrunc")
+IS_PYRUNC = "runc" not in os.path.basename(RUNTIME) or "pyrunc" in os.path.basename(RUNTIME)
+SESSION = uuid.uuid4().hex[:8]
+CGROUP_PARENT = f"/ocitest-{SESSION}"
+
+
+def _load(path: pathlib.Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_bundle = _load(REPO / "scripts" / "make_bundle.py", "make_bundle")
+helper_build = _load(REPO / "tests" / "helper" / "build.py", "ocitest_build")
+
+
+def needs_root():
+    return pytest.mark.skipif(os.geteuid() != 0, reason="integration tests create containers: run as root")
+
+
+# -- the runtime under test --
+
+class Runtime:
+    def __init__(self, binary: str, root: str):
+        self.binary = binary
+        self.root = root
+
+    def __call__(self, *args, check: bool = True, timeout: float = 60, input=None,
+                 env=None, pass_fds=(), cwd=None) -> subprocess.CompletedProcess:
+        cmd = [self.binary, "--root", self.root, *map(str, args)]
+        # Files, not pipes: a created container's init inherits the runtime's
+        # stdio and holds it open, so a pipe would never reach EOF.
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.run(cmd, stdout=out, stderr=err, timeout=timeout, input=input,
+                                  text=True, env=env, pass_fds=pass_fds, cwd=cwd)
+            out.seek(0)
+            err.seek(0)
+            proc.stdout = out.read().decode(errors="replace")
+            proc.stderr = err.read().decode(errors="replace")
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\n"
+                                 f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def state(self, cid: str) -> dict:
+        return json.loads(self("state", cid).stdout)
+
+    def ids(self) -> list[str]:
+        if not os.path.isdir(self.root):
+            return []
+        return sorted(os.listdir(self.root))
+
+
+@pytest.fixture(scope="session")
+def runtime_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("runtime-root"))
+
+
+@pytest.fixture(scope="session")
+def runtime_binary():
+    if not os.path.exists(RUNTIME):
+        pytest.fail(f"runtime under test {RUNTIME} does not exist: run scripts/setup.sh "
+                    "or set PYRUNC_TEST_RUNTIME")
+    return RUNTIME
+
+
+@pytest.fixture
+def runtime(runtime_binary, runtime_root):
+    rt = Runtime(runtime_binary, runtime_root)
+    before = set(rt.ids())
+    yield rt
+    # Delete whatever the test left, even when it failed.
+    for cid in set(rt.ids()) - before:
+        rt("delete", "--force", cid, check=False)
+
+
+# -- bundles --
+
+@pytest.fixture(scope="session")
+def rootfs(tmp_path_factory):
+    """A shared busybox rootfs with the static test helper at /ocitest.
+    Tests that change the rootfs take a private copy (Bundle.private_rootfs)."""
+    root = tmp_path_factory.mktemp("rootfs")
+    make_bundle.build_rootfs(str(root))
+    helper = helper_build.build_ocitest(tmp_path_factory.mktemp("helper"))
+    shutil.copy2(helper, root / "ocitest")
+    return root
+
+
+def base_config() -> dict:
+    """runc spec's defaults, without a terminal, running the test helper."""
+    sys.path.insert(0, str(REPO))
+    try:
+        from runtime.defaults import default_config
+    finally:
+        sys.path.pop(0)
+    config = default_config()
+    config["ociVersion"] = "1.0.2"  # a version runc 1.1 accepts too
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/ocitest", "info"]
+    return config
+
+
+class Bundle:
+    def __init__(self, path: pathlib.Path, rootfs: pathlib.Path):
+        self.path = path
+        self.rootfs = rootfs
+        self.id = f"t{uuid.uuid4().hex[:10]}"
+        self.config = copy.deepcopy(BASE_CONFIG)
+        self.config["root"]["path"] = str(rootfs)
+        self.config["linux"]["cgroupsPath"] = f"{CGROUP_PARENT}/{self.id}"
+
+    def private_rootfs(self) -> pathlib.Path:
+        dest = self.path / "rootfs"
+        shutil.copytree(self.rootfs, dest, symlinks=True)
+        self.rootfs = dest
+        self.config["root"]["path"] = str(dest)
+        return dest
+
+    def write(self) -> str:
+        with open(self.path / "config.json", "w") as f:
+            json.dump(self.config, f, indent=1)
+        return str(self.path)
+
+    def args(self, *args):
+        self.config["process"]["args"] = list(args)
+        return self
+
+
+BASE_CONFIG = base_config()
+
+
+@pytest.fixture
+def bundle(tmp_path, rootfs):
+    return Bundle(tmp_path, rootfs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cgroup_cleanup():
+    """Remove the session's cgroup parent on every hierarchy at the end."""
+    yield
+    for d in sorted(pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}"), reverse=True):
+        for sub in sorted(d.glob("**/"), key=lambda p: len(str(p)), reverse=True):
+            try:
+                sub.rmdir()
+            except OSError:
+                pass
+
+
+# -- host inventory: what a failed operation must not leave behind --
+
+def host_inventory(runtime_root: str) -> dict:
+    with open("/proc/self/mountinfo") as f:
+        mounts = sorted(line.split()[4] for line in f)
+    cgroups = sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}/*"))
+    states = sorted(os.listdir(runtime_root)) if os.path.isdir(runtime_root) else []
+    procs = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True).stdout.split()
+    return {"mounts": mounts, "cgroups": cgroups, "states": states,
+            "inits": sorted(p for p in procs if p.startswith("pyrunc"))}
+
+
+@pytest.fixture
+def inventory(runtime_root):
+    return lambda: host_inventory(runtime_root)

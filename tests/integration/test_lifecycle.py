@@ -1,0 +1,215 @@
+"""The OCI lifecycle driven through the CLI, as containerd and podman drive it."""
+import json
+import os
+import time
+
+import pytest
+
+from conftest import IS_PYRUNC, needs_root
+
+pytestmark = needs_root()
+
+
+def wait_status(runtime, cid, want, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        status = runtime.state(cid)["status"]
+        if status == want or time.monotonic() > deadline:
+            return status
+        time.sleep(0.01)
+
+
+def test_create_start_kill_delete(runtime, bundle, tmp_path):
+    bundle.args("/ocitest", "sleep", "1000")
+    pid_file = tmp_path / "init.pid"
+    runtime("create", "--bundle", bundle.write(), "--pid-file", pid_file, bundle.id)
+
+    state = runtime.state(bundle.id)
+    assert state["status"] == "created"
+    assert state["id"] == bundle.id
+    assert state["bundle"] == str(bundle.path)
+    assert state["pid"] > 0
+    assert state["ociVersion"]
+    # containerd rejects a pid file with a trailing newline.
+    assert pid_file.read_text() == str(state["pid"])
+    # The init waits on the exec fifo: it has not run the program yet.
+    with open(f"/proc/{state['pid']}/comm") as f:
+        assert f.read().strip() != "ocitest"
+
+    runtime("start", bundle.id)
+    assert runtime.state(bundle.id)["status"] == "running"
+    with open(f"/proc/{state['pid']}/comm") as f:
+        assert f.read().strip() == "ocitest"
+
+    runtime("kill", bundle.id, "KILL")
+    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.state(bundle.id)["pid"] == 0
+
+    runtime("delete", bundle.id)
+    proc = runtime("state", bundle.id, check=False)
+    assert proc.returncode == 1
+    assert "container does not exist" in proc.stderr
+    assert bundle.id not in runtime.ids()
+
+
+@pytest.mark.parametrize("signal", ["TERM", "SIGTERM", "15", "sigterm"])
+def test_kill_signal_forms(runtime, bundle, signal):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "--detach", "--bundle", bundle.write(), bundle.id)
+    runtime("kill", bundle.id, signal)
+    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+
+
+def test_kill_default_signal_is_term(runtime, bundle):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    runtime("kill", bundle.id)
+    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+
+
+def test_kill_stopped_container(runtime, bundle):
+    bundle.args("/ocitest", "exit", "0")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    proc = runtime("kill", bundle.id, "KILL", check=False)
+    assert proc.returncode == 1
+    assert "container not running" in proc.stderr
+
+
+def test_missing_container_messages(runtime):
+    for args in (["state", "nosuch"], ["kill", "nosuch"], ["delete", "nosuch"], ["start", "nosuch"]):
+        proc = runtime(*args, check=False)
+        assert proc.returncode == 1, args
+        assert "container does not exist" in proc.stderr, args
+        assert "Traceback" not in proc.stderr
+    assert runtime("delete", "--force", "nosuch", check=False).returncode == 0
+
+
+def test_delete_running_needs_force(runtime, bundle):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    proc = runtime("delete", bundle.id, check=False)
+    assert proc.returncode == 1
+    assert "running" in proc.stderr
+    assert runtime.state(bundle.id)["status"] == "running"
+    pid = runtime.state(bundle.id)["pid"]
+    runtime("delete", "--force", bundle.id)
+    assert bundle.id not in runtime.ids()
+    assert not os.path.exists(f"/proc/{pid}/stat") or _zombie(pid)
+
+
+def _zombie(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_delete_created_container(runtime, bundle):
+    runtime("create", "-b", bundle.write(), bundle.id)
+    runtime("delete", bundle.id)
+    assert bundle.id not in runtime.ids()
+
+
+def test_start_twice(runtime, bundle):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    proc = runtime("start", bundle.id, check=False)
+    assert proc.returncode == 1
+    assert "running" in proc.stderr
+
+
+def test_run_exit_status(runtime, bundle):
+    bundle.args("/bin/sh", "-c", "exit 7")
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 7
+    assert bundle.id not in runtime.ids()
+
+
+def test_run_stdio_passes_through(runtime, bundle):
+    bundle.args("/bin/sh", "-c", "read line; echo got:$line; echo err >&2")
+    proc = runtime("run", "-b", bundle.write(), bundle.id, input="hello\n")
+    assert proc.stdout == "got:hello\n"
+    assert proc.stderr.endswith("err\n")
+
+
+def test_run_killed_by_signal(runtime, bundle):
+    """A foreground run whose init dies of SIGKILL exits 128+9, like a shell."""
+    import subprocess
+
+    bundle.args("/ocitest", "sleep", "1000")
+    proc = subprocess.Popen([runtime.binary, "--root", runtime.root, "run", "-b", bundle.write(),
+                             bundle.id], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if runtime("state", bundle.id, check=False).stdout.count('"running"'):
+                break
+            time.sleep(0.01)
+        runtime("kill", bundle.id, "KILL")
+        assert proc.wait(timeout=10) == 137
+    finally:
+        proc.kill()
+        proc.wait()
+    assert bundle.id not in runtime.ids()
+
+
+def test_state_is_json_with_annotations(runtime, bundle):
+    bundle.config["annotations"] = {"org.example.key": "value"}
+    runtime("create", "-b", bundle.write(), bundle.id)
+    state = runtime.state(bundle.id)
+    assert state["annotations"] == {"org.example.key": "value"}
+    assert set(state) >= {"ociVersion", "id", "pid", "status", "bundle"}
+
+
+def test_list(runtime, bundle):
+    runtime("create", "-b", bundle.write(), bundle.id)
+    table = runtime("list").stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "PID", "STATUS"]
+    assert any(line.split()[0] == bundle.id and "created" in line for line in table[1:])
+    rows = json.loads(runtime("list", "--format", "json").stdout)
+    assert [r["status"] for r in rows if r["id"] == bundle.id] == ["created"]
+    assert bundle.id in runtime("list", "-q").stdout.split()
+
+
+def test_duplicate_id(runtime, bundle):
+    path = bundle.write()
+    runtime("create", "-b", path, bundle.id)
+    proc = runtime("create", "-b", path, bundle.id, check=False)
+    assert proc.returncode == 1
+    assert "exists" in proc.stderr
+    assert runtime.state(bundle.id)["status"] == "created"
+
+
+def test_bundle_defaults_to_cwd(runtime, bundle):
+    runtime("create", bundle.id, cwd=bundle.write())
+    assert runtime.state(bundle.id)["bundle"] == str(bundle.path)
+
+
+def test_log_format_json(runtime, tmp_path):
+    log = tmp_path / "log.json"
+    for form in (["--log-format", "json"], ["--log-format=json"]):
+        proc = runtime("--log", log, *form, "state", "nosuch", check=False)
+        assert proc.returncode == 1
+        assert "container does not exist" in proc.stderr
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) >= 2
+    for line in lines:
+        assert line["level"] == "error"
+        assert "container does not exist" in line["msg"]
+        assert line["time"].endswith("Z") or "+" in line["time"]
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own version format")
+def test_version(runtime):
+    out = runtime("--version").stdout.splitlines()
+    assert out[0].startswith("pyrunc version ")
+    assert out[1].startswith("commit: ")
+    assert out[2] == "spec: 1.3.0"
+
+
+def test_spec_writes_config(runtime, tmp_path):
+    runtime("spec", "--bundle", tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["process"]["args"] == ["sh"]
+    assert {"type": "mount"} in config["linux"]["namespaces"]
+    proc = runtime("spec", "--bundle", tmp_path, check=False)
+    assert proc.returncode == 1  # never overwrites
