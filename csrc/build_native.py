@@ -35,6 +35,7 @@ ffibuilder.cdef(
     "\n".join(f"#define {name} ..." for name in plan_constants() + SYSTEM_CONSTANTS)
     + """
     struct sync_msg { unsigned int type; int err; int pid; char text[...]; ...; };
+    int pyrunc_open_in_root(int rootfd, const char *path, int flags);
     """
 )
 ffibuilder.set_source(
@@ -47,10 +48,26 @@ ffibuilder.set_source(
     #include <linux/capability.h>
     #include <linux/sched.h>
     #include <linux/seccomp.h>
+    #include <errno.h>
+    #include <fcntl.h>
+    #include <linux/openat2.h>
+    #include <sys/syscall.h>
+    #include <unistd.h>
     #ifndef MS_NOSYMFOLLOW
     #define MS_NOSYMFOLLOW 256
     #endif
     #include "plan.h"
+
+    /* Open PATH as if ROOTFD were /: symlinks and .. cannot leave it.
+     * Returns an fd or -errno. */
+    static int pyrunc_open_in_root(int rootfd, const char *path, int flags)
+    {
+        struct open_how how = {0};
+        how.flags = (unsigned long long)(flags | O_CLOEXEC);
+        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+        int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+        return fd < 0 ? -errno : fd;
+    }
     """,
     include_dirs=[str(CSRC)],
 )

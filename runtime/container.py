@@ -73,6 +73,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         raise PyruncError("config.json: /process/terminal: terminals are not supported yet; "
                           "set it to false")
     rootfs = plan._rootfs_path(config, bundle)
+    _default_home(config["process"], rootfs)
     state = new_state(cdir.id, bundle, rootfs, config.get("annotations", {}))
     cg = Cgroup.for_container(config.get("linux", {}).get("cgroupsPath"), cdir.id)
     state["cgroup"] = cg.dirs
@@ -102,6 +103,14 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         write_pid_file(pid_file, init.pid)
     init.release()
     return init
+
+
+def _default_home(process: dict, rootfs: str) -> None:
+    """runc sets HOME from the container's /etc/passwd when the config does not."""
+    env = process.setdefault("env", [])
+    if not any(e.startswith("HOME=") for e in env):
+        from .rootfs_files import home_dir
+        env.append("HOME=" + home_dir(rootfs, process.get("user", {}).get("uid", 0)))
 
 
 def _cgroup_mounts(config: dict, cg: Cgroup) -> list:

@@ -103,6 +103,7 @@ def rootfs(tmp_path_factory):
     Tests that change the rootfs take a private copy (Bundle.private_rootfs)."""
     root = tmp_path_factory.mktemp("rootfs")
     make_bundle.build_rootfs(str(root))
+    root.chmod(0o755)  # pytest makes it 0700: a non-root container user could not enter /
     helper = helper_build.build_ocitest(tmp_path_factory.mktemp("helper"))
     shutil.copy2(helper, root / "ocitest")
     return root

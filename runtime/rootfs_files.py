@@ -1,0 +1,32 @@
+"""Read files of the container's rootfs from the host, safely: paths resolve as if
+the rootfs were /, so a symlinked /etc/passwd cannot make pyrunc read a host file."""
+import os
+
+from ._native import lib
+
+
+def read_in_root(rootfs: str, path: str, limit: int = 1 << 20) -> bytes | None:
+    """The file's first `limit` bytes, or None if it does not exist or is unreadable."""
+    rootfd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = lib.pyrunc_open_in_root(rootfd, path.encode(), os.O_RDONLY)
+    finally:
+        os.close(rootfd)
+    if fd < 0:
+        return None
+    try:
+        return os.read(fd, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def home_dir(rootfs: str, uid: int) -> str:
+    """The user's home from the container's /etc/passwd, "/" if it has none (runc)."""
+    data = read_in_root(rootfs, "/etc/passwd")
+    for line in (data or b"").decode(errors="replace").splitlines():
+        fields = line.split(":")
+        if len(fields) >= 6 and fields[2].isdigit() and int(fields[2]) == uid:
+            return fields[5] or "/"
+    return "/"

@@ -1,0 +1,310 @@
+"""What the container looks like from inside: every item of the config, checked
+by the static helper /ocitest running as the container's process."""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+from conftest import IS_PYRUNC, needs_root
+
+pytestmark = needs_root()
+
+
+def info(runtime, bundle, *extra, pass_fds=()) -> dict:
+    bundle.config["process"]["args"] = ["/ocitest", "info"]
+    proc = runtime("run", *extra, "-b", bundle.write(), bundle.id, pass_fds=pass_fds)
+    return json.loads(proc.stdout)
+
+
+def mount(data: dict, point: str) -> dict:
+    found = [m for m in data["mounts"] if m["mount_point"] == point]
+    assert found, f"{point} is not mounted: {[m['mount_point'] for m in data['mounts']]}"
+    return found[-1]
+
+
+def caps_mask(names):
+    from runtime.caps import NUMBERS
+    return f"{sum(1 << NUMBERS[n] for n in names):016x}"
+
+
+# -- namespaces and identity --
+
+def test_new_namespaces_and_pid_1(runtime, bundle):
+    data = info(runtime, bundle)
+    assert data["pid"] == 1
+    for ns in ("mnt", "uts", "ipc", "net", "pid", "cgroup"):
+        assert data["namespaces"][ns] != os.readlink(f"/proc/self/ns/{ns}"), ns
+    assert data["namespaces"]["user"] == os.readlink("/proc/self/ns/user")
+
+
+def test_join_namespace_by_path(runtime, bundle, tmp_path, rootfs):
+    from conftest import Bundle
+    first = Bundle(tmp_path / "first", rootfs)
+    first.path.mkdir()
+    first.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", first.write(), first.id)
+    pid = runtime.state(first.id)["pid"]
+    for ns in bundle.config["linux"]["namespaces"]:
+        if ns["type"] in ("network", "ipc", "uts"):
+            kernel_name = {"network": "net"}.get(ns["type"], ns["type"])
+            ns["path"] = f"/proc/{pid}/ns/{kernel_name}"
+    data = info(runtime, bundle)
+    for ns in ("net", "ipc", "uts"):
+        assert data["namespaces"][ns] == os.readlink(f"/proc/{pid}/ns/{ns}"), ns
+    assert data["namespaces"]["mnt"] != os.readlink(f"/proc/{pid}/ns/mnt")
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 predates the domainname field (spec 1.1)")
+def test_hostname_and_domainname(runtime, bundle):
+    bundle.config["hostname"] = "box-1"
+    bundle.config["domainname"] = "example.test"
+    data = info(runtime, bundle)
+    assert data["hostname"] == "box-1"
+    assert data["domainname"] == "example.test"
+
+
+def test_user_groups_umask(runtime, bundle):
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1001, "additionalGids": [10, 20],
+                                        "umask": 0o077}
+    data = info(runtime, bundle)
+    assert (data["uid"], data["euid"], data["suid"]) == (1000, 1000, 1000)
+    assert (data["gid"], data["egid"], data["sgid"]) == (1001, 1001, 1001)
+    assert sorted(data["groups"]) == [10, 20]
+    assert data["umask"] == 0o077
+
+
+def test_cwd_env_args(runtime, bundle):
+    bundle.private_rootfs()
+    bundle.config["process"]["cwd"] = "/work/dir"  # missing: created, like runc
+    bundle.config["process"]["env"] = ["PATH=/bin", "A=1", "B=two words"]
+    data = info(runtime, bundle)
+    assert data["cwd"] == "/work/dir"
+    # HOME comes from the container's /etc/passwd when the config has none.
+    assert data["env"] == ["PATH=/bin", "A=1", "B=two words", "HOME=/root"]
+    assert data["argv"] == ["/ocitest", "info"]
+
+
+def test_args_looked_up_on_container_path(runtime, bundle):
+    bundle.config["process"]["env"] = ["PATH=/nowhere:/bin"]
+    bundle.args("sh", "-c", "echo found")
+    assert runtime("run", "-b", bundle.write(), bundle.id).stdout == "found\n"
+
+
+# -- capabilities, no_new_privs, rlimits, oom --
+
+def test_capabilities(runtime, bundle):
+    bundle.config["process"]["capabilities"] = {
+        "bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETPCAP"],
+        "effective": ["CAP_CHOWN", "CAP_KILL"],
+        "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"],
+        "inheritable": ["CAP_KILL", "CAP_NET_RAW"],
+        "ambient": ["CAP_KILL"],
+    }
+    caps = info(runtime, bundle)["caps"]
+    assert caps["bounding"] == caps_mask(["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW", "CAP_SETPCAP"])
+    assert caps["inheritable"] == caps_mask(["CAP_KILL", "CAP_NET_RAW"])
+    assert caps["ambient"] == caps_mask(["CAP_KILL"])
+    # noNewPrivileges (the default config's) keeps execve from widening the
+    # permitted set to the bounding set, as it would for root otherwise.
+    assert caps["permitted"] == caps_mask(["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"])
+
+
+def test_capabilities_non_root(runtime, bundle):
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.config["process"]["capabilities"] = {
+        s: ["CAP_NET_BIND_SERVICE"] for s in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+    caps = info(runtime, bundle)["caps"]
+    want = caps_mask(["CAP_NET_BIND_SERVICE"])
+    assert caps == {s: want for s in ("bounding", "effective", "permitted", "inheritable", "ambient")}
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_no_new_privileges(runtime, bundle, nnp):
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    assert info(runtime, bundle)["no_new_privs"] == int(nnp)
+
+
+def test_rlimits_and_oom_score_adj(runtime, bundle):
+    bundle.config["process"]["rlimits"] = [
+        {"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+        {"type": "RLIMIT_NPROC", "soft": 300, "hard": 400},
+    ]
+    bundle.config["process"]["oomScoreAdj"] = 123
+    data = info(runtime, bundle)
+    assert data["rlimits"]["RLIMIT_NOFILE"] == {"soft": 512, "hard": 1024}
+    assert data["rlimits"]["RLIMIT_CORE"] == {"soft": 0, "hard": 0}
+    assert data["rlimits"]["RLIMIT_NPROC"] == {"soft": 300, "hard": 400}
+    assert data["oom_score_adj"] == 123
+
+
+# -- file descriptors --
+
+def test_only_stdio_reaches_the_container(runtime, bundle, tmp_path):
+    # An extra fd open in the caller (not marked close-on-exec) must not leak.
+    leak = os.open(tmp_path, os.O_RDONLY)
+    try:
+        data = info(runtime, bundle, pass_fds=(leak,))
+    finally:
+        os.close(leak)
+    assert [f["fd"] for f in data["fds"]] == [0, 1, 2]
+    assert data["cwd"] == "/"
+
+
+def test_preserve_fds(runtime, bundle, tmp_path):
+    keep = tmp_path / "keep"
+    keep.write_text("x")
+    bundle.config["process"]["args"] = ["/ocitest", "fds"]
+    # The shell opens fds 3, 4 and 5 for the runtime; only 3 and 4 may pass.
+    cmd = (f"exec 3<{keep} 4<{keep} 5<{tmp_path}; exec {runtime.binary} --root {runtime.root}"
+           f" run --preserve-fds 2 -b {bundle.write()} {bundle.id}")
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    fds = {f["fd"]: f["target"] for f in json.loads(proc.stdout)}
+    assert sorted(fds) == [0, 1, 2, 3, 4]
+    assert fds[3] == str(keep) and fds[4] == str(keep)
+
+
+# -- mounts and the root filesystem --
+
+def test_default_mounts(runtime, bundle):
+    data = info(runtime, bundle)
+    assert mount(data, "/proc")["fs_type"] == "proc"
+    dev = mount(data, "/dev")
+    assert dev["fs_type"] == "tmpfs" and "nosuid" in dev["options"]
+    assert "mode=755" in dev["super_options"] and "size=65536k" in dev["super_options"]
+    assert mount(data, "/dev/pts")["fs_type"] == "devpts"
+    assert "noexec" in mount(data, "/dev/shm")["options"]
+    assert mount(data, "/dev/mqueue")["fs_type"] == "mqueue"
+    sys_ = mount(data, "/sys")
+    assert sys_["fs_type"] == "sysfs" and sys_["options"].startswith("ro")
+    # root.readonly
+    assert mount(data, "/")["options"].startswith("ro")
+
+
+def test_cgroup_mount_shows_own_cgroup(runtime, bundle):
+    data = info(runtime, bundle)
+    below = [m for m in data["mounts"] if m["mount_point"].startswith("/sys/fs/cgroup/")]
+    assert below and all(m["options"].startswith("ro") for m in below)
+    # In its own cgroup namespace the container sees itself at the root.
+    assert all(line.endswith(":/") for line in data["cgroup"])
+
+
+def test_cgroup_placement_on_host(runtime, bundle):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    pid = runtime.state(bundle.id)["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    want = bundle.config["linux"]["cgroupsPath"]
+    assert all(line.split(":", 2)[2] == want for line in lines), lines
+    dirs = [p for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{want}")]
+    assert len(dirs) == len(lines)
+    runtime("delete", "--force", bundle.id)
+    assert not [p for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{want}")]
+
+
+def test_bind_mount_readonly_and_options(runtime, bundle, tmp_path):
+    src = tmp_path / "shared"
+    src.mkdir()
+    (src / "hello").write_text("from host")
+    src_file = tmp_path / "file.txt"
+    src_file.write_text("single file")
+    bundle.private_rootfs()
+    bundle.config["mounts"] += [
+        {"destination": "/data", "type": "bind", "source": str(src), "options": ["rbind", "ro", "nosuid"]},
+        {"destination": "/etc/single.txt", "source": str(src_file), "options": ["bind"]},
+        {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nodev", "noexec", "size=1m", "mode=700"]},
+    ]
+    bundle.args("/bin/sh", "-c", "cat /data/hello; echo; cat /etc/single.txt; echo;"
+                " /ocitest write /data/new x; /ocitest info")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split("\n", 3)
+    assert out[0] == "from host"
+    assert out[1] == "single file"
+    assert out[2].startswith("error: Read-only file system")
+    data = json.loads(out[3])
+    data_mount = mount(data, "/data")
+    assert data_mount["options"].startswith("ro") and "nosuid" in data_mount["options"]
+    scratch = mount(data, "/scratch")
+    assert scratch["fs_type"] == "tmpfs" and "noexec" in scratch["options"]
+    assert "size=1024k" in scratch["super_options"] and "mode=700" in scratch["super_options"]
+    assert not (src / "new").exists()
+
+
+def test_relative_bind_source_is_bundle_relative(runtime, bundle):
+    (bundle.path / "local").mkdir()
+    (bundle.path / "local" / "f").write_text("bundle-relative")
+    bundle.private_rootfs()
+    bundle.config["mounts"].append({"destination": "/mnt/local", "source": "local",
+                                    "options": ["bind"]})
+    bundle.args("/bin/cat", "/mnt/local/f")
+    assert runtime("run", "-b", bundle.write(), bundle.id).stdout == "bundle-relative"
+
+
+def test_masked_and_readonly_paths(runtime, bundle):
+    # /proc/keys and /proc/timer_list exist on this kernel (kcore does not).
+    bundle.args("/bin/sh", "-c", "cat /proc/keys | wc -c; ls /proc/acpi | wc -l;"
+                " /ocitest write /proc/sys/kernel/hostname x;"
+                " /ocitest write /proc/irq/default_smp_affinity 1; true")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split("\n")
+    assert out[0].strip() == "0"  # /proc/keys is /dev/null
+    assert out[1].strip() == "0"  # /proc/acpi is an empty read-only tmpfs
+    assert out[2].startswith("error: Read-only file system")
+    assert out[3].startswith("error: Read-only file system")
+
+
+def test_devices_default_and_custom(runtime, bundle):
+    bundle.config["linux"]["devices"] = [
+        {"path": "/dev/fuse-test", "type": "c", "major": 10, "minor": 229,
+         "fileMode": 0o620, "uid": 1000, "gid": 5},
+        {"path": "/dev/sub/loop-test", "type": "b", "major": 7, "minor": 0},
+    ]
+    script = ";".join(f"/ocitest stat {p}" for p in (
+        "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty",
+        "/dev/fuse-test", "/dev/sub/loop-test"))
+    bundle.args("/bin/sh", "-c", script + "; /ocitest readlink /dev/fd; /ocitest readlink /dev/stdin;"
+                " /ocitest readlink /dev/stdout; /ocitest readlink /dev/stderr; /ocitest readlink /dev/ptmx")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.splitlines()
+    stats = [json.loads(line) for line in out[:8]]
+    for st, (major, minor) in zip(stats[:6], [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0)]):
+        assert (st["type"], st["rdev_major"], st["rdev_minor"]) == ("chr", major, minor)
+        assert st["mode"] & 0o777 == 0o666
+    fuse, loop = stats[6], stats[7]
+    assert (fuse["type"], fuse["rdev_major"], fuse["rdev_minor"]) == ("chr", 10, 229)
+    assert fuse["mode"] & 0o777 == 0o620 and (fuse["uid"], fuse["gid"]) == (1000, 5)
+    assert (loop["type"], loop["rdev_major"], loop["rdev_minor"]) == ("blk", 7, 0)
+    assert out[8:] == ["/proc/self/fd", "/proc/self/fd/0", "/proc/self/fd/1", "/proc/self/fd/2", "pts/ptmx"]
+
+
+def test_sysctl_and_loopback(runtime, bundle):
+    bundle.config["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}
+    bundle.args("/bin/sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; /ocitest info")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split("\n", 2)
+    assert out[:2] == ["1", "1234"]
+    assert json.loads(out[2])["loopback_up"] is True
+    with open("/proc/sys/kernel/shmmni") as f:
+        assert f.read().strip() != "1234"  # the host's own value is untouched
+
+
+def test_no_pivot(runtime, bundle):
+    data = info(runtime, bundle, "--no-pivot")
+    assert mount(data, "/")["options"].startswith("ro")
+    assert data["pid"] == 1
+
+
+def test_rootfs_propagation_private(runtime, bundle):
+    bundle.config["linux"]["rootfsPropagation"] = "private"
+    data = info(runtime, bundle)
+    assert "master:" not in mount(data, "/")["optional"]
+    assert "shared:" not in mount(data, "/")["optional"]
+
+
+def test_host_mounts_do_not_change(runtime, bundle):
+    with open("/proc/self/mountinfo") as f:
+        before = f.read()
+    info(runtime, bundle)
+    with open("/proc/self/mountinfo") as f:
+        assert f.read() == before
