@@ -28,7 +28,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     from . import spec
 
     bundle = os.path.abspath(bundle)
-    config = spec.load(bundle)
+    config = spec.load(bundle, cache_dir=root)
     preserve_fds = _listen_fds(config, preserve_fds, preserved)
     cdir.claim()
     undo = []

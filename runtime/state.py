@@ -205,4 +205,5 @@ def list_ids(root: str) -> list[str]:
         if e.errno == errno.ENOTDIR:
             raise PyruncError(f"--root {root}: not a directory") from None
         raise
-    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)) and not n.startswith("."))
+    # Containers are directories; the schema verdict cache holds plain files.
+    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
