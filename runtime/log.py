@@ -1,7 +1,8 @@
 """runc-compatible logging: --log FILE, --log-format text|json.
 
 containerd reads the last error line of the json log as the error text it shows.
-Every error also goes to stderr as one line (podman and people read that).
+Every error also goes to stderr as one plain line, "pyrunc: MESSAGE": people and
+podman read that, and runc's escaped logfmt there helps neither.
 """
 import datetime
 import json
@@ -39,19 +40,23 @@ def _write_log(level: str, msg: str) -> None:
         os.close(fd)
 
 
+def _stderr(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def debug(msg: str) -> None:
     if _state["debug"]:
         _write_log("debug", msg)
         if not _state["file"]:
-            sys.stderr.write(_format("debug", msg) + "\n")
+            _stderr(f"pyrunc: debug: {msg}")
 
 
 def warning(msg: str) -> None:
     _write_log("warning", msg)
-    sys.stderr.write(_format("warning", msg) + "\n")
+    _stderr(f"pyrunc: warning: {msg}")
 
 
 def error(msg: str) -> None:
     _write_log("error", msg)
-    sys.stderr.write(_format("error", msg) + "\n")
-    sys.stderr.flush()
+    _stderr(f"pyrunc: {msg}")

@@ -19,6 +19,9 @@ IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
 
+# Patterns of our schema, in words.
+KNOWN_PATTERNS = {"^/": "must be an absolute path"}
+
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-+].*)?")
 
 
@@ -83,6 +86,8 @@ def _remember_verdict(marker: str | None) -> None:
 # -- schema --
 
 def _pointer(path) -> str:
+    if not path:
+        return ""
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
@@ -104,6 +109,9 @@ def _describe(error) -> str:
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return f"{error.instance} is out of range ({v} {error.validator_value})"
     if v == "pattern":
+        meaning = KNOWN_PATTERNS.get(error.validator_value)
+        if meaning:
+            return f"{_short(error.instance)} {meaning}"
         return f"{_short(error.instance)} does not match {error.validator_value!r}"
     return error.message
 

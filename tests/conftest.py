@@ -175,7 +175,8 @@ def host_inventory(runtime_root: str) -> dict:
     with open("/proc/self/mountinfo") as f:
         mounts = sorted(line.split()[4] for line in f)
     cgroups = sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}/*"))
-    states = sorted(os.listdir(runtime_root)) if os.path.isdir(runtime_root) else []
+    states = (sorted(n for n in os.listdir(runtime_root) if os.path.isdir(os.path.join(runtime_root, n)))
+              if os.path.isdir(runtime_root) else [])
     procs = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True).stdout.split()
     return {"mounts": mounts, "cgroups": cgroups, "states": states,
             "inits": sorted(p for p in procs if p.startswith("pyrunc"))}

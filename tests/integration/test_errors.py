@@ -1,0 +1,121 @@
+"""Bad input gives exit 1, one clear line on stderr, no traceback, and leaves the
+host as it was: no state dir, cgroup, mount or init process."""
+import json
+
+import pytest
+
+from conftest import IS_PYRUNC, needs_root
+
+pytestmark = [needs_root(),
+              pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own error messages")]
+
+
+def assert_clean_failure(runtime, inventory, before, args, *expected, cwd=None):
+    proc = runtime(*args, check=False, cwd=cwd)
+    assert proc.returncode == 1, proc
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert inventory() == before
+    return lines[0]
+
+
+@pytest.fixture
+def before(inventory):
+    return inventory()
+
+
+def create(bundle):
+    return ["create", "-b", bundle.write(), bundle.id]
+
+
+@pytest.mark.parametrize("args0, message", [
+    ("nosuchprog", 'exec: "nosuchprog": executable file not found in $PATH'),
+    ("/bin/nosuchprog", 'exec: "/bin/nosuchprog": stat /bin/nosuchprog: no such file or directory'),
+    ("/etc/passwd", 'exec: "/etc/passwd": permission denied'),
+])
+def test_missing_or_bad_executable(runtime, bundle, inventory, before, args0, message):
+    bundle.args(args0)
+    assert_clean_failure(runtime, inventory, before, create(bundle), message)
+
+
+def test_malformed_json(runtime, bundle, inventory, before):
+    bundle.write()
+    (bundle.path / "config.json").write_text('{"ociVersion": "1.0.2",\n  "process": [}\n')
+    assert_clean_failure(runtime, inventory, before, ["create", "-b", bundle.path, bundle.id],
+                         "config.json: invalid JSON at line 2 column")
+
+
+def test_missing_config(runtime, tmp_path, inventory, before):
+    assert_clean_failure(runtime, inventory, before, ["create", "-b", tmp_path, "x1"],
+                         "config.json: no such file or directory")
+
+
+@pytest.mark.parametrize("mutate, pointer, words", [
+    (lambda c: c["process"].__setitem__("args", "sh"), "/process/args", "expected array"),
+    (lambda c: c["process"].__setitem__("args", []), "/process/args", "non-empty"),
+    (lambda c: c["process"]["user"].__setitem__("uid", -1), "/process/user/uid", ""),
+    (lambda c: c["linux"]["namespaces"].append({"type": "mnt"}), "/linux/namespaces/6/type", "mnt"),
+    (lambda c: c["process"]["rlimits"][0].pop("hard"), "/process/rlimits/0", "'hard'"),
+    (lambda c: c.pop("ociVersion"), "", "'ociVersion'"),
+    (lambda c: c.__setitem__("ociVersion", "2.0.0"), "/ociVersion", "1.0.0 to 1.3.x"),
+    (lambda c: c["mounts"].append({"destination": "relative/path", "type": "tmpfs"}),
+     "/mounts/7/destination", "absolute"),
+    (lambda c: c["process"]["capabilities"]["bounding"].append("CAP_TEST"),
+     "/process/capabilities/bounding/3", "CAP_TEST"),
+    (lambda c: c["linux"].__setitem__("namespaces", [{"type": "mount"}]), "/hostname", "uts"),
+    (lambda c: c["linux"].__setitem__("sysctl", {"kernel.panic": "1"}), "/linux/sysctl/kernel.panic",
+     "namespaced"),
+    (lambda c: c["root"].__setitem__("path", "/nonexistent-rootfs"), "/root/path", "no such directory"),
+    (lambda c: c["mounts"].append({"destination": "/x", "source": "/nonexistent", "options": ["bind"]}),
+     "/mounts/7/source", "no such file"),
+    (lambda c: c["process"].__setitem__("cwd", "relative"), "/process/cwd", "absolute"),
+])
+def test_config_errors_name_the_field(runtime, bundle, inventory, before, mutate, pointer, words):
+    bundle.config["hostname"] = "h"
+    mutate(bundle.config)
+    line = assert_clean_failure(runtime, inventory, before, create(bundle), "config.json: ")
+    assert (f"config.json: {pointer}: " if pointer else "config.json: ") in line
+    assert words in line
+
+
+def test_failure_inside_the_init_names_the_step(runtime, bundle, inventory, before):
+    bundle.config["mounts"].append({"destination": "/bad", "type": "nosuchfs", "source": "none"})
+    assert_clean_failure(runtime, inventory, before, create(bundle),
+                         "mount none on /bad: no such device")
+
+
+def test_cwd_that_is_a_file(runtime, bundle, inventory, before):
+    bundle.config["process"]["cwd"] = "/ocitest"
+    assert_clean_failure(runtime, inventory, before, create(bundle), "not a directory")
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "a/b", "", "x" * 1025, ".", "..", "a b", "a\nb"])
+def test_bad_container_ids(runtime, bundle, inventory, before, bad_id):
+    bundle.id = bad_id
+    assert_clean_failure(runtime, inventory, before, create(bundle), "invalid container id")
+
+
+def test_unknown_signal(runtime, bundle, inventory):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    before = inventory()
+    assert_clean_failure(runtime, inventory, before, ["kill", bundle.id, "SIGNOPE"], "SIGNOPE")
+    assert runtime.state(bundle.id)["status"] == "running"
+
+
+def test_unknown_flag_is_one_line(runtime, inventory, before):
+    assert_clean_failure(runtime, inventory, before, ["create", "--nosuchflag", "x"], "--nosuchflag")
+
+
+def test_error_in_json_log(runtime, bundle, tmp_path, inventory, before):
+    bundle.args("nosuchprog")
+    log = tmp_path / "log.json"
+    proc = runtime("--log", log, "--log-format", "json", *create(bundle), check=False)
+    assert proc.returncode == 1
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["level"] == "error"
+    assert "executable file not found" in last["msg"]
+    assert inventory() == before
