@@ -11,7 +11,6 @@ import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 
@@ -111,11 +110,8 @@ def rootfs(tmp_path_factory):
 
 def base_config() -> dict:
     """runc spec's defaults, without a terminal, running the test helper."""
-    sys.path.insert(0, str(REPO))
-    try:
-        from runtime.defaults import default_config
-    finally:
-        sys.path.pop(0)
+    from runtime.defaults import default_config  # the installed pyrunc, never the tree
+
     config = default_config()
     config["ociVersion"] = "1.0.2"  # a version runc 1.1 accepts too
     config["process"]["terminal"] = False

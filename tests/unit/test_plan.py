@@ -1,0 +1,213 @@
+"""The launch plan: pure decisions, checked without root."""
+import struct
+
+import pytest
+
+from runtime import plan
+from runtime._native import lib
+from runtime.errors import ConfigError
+from runtime.plan import HostProbe, Op, PlanContext
+
+
+class FakeProbe(HostProbe):
+    def __init__(self, dirs=(), files=()):
+        self.dirs, self.files = set(dirs), set(files)
+
+    def is_dir(self, path):
+        return path in self.dirs
+
+    def exists(self, path):
+        return path in self.dirs or path in self.files
+
+
+def config(**changes):
+    c = {
+        "ociVersion": "1.3.0",
+        "root": {"path": "rootfs"},
+        "process": {"args": ["/bin/sh"], "cwd": "/", "env": ["PATH=/bin"]},
+        "mounts": [],
+        "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]},
+    }
+    c.update(changes)
+    return c
+
+
+def build(c, **ctx):
+    return plan.build(c, PlanContext(bundle="/b", probe=ctx.pop("probe", FakeProbe()), **ctx))
+
+
+def names(ops):
+    return [op.name for op in ops]
+
+
+def test_order_of_phases():
+    ops = names(build(config()))
+    # clone first, then wait for the parent, rootfs before pivot, credentials
+    # after pivot, the exec fifo after READY, exec last.
+    assert ops[0] == "CLONE"
+    assert ops.index("WAIT") < ops.index("ROOTFS") < ops.index("PIVOT")
+    assert ops.index("PIVOT") < ops.index("SETUID") < ops.index("CAPSET")
+    assert ops.index("LOOKUP") < ops.index("READY") < ops.index("EXEC_FIFO") < ops.index("EXEC")
+    assert ops[-1] == "EXEC"
+
+
+def test_namespaces_new_and_joined():
+    c = config(linux={"namespaces": [
+        {"type": "mount"}, {"type": "pid"}, {"type": "network", "path": "/proc/1/ns/net"},
+        {"type": "cgroup"}, {"type": "user", "path": "/proc/1/ns/user"}]})
+    ops = build(c)
+    setns = [op for op in ops if op.name == "SETNS"]
+    # The user namespace is joined first: it grants the right to join others.
+    assert [op.args for op in setns] == [(lib.CLONE_NEWUSER, "/proc/1/ns/user"),
+                                        (lib.CLONE_NEWNET, "/proc/1/ns/net")]
+    clone = next(op for op in ops if op.name == "CLONE")
+    # The cgroup namespace is unshared later, once the init is in its cgroup.
+    assert clone.args == (lib.CLONE_NEWNS | lib.CLONE_NEWPID,)
+    assert Op("UNSHARE", (lib.CLONE_NEWCGROUP,)) in ops
+    assert names(ops).index("UNSHARE") > names(ops).index("WAIT")
+
+
+def test_loopback_only_with_new_net_namespace():
+    assert "LOOPBACK_UP" not in names(build(config()))
+    c = config(linux={"namespaces": [{"type": "mount"}, {"type": "network"}]})
+    assert "LOOPBACK_UP" in names(build(c))
+
+
+def test_bind_mount_of_file_and_dir():
+    c = config(mounts=[
+        {"destination": "/data", "source": "/host/dir", "options": ["rbind", "ro"]},
+        {"destination": "/etc/resolv.conf", "source": "conf/resolv.conf", "type": "bind"},
+    ])
+    ops = build(c, probe=FakeProbe(dirs={"/host/dir"}, files={"/b/conf/resolv.conf"}))
+    i = names(ops).index("ROOTFS")
+    assert ops[i + 1] == Op("MKDIRS", (0o755, "/data"))
+    flags, remount, prop, src, dst, fstype, data = ops[i + 2].args
+    assert (flags, src, dst) == (lib.MS_BIND | lib.MS_REC, "/host/dir", "/data")
+    assert remount == lib.MS_BIND | lib.MS_REMOUNT | lib.MS_RDONLY
+    assert ops[i + 3] == Op("MKFILE", ("/etc/resolv.conf",))  # relative source: from the bundle
+    assert ops[i + 4].args[3] == "/b/conf/resolv.conf"
+
+
+def test_missing_bind_source_names_the_field():
+    c = config(mounts=[{"destination": "/x", "source": "/nope", "options": ["bind"]}])
+    with pytest.raises(ConfigError, match=r"/mounts/0/source: /nope: no such file"):
+        build(c)
+
+
+def test_mount_destination_is_cleaned():
+    c = config(mounts=[{"destination": "/a/../../b//c/", "type": "tmpfs", "source": "tmpfs"}])
+    ops = build(c)
+    assert Op("MKDIRS", (0o755, "/b/c")) in ops
+
+
+def test_default_devices_unless_listed():
+    c = config()
+    c["linux"]["devices"] = [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600}]
+    mknods = [op.args for op in build(c) if op.name == "MKNOD"]
+    paths = [a[-1] for a in mknods]
+    assert paths.count("/dev/null") == 1
+    assert mknods[0] == (lib.S_IFCHR | 0o600, 1, 3, 0, 0, "/dev/null")
+    assert {"/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"} <= set(paths)
+
+
+def test_capabilities_and_ambient_needs_inheritable():
+    c = config()
+    c["process"]["capabilities"] = {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"],
+                                    "permitted": ["CAP_KILL"], "inheritable": [],
+                                    "ambient": ["CAP_KILL"]}
+    ops = build(c, cap_last_cap=40)
+    assert Op("DROP_BOUNDING", ((1 << 5) | 1, 40)) in ops
+    assert Op("CAPSET", (1 << 5, 1 << 5, 0)) in ops
+    assert "AMBIENT" not in names(ops)  # not inheritable: the kernel would refuse
+
+
+def test_user_and_rlimits():
+    c = config()
+    c["process"]["user"] = {"uid": 7, "gid": 8, "additionalGids": [9, 10], "umask": 0o27}
+    c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20},
+                               {"type": "RLIMIT_CORE", "soft": -1, "hard": 2**64 - 1}]
+    ops = build(c)
+    assert Op("SETGROUPS", ((9, 10),)) in ops
+    assert Op("SETGID", (8,)) in ops and Op("SETUID", (7,)) in ops
+    assert Op("UMASK", (0o27,)) in ops
+    assert Op("RLIMIT", (7, 10, 20)) in ops
+    assert Op("RLIMIT", (4, 2**64 - 1, 2**64 - 1)) in ops
+
+
+def test_lookup_uses_the_containers_path():
+    c = config()
+    c["process"]["env"] = ["PATH=/a", "X=1", "PATH=/usr/bin:/bin"]
+    assert Op("LOOKUP", ("/bin/sh", "/usr/bin:/bin")) in build(c)
+    c["process"]["env"] = []
+    assert Op("LOOKUP", ("/bin/sh", plan.DEFAULT_PATH)) in build(c)
+
+
+def test_preserve_fds_moves_the_close_point():
+    assert Op("CLOSE_FDS", (3,)) in build(config())
+    assert Op("CLOSE_FDS", (5,)) in build(config(), preserve_fds=2)
+
+
+def test_sysctl_hostname_masked_readonly():
+    c = config(hostname="h")
+    c["linux"].update(sysctl={"net.ipv4.ip_forward": "1"}, maskedPaths=["/proc/kcore"],
+                      readonlyPaths=["/proc/sys"])
+    c["root"]["readonly"] = True
+    ops = build(c)
+    after = names(ops)[names(ops).index("PIVOT"):]
+    assert Op("WRITE_FILE", ("/proc/sys/net/ipv4/ip_forward", "1")) in ops
+    assert Op("HOSTNAME", ("h",)) in ops
+    assert after.index("WRITE_FILE") < after.index("READONLY")  # sysctl before /proc/sys is ro
+    assert Op("MASK", ("/proc/kcore",)) in ops and Op("REMOUNT_RO", ("/",)) in ops
+
+
+def test_rootfs_propagation():
+    assert build(config())[names(build(config())).index("MOUNT_PROPAGATE")].args == \
+        (lib.MS_SLAVE | lib.MS_REC, "/")
+    c = config()
+    c["linux"]["rootfsPropagation"] = "private"
+    ops = build(c)
+    assert ops[names(ops).index("MOUNT_PROPAGATE")].args == (lib.MS_PRIVATE | lib.MS_REC, "/")
+
+
+def test_cgroup_mount_v1_with_namespace():
+    c = config(mounts=[{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                        "options": ["ro", "nosuid"]}])
+    ctx_mounts = [("cpu", "/sys/fs/cgroup/cpu/x", "cpu"), ("name=systemd", "/sys/fs/cgroup/systemd/x",
+                  "name=systemd"), ("unified", "/sys/fs/cgroup/unified/x", "")]
+    ops = [op for op in build(c, cgroup_mounts=ctx_mounts) if op.name == "MOUNT"]
+    assert ops[0].args[3:6] == ("tmpfs", "/sys/fs/cgroup", "tmpfs")
+    assert ops[1].args[3:7] == ("cgroup", "/sys/fs/cgroup/cpu", "cgroup", "cpu")
+    assert ops[2].args[3:7] == ("cgroup", "/sys/fs/cgroup/systemd", "cgroup", "name=systemd")
+    assert ops[3].args[3:6] == ("cgroup2", "/sys/fs/cgroup/unified", "cgroup2")
+    assert all(op.args[0] & lib.MS_RDONLY for op in ops[1:4])
+    assert ops[4].args[0] & lib.MS_REMOUNT and ops[4].args[0] & lib.MS_RDONLY
+
+
+def test_cgroup_mount_without_namespace_binds():
+    c = config(mounts=[{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}])
+    ops = [op for op in build(c, cgroup_mounts=[("unified", "/sys/fs/cgroup/x", None)]) if op.name == "MOUNT"]
+    assert ops == [Op("MOUNT", (lib.MS_BIND | lib.MS_REC, 0, 0, "/sys/fs/cgroup/x", "/sys/fs/cgroup", "", ""))]
+
+
+def test_unsupported_mount_option_is_refused():
+    c = config(mounts=[{"destination": "/x", "type": "tmpfs", "source": "t", "options": ["rro"]}])
+    with pytest.raises(ConfigError, match=r"/mounts/0/options: mount option rro"):
+        build(c)
+
+
+def test_encoding_matches_plan_h():
+    data = plan.encode([Op("SETNS", (lib.CLONE_NEWNET, "/p")), Op("SETGROUPS", ((1, 2),)), Op("EXEC")])
+    magic, op, length = struct.unpack_from("<III", data)
+    assert magic == lib.PLAN_MAGIC and op == lib.OP_SETNS
+    assert data[12:12 + length] == struct.pack("<I", lib.CLONE_NEWNET) + struct.pack("<I", 2) + b"/p\0"
+    rest = data[12 + length:]
+    assert struct.unpack_from("<II", rest) == (lib.OP_SETGROUPS, 12)
+    assert rest[8:20] == struct.pack("<III", 2, 1, 2)
+    assert struct.unpack_from("<II", rest, 20) == (lib.OP_EXEC, 0)
+
+
+def test_every_op_has_a_code_and_signature():
+    for name in plan.SIGNATURES:
+        assert isinstance(getattr(lib, "OP_" + name), int), name
+    with pytest.raises(ValueError):
+        plan.encode([Op("SETNS", (1,))])
