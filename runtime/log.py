@@ -4,7 +4,6 @@ containerd reads the last error line of the json log as the error text it shows.
 Every error also goes to stderr as one plain line, "pyrunc: MESSAGE": people and
 podman read that, and runc's escaped logfmt there helps neither.
 """
-import datetime
 import json
 import os
 import sys
@@ -17,7 +16,8 @@ def configure(path: str | None, fmt: str, debug: bool) -> None:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    from .state import now_rfc3339
+    return now_rfc3339()
 
 
 def _format(level: str, msg: str) -> str:

@@ -1,5 +1,5 @@
 """OCI mount options → mount(2) flags, propagation and filesystem data."""
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ._native import lib
 
@@ -42,12 +42,8 @@ UNSUPPORTED_OPTIONS = {
 BIND_KEEP = lib.MS_BIND | lib.MS_REC
 
 
-@dataclass(frozen=True)
-class MountOptions:
-    flags: int
-    propagation: int
-    data: str
-    is_bind: bool
+class MountOptions(namedtuple("MountOptions", "flags propagation data is_bind")):
+    __slots__ = ()
 
     @property
     def remount_flags(self) -> int:

@@ -5,12 +5,11 @@ and operations on one container are serialized with flock on the directory.
 Status is derived, never trusted: the init's pid and start time, and the exec
 fifo, say what the container is now.
 """
-import datetime
 import errno
 import fcntl
 import json
 import os
-import shutil
+import time
 
 from . import OCI_VERSION
 from .errors import ContainerNotExist, PyruncError
@@ -21,7 +20,9 @@ EXEC_FIFO = "exec.fifo"
 
 
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC with nanoseconds, as runc writes it (without importing datetime)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
 def proc_start_time(pid: int) -> int | None:
@@ -101,7 +102,20 @@ class ContainerDir:
             os.close(fd)
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        """The directory holds plain files only (state.json, exec.fifo, temps)."""
+        try:
+            names = os.listdir(self.path)
+        except FileNotFoundError:
+            return
+        for name in names:
+            try:
+                os.unlink(os.path.join(self.path, name))
+            except FileNotFoundError:
+                pass
+        try:
+            os.rmdir(self.path)
+        except FileNotFoundError:
+            pass
 
     # -- state.json --
 
