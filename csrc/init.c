@@ -266,6 +266,21 @@ static void do_mount(struct cursor *c)
     close(fd);
 }
 
+static void do_mount_setattr(struct cursor *c)
+{
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = get_u64(c);
+    attr.attr_clr = get_u64(c);
+    const char *target = get_str(c);
+    int fd = open_in_root(target, O_PATH);
+    if (fd < 0)
+        fail(errno, "open mount target %s", target);
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        fail(errno, "set recursive mount attributes of %s", target);
+    close(fd);
+}
+
 static void do_mknod(struct cursor *c)
 {
     uint32_t mode = get_u32(c), major = get_u32(c), minor = get_u32(c);
@@ -572,6 +587,9 @@ static void run(struct cursor *c)
             break;
         case OP_MOUNT:
             do_mount(&a);
+            break;
+        case OP_MOUNT_SETATTR:
+            do_mount_setattr(&a);
             break;
         case OP_MKNOD:
             do_mknod(&a);

@@ -58,6 +58,8 @@
 #define OP_ENV 52             /* str */
 #define OP_EXEC 53            /* execve the looked-up path with OP_ARG/OP_ENV */
 #define OP_SETSID 54          /* new session: the init leads its own */
+#define OP_MOUNT_SETATTR 55   /* u64 attr_set, u64 attr_clr, str target (in rootfs):
+                                 mount_setattr(AT_RECURSIVE) for the r* options */
 
 /* Sync messages over the SOCK_SEQPACKET socketpair: fixed size. */
 #define MSG_PID 1       /* init -> parent: pid of the container init */

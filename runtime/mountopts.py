@@ -30,19 +30,34 @@ PROPAGATION_OPTIONS = {
     "unbindable": lib.MS_UNBINDABLE, "runbindable": lib.MS_UNBINDABLE | lib.MS_REC,
 }
 
-# Recursive mount attributes (mount_setattr) and id-mapped mounts come later;
-# until then they are refused rather than silently dropped.
-UNSUPPORTED_OPTIONS = {
-    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
-    "rnodiratime", "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime",
-    "rstrictatime", "rnostrictatime", "rnosymfollow", "rsymfollow", "idmap", "ridmap",
+# Recursive options, applied with mount_setattr(AT_RECURSIVE): (set, clear).
+# The atime modes are one field (MOUNT_ATTR__ATIME) that is replaced whole;
+# as in mount(8), "atime" and "nostrictatime" mean the kernel default (relatime)
+# and "norelatime" means strictatime.
+_ATIME = lib.MOUNT_ATTR__ATIME
+RECURSIVE_OPTIONS = {
+    "rro": (lib.MOUNT_ATTR_RDONLY, 0), "rrw": (0, lib.MOUNT_ATTR_RDONLY),
+    "rnosuid": (lib.MOUNT_ATTR_NOSUID, 0), "rsuid": (0, lib.MOUNT_ATTR_NOSUID),
+    "rnodev": (lib.MOUNT_ATTR_NODEV, 0), "rdev": (0, lib.MOUNT_ATTR_NODEV),
+    "rnoexec": (lib.MOUNT_ATTR_NOEXEC, 0), "rexec": (0, lib.MOUNT_ATTR_NOEXEC),
+    "rnodiratime": (lib.MOUNT_ATTR_NODIRATIME, 0), "rdiratime": (0, lib.MOUNT_ATTR_NODIRATIME),
+    "rnosymfollow": (lib.MOUNT_ATTR_NOSYMFOLLOW, 0), "rsymfollow": (0, lib.MOUNT_ATTR_NOSYMFOLLOW),
+    "rrelatime": (lib.MOUNT_ATTR_RELATIME, _ATIME), "ratime": (lib.MOUNT_ATTR_RELATIME, _ATIME),
+    "rnostrictatime": (lib.MOUNT_ATTR_RELATIME, _ATIME),
+    "rnoatime": (lib.MOUNT_ATTR_NOATIME, _ATIME),
+    "rstrictatime": (lib.MOUNT_ATTR_STRICTATIME, _ATIME),
+    "rnorelatime": (lib.MOUNT_ATTR_STRICTATIME, _ATIME),
 }
+
+# Id-mapped mounts come with user namespaces; until then they are refused
+# rather than silently dropped.
+UNSUPPORTED_OPTIONS = {"idmap", "ridmap"}
 
 # Flags that a bind mount can only get from a second, remounting mount(2) call.
 BIND_KEEP = lib.MS_BIND | lib.MS_REC
 
 
-class MountOptions(namedtuple("MountOptions", "flags propagation data is_bind")):
+class MountOptions(namedtuple("MountOptions", "flags propagation data is_bind attr_set attr_clr")):
     __slots__ = ()
 
     @property
@@ -61,11 +76,18 @@ class UnsupportedOption(ValueError):
 def parse(options: list[str], mount_type: str = "") -> MountOptions:
     flags = 0
     propagation = 0
+    attr_set = attr_clr = 0
     data = []
     for opt in options:
         if opt in FLAG_OPTIONS:
             clear, set_ = FLAG_OPTIONS[opt]
             flags = (flags & ~clear) | set_
+        elif opt in RECURSIVE_OPTIONS:
+            set_, clear = RECURSIVE_OPTIONS[opt]
+            if clear == _ATIME:  # a new atime mode replaces the old one
+                attr_set &= ~_ATIME
+            attr_set = (attr_set & ~clear) | set_
+            attr_clr = (attr_clr & ~set_) | clear
         elif opt in PROPAGATION_OPTIONS:
             propagation = PROPAGATION_OPTIONS[opt]  # the last one wins
         elif opt in UNSUPPORTED_OPTIONS:
@@ -75,4 +97,4 @@ def parse(options: list[str], mount_type: str = "") -> MountOptions:
     is_bind = bool(flags & lib.MS_BIND) or mount_type == "bind"
     if is_bind:
         flags |= lib.MS_BIND
-    return MountOptions(flags, propagation, ",".join(data), is_bind)
+    return MountOptions(flags, propagation, ",".join(data), is_bind, attr_set, attr_clr)

@@ -50,7 +50,7 @@ DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S
 SIGNATURES = {
     "SETNS": "Is", "CLONE": "Q", "WAIT": "", "READY": "", "UNSHARE": "Q",
     "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "s", "MKDIRS": "Is",
-    "MKFILE": "s", "MOUNT": "QQQssss", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
+    "MKFILE": "s", "MOUNT": "QQQssss", "MOUNT_SETATTR": "QQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
     "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
     "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
@@ -184,10 +184,14 @@ def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
             raise ConfigError(f"{pointer}/source", f"{source}: no such file or directory")
         prepare = Op("MKDIRS", (0o755, dest)) if ctx.probe.is_dir(source) else Op("MKFILE", (dest,))
         flags = opts.flags & (lib.MS_BIND | lib.MS_REC)
-        return [prepare, Op("MOUNT", (flags, opts.remount_flags, opts.propagation,
-                                      source, dest, "", ""))]
-    return [Op("MKDIRS", (0o755, dest)),
-            Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype, opts.data))]
+        ops = [prepare, Op("MOUNT", (flags, opts.remount_flags, opts.propagation,
+                                     source, dest, "", ""))]
+    else:
+        ops = [Op("MKDIRS", (0o755, dest)),
+               Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype, opts.data))]
+    if opts.attr_set or opts.attr_clr:
+        ops.append(Op("MOUNT_SETATTR", (opts.attr_set, opts.attr_clr, dest)))
+    return ops
 
 
 def _cgroup_mount_ops(dest: str, opts, ctx: PlanContext) -> list[Op]:

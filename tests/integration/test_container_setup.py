@@ -234,6 +234,33 @@ def test_bind_mount_readonly_and_options(runtime, bundle, tmp_path):
     assert not (src / "new").exists()
 
 
+def test_recursive_read_only(runtime, bundle, tmp_path):
+    """rro reaches submounts too (mount_setattr AT_RECURSIVE); plain ro does not."""
+    src = tmp_path / "rsrc"
+    (src / "sub").mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "ocitest-sub", str(src / "sub")], check=True)
+    try:
+        bundle.private_rootfs()
+        bundle.config["mounts"] += [
+            {"destination": "/r", "source": str(src), "options": ["rbind", "rro", "rnosuid"]},
+            {"destination": "/p", "source": str(src), "options": ["rbind", "ro"]},
+        ]
+        data = info(runtime, bundle)
+    finally:
+        subprocess.run(["umount", "-l", str(src / "sub")], check=True)
+    assert mount(data, "/r/sub")["options"].startswith("ro")
+    assert "nosuid" in mount(data, "/r/sub")["options"]
+    assert mount(data, "/p")["options"].startswith("ro")
+    assert mount(data, "/p/sub")["options"].startswith("rw")
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 has no time namespace support")
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/time"), reason="kernel without time namespaces")
+def test_time_namespace(runtime, bundle):
+    bundle.config["linux"]["namespaces"].append({"type": "time"})
+    assert info(runtime, bundle)["namespaces"]["time"] != os.readlink("/proc/self/ns/time")
+
+
 def test_relative_bind_source_is_bundle_relative(runtime, bundle):
     (bundle.path / "local").mkdir()
     (bundle.path / "local" / "f").write_text("bundle-relative")

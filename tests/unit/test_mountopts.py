@@ -30,7 +30,21 @@ def test_propagation():
     assert parse(["shared", "slave"]).propagation == lib.MS_SLAVE
 
 
-@pytest.mark.parametrize("opt", ["rro", "idmap", "rnosuid"])
+def test_recursive_attributes():
+    o = parse(["rbind", "rro", "rnosuid", "rnoexec", "rnoexec", "rexec"])
+    assert o.attr_set == lib.MOUNT_ATTR_RDONLY | lib.MOUNT_ATTR_NOSUID
+    assert o.attr_clr == lib.MOUNT_ATTR_NOEXEC
+    o = parse(["rnoatime"])
+    assert (o.attr_set, o.attr_clr) == (lib.MOUNT_ATTR_NOATIME, lib.MOUNT_ATTR__ATIME)
+    # The atime mode is one field: the last option sets it whole.
+    o = parse(["rnoatime", "rstrictatime"])
+    assert (o.attr_set, o.attr_clr) == (lib.MOUNT_ATTR_STRICTATIME, lib.MOUNT_ATTR__ATIME)
+    o = parse(["rstrictatime", "ratime"])
+    assert (o.attr_set, o.attr_clr) == (lib.MOUNT_ATTR_RELATIME, lib.MOUNT_ATTR__ATIME)
+    assert parse(["ro"]).attr_set == 0
+
+
+@pytest.mark.parametrize("opt", ["idmap", "ridmap"])
 def test_unsupported(opt):
     with pytest.raises(UnsupportedOption):
         parse([opt])

@@ -190,9 +190,17 @@ def test_cgroup_mount_without_namespace_binds():
 
 
 def test_unsupported_mount_option_is_refused():
-    c = config(mounts=[{"destination": "/x", "type": "tmpfs", "source": "t", "options": ["rro"]}])
-    with pytest.raises(ConfigError, match=r"/mounts/0/options: mount option rro"):
+    c = config(mounts=[{"destination": "/x", "type": "tmpfs", "source": "t", "options": ["idmap"]}])
+    with pytest.raises(ConfigError, match=r"/mounts/0/options: mount option idmap"):
         build(c)
+
+
+def test_recursive_options_follow_the_mount():
+    c = config(mounts=[{"destination": "/x", "source": "/h", "options": ["rbind", "rro"]}])
+    ops = build(c, probe=FakeProbe(dirs={"/h"}))
+    i = names(ops).index("MOUNT_SETATTR")
+    assert ops[i - 1].name == "MOUNT"
+    assert ops[i] == Op("MOUNT_SETATTR", (lib.MOUNT_ATTR_RDONLY, 0, "/x"))
 
 
 def test_encoding_matches_plan_h():
