@@ -470,16 +470,25 @@ static void lookup(const char *name, const char *pathenv)
     fail(0, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
+/* The kernel's struct sigaction: glibc's sigaction() refuses signals 32 and 33
+ * (its own), yet an ignored disposition of those survives execve too. */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
 static void reset_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
+    struct kernel_sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.handler = SIG_DFL;
     for (int sig = 1; sig < _NSIG; sig++)
-        sigaction(sig, &sa, NULL); /* fails harmlessly for KILL/STOP and holes */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 }
 
 static void exec_fifo(const char *name)

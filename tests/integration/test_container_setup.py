@@ -335,3 +335,36 @@ def test_host_mounts_do_not_change(runtime, bundle):
     info(runtime, bundle)
     with open("/proc/self/mountinfo") as f:
         assert f.read() == before
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 passes the caller's blocked-signal mask on")
+def test_signal_dispositions_reset(runtime, bundle):
+    """Signals the caller ignores or blocks are default and unblocked inside."""
+    import signal as sig
+
+    def ignore_and_block():
+        sig.signal(sig.SIGINT, sig.SIG_IGN)
+        sig.signal(sig.SIGTERM, sig.SIG_IGN)
+        sig.pthread_sigmask(sig.SIG_BLOCK, {sig.SIGUSR1, sig.SIGHUP})
+
+    bundle.config["process"]["args"] = ["/ocitest", "sigmask"]
+    proc = subprocess.run([runtime.binary, "--root", runtime.root, "run", "-b", bundle.write(),
+                           bundle.id], capture_output=True, text=True, timeout=60,
+                          preexec_fn=ignore_and_block)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"blocked": "0000000000000000", "ignored": "0000000000000000"}
+
+
+def test_listen_fds_pass_through(runtime, bundle, tmp_path):
+    """Socket activation: with LISTEN_FDS=N the container gets fds 3..3+N-1 and
+    LISTEN_FDS/LISTEN_PID=1 in its environment."""
+    keep = tmp_path / "sock"
+    keep.write_text("x")
+    bundle.config["process"]["args"] = ["/bin/sh", "-c", "/ocitest fds; echo $LISTEN_FDS $LISTEN_PID"]
+    cmd = (f"exec 3<{keep} 4<{keep} 5<{keep}; LISTEN_FDS=2 LISTEN_PID=$$ exec {runtime.binary}"
+           f" --root {runtime.root} run -b {bundle.write()} {bundle.id}")
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    fds_json, env_line = proc.stdout.strip().split("\n")
+    assert sorted(f["fd"] for f in json.loads(fds_json)) == [0, 1, 2, 3, 4]
+    assert env_line == "2 1"
