@@ -23,11 +23,14 @@ fi
 if [ ! -x "$VENV/bin/python3" ]; then
   /usr/bin/python3 -m venv "$VENV"
 fi
+# (This machine's pip.conf names index directories that may not exist: hide
+# pip's warnings about them, keep its errors.)
 "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade \
-  "pip>=23" "setuptools>=61" wheel "cffi>=1.15" "jsonschema>=4.17" "pytest>=7" "pyroute2>=0.7"
+  "pip>=23" "setuptools>=61" wheel "cffi>=1.15" "jsonschema>=4.17" "pytest>=7" "pyroute2>=0.7" \
+  2> >(grep -v "^WARNING: Location" >&2)
 # Build and install this tree (not editable: the installed runtime must not
 # depend on where the clone lives).
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-deps \
-  --force-reinstall "$HERE" 2>&1 | grep -vE "^\s*$|Warning|warning|\*\*\*|!!|^\s+(for path|By 20|or your|Pattern)" || true
+  --force-reinstall "$HERE" 2>&1 | grep -vE "^\s*$|Warning|warning|WARNING|\*\*\*|!!|^\s+(for path|By 20|or your|Pattern)" || true
 [ -x "$VENV/bin/pyrunc" ] || { echo "setup: the build failed" >&2; exit 1; }
 ln -sf "$VENV/bin/pyrunc" /usr/local/bin/pyrunc
