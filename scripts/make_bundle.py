@@ -50,6 +50,9 @@ def main(argv: list[str]) -> int:
     config = default_config()
     config["process"]["terminal"] = False
     config["process"]["args"] = args
+    # Absolute, so the cgroup is not made under the caller's own cgroup (on the
+    # CI host that is the machine init's memory cgroup); delete removes it.
+    config["linux"]["cgroupsPath"] = "/pyrunc-demo"
     with open(os.path.join(bundle, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     return 0
