@@ -114,12 +114,14 @@ def _dispatch(args) -> int:
     from . import container
 
     cmd = args.command
+    if cmd in ("create", "run"):
+        _check_create_flags(args)
     if cmd == "create":
         container.create(args.root, args.container_id, args.bundle, args.pid_file,
-                         args.no_pivot, _preserve(args))
+                         args.no_pivot, args.preserve_fds)
     elif cmd == "run":
         return container.run(args.root, args.container_id, args.bundle, args.pid_file,
-                             args.detach, args.no_pivot, _preserve(args))
+                             args.detach, args.no_pivot, args.preserve_fds)
     elif cmd == "start":
         container.start(args.root, args.container_id)
     elif cmd == "state":
@@ -136,12 +138,11 @@ def _dispatch(args) -> int:
     return 0
 
 
-def _preserve(args) -> int:
+def _check_create_flags(args) -> None:
     if args.preserve_fds < 0:
         raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
     if args.console_socket:
         raise PyruncError("--console-socket: terminals are not supported yet")
-    return args.preserve_fds
 
 
 def _list(args) -> None:

@@ -72,7 +72,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     if config["process"].get("terminal"):
         raise PyruncError("config.json: /process/terminal: terminals are not supported yet; "
                           "set it to false")
-    rootfs = plan._rootfs_path(config, bundle)
+    rootfs = plan.rootfs_path(config, bundle)
     _default_home(config["process"], rootfs)
     state = new_state(cdir.id, bundle, rootfs, config.get("annotations", {}))
     cg = Cgroup.for_container(config.get("linux", {}).get("cgroupsPath"), cdir.id)

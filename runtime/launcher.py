@@ -80,14 +80,14 @@ class Init:
                 os.close(fd)
         self._sock = parent
         try:
-            msg = self._recv(first_pid=first)
+            msg = self._recv()
         finally:
             os.waitpid(first, 0)
         if msg[0] != lib.MSG_PID:
             raise InitError("the init sent an unexpected message")
         self.pid = msg[2]
 
-    def _recv(self, first_pid: int = 0) -> tuple:
+    def _recv(self) -> tuple:
         try:
             data = self._sock.recv(MSG.size)
         except OSError as e:

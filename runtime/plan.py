@@ -12,7 +12,7 @@ from collections import namedtuple
 from . import caps
 from ._native import lib
 from .errors import ConfigError
-from .mountopts import UnsupportedOption, parse as parse_mount_options
+from .mountopts import PROPAGATION_OPTIONS, UnsupportedOption, parse as parse_mount_options
 
 NAMESPACE_FLAGS = {
     "pid": lib.CLONE_NEWPID, "network": lib.CLONE_NEWNET, "mount": lib.CLONE_NEWNS,
@@ -140,7 +140,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
 
 def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     linux = config.get("linux", {})
-    rootfs = _rootfs_path(config, ctx.bundle)
+    rootfs = rootfs_path(config, ctx.bundle)
     propagation = linux.get("rootfsPropagation", "")
     prop_flags = _propagation(propagation) if propagation else lib.MS_SLAVE | lib.MS_REC
     ops = [Op("MOUNT_PROPAGATE", (prop_flags, "/")), Op("ROOTFS", (rootfs,))]
@@ -154,13 +154,12 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     return ops
 
 
-def _rootfs_path(config: dict, bundle: str) -> str:
+def rootfs_path(config: dict, bundle: str) -> str:
     path = config["root"]["path"]
     return os.path.normpath(os.path.join(bundle, path))
 
 
 def _propagation(name: str) -> int:
-    from .mountopts import PROPAGATION_OPTIONS
     flags = PROPAGATION_OPTIONS[name]
     # Plain "shared"/"slave"/... apply to the whole tree, as runc does.
     return flags | lib.MS_REC
