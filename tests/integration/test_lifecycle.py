@@ -67,6 +67,26 @@ def test_kill_default_signal_is_term(runtime, bundle):
     assert wait_status(runtime, bundle.id, "stopped") == "stopped"
 
 
+def test_kill_all(runtime, bundle):
+    """--all signals every process in the container's cgroup, not only the init."""
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
+                                            if ns["type"] != "pid"]  # init dies alone otherwise
+    bundle.args("/bin/sh", "-c", "trap '' TERM; /ocitest sleep 1000 & /ocitest sleep 1000 & wait")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    cgroup = f"/sys/fs/cgroup/pids{bundle.config['linux']['cgroupsPath']}/cgroup.procs"
+    deadline = time.monotonic() + 10
+    while len(open(cgroup).read().split()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pids = open(cgroup).read().split()
+    assert len(pids) == 3
+    runtime("kill", "--all", bundle.id, "KILL")
+    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    deadline = time.monotonic() + 10
+    while open(cgroup).read().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert open(cgroup).read().split() == []
+
+
 def test_kill_stopped_container(runtime, bundle):
     bundle.args("/ocitest", "exit", "0")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
