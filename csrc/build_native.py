@@ -29,7 +29,7 @@ SECCOMP_FILTER_FLAG_TSYNC SECCOMP_FILTER_FLAG_LOG SECCOMP_FILTER_FLAG_SPEC_ALLOW
 
 
 def plan_constants():
-    names = re.findall(r"^#define\s+((?:OP|MSG|PLAN)_[A-Z0-9_]+)\s", PLAN_H.read_text(), re.M)
+    names = re.findall(r"^#define\s+((?:OP|MSG|PLAN|FD)_[A-Z0-9_]+)\s", PLAN_H.read_text(), re.M)
     return [n for n in names if n != "PYRUNC_PLAN_H"]
 
 

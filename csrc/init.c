@@ -1,7 +1,7 @@
 /* pyrunc-init: executes a launch plan computed by the Python parent.
  *
  * Started by the parent from a sealed memfd copy of this binary with
- *   argv = { "pyrunc:init", SOCKFD, PLANFD, STATEDIRFD }
+ *   argv = { "pyrunc:init", BASE }: fds BASE.. are laid out as in plan.h
  * The first process runs the ops up to OP_CLONE in the caller's namespaces, clones
  * the container init (CLONE_PARENT, so it is the parent's child), reports its pid
  * and exits. The container init runs the rest. No policy lives here: every path,
@@ -515,10 +515,11 @@ static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
         fail(errno, "load seccomp filter");
 }
 
-static void clone_init(uint64_t flags)
+static void clone_init(uint64_t flags, uint32_t cgroup_fd)
 {
     struct clone_args args;
     memset(&args, 0, sizeof args);
+    args.cgroup = cgroup_fd;
     /* With CLONE_PARENT clone3 wants exit_signal 0: the child inherits ours
      * (SIGCHLD), so the parent is told of its exit. */
     args.flags = flags | CLONE_PARENT;
@@ -551,9 +552,20 @@ static void run(struct cursor *c)
             close(fd);
             break;
         }
-        case OP_CLONE:
-            clone_init(get_u64(&a));
+        case OP_CLONE: {
+            uint64_t flags = get_u64(&a);
+            clone_init(flags, get_u32(&a));
             break;
+        }
+        case OP_WRITE_FD: {
+            int fd = (int)get_u32(&a);
+            const char *content = get_str(&a), *label = get_str(&a);
+            size_t len = strlen(content);
+            if (write(fd, content, len) != (ssize_t)len)
+                fail(errno, "%s", label);
+            close(fd);
+            break;
+        }
         case OP_WAIT:
             wait_go();
             break;
@@ -773,13 +785,18 @@ static void run(struct cursor *c)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
+    /* A `#!/proc/self/exe` entry point also lands here, with argv[0] the
+     * interpreter path: refuse anything but pyrunc's own invocation. */
+    char *end = NULL;
+    long base = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+    if (argc != 2 || strcmp(argv[0], "pyrunc:init") != 0 || !end || *end || base < 3 ||
+        base > 65536) {
         dprintf(2, "pyrunc-init is started by pyrunc only\n");
         return 2;
     }
-    sockfd = atoi(argv[1]);
-    int planfd = atoi(argv[2]);
-    statefd = atoi(argv[3]);
+    sockfd = (int)base + FD_SOCKET;
+    int planfd = (int)base + FD_PLAN;
+    statefd = (int)base + FD_STATE;
     umask(0);
     prctl(PR_SET_NAME, "pyrunc:init", 0, 0, 0); /* not "7" from /proc/self/fd/7 in ps */
 

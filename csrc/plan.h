@@ -15,7 +15,8 @@
 
 /* Ops executed by the first process (in the caller's namespaces). */
 #define OP_SETNS 1            /* u32 nstype, str path */
-#define OP_CLONE 2            /* u64 clone flags: fork the container init, report its pid */
+#define OP_CLONE 2            /* u64 clone flags, u32 cgroup fd (for CLONE_INTO_CGROUP):
+                                 fork the container init, report its pid */
 
 /* Ops executed by the container init. */
 #define OP_WAIT 10            /* wait for MSG_GO from the parent */
@@ -58,6 +59,9 @@
 #define OP_ENV 52             /* str */
 #define OP_EXEC 53            /* execve the looked-up path with OP_ARG/OP_ENV */
 #define OP_SETSID 54          /* new session: the init leads its own */
+#define OP_WRITE_FD 56        /* u32 fd, str content, str label: write and close, e.g.
+                                 "0" to a v1 cgroup's tasks file: the init moves
+                                 itself, which skips the kernel's global lock */
 #define OP_MOUNT_SETATTR 55   /* u64 attr_set, u64 attr_clr, str target (in rootfs):
                                  mount_setattr(AT_RECURSIVE) for the r* options */
 
@@ -78,7 +82,11 @@ struct sync_msg {
     char text[MSG_TEXT_SIZE];
 };
 
-/* Fixed fd numbers the parent hands to the init (above any preserved fds they
- * are moved by the parent; argv carries the actual numbers). */
+/* The init's fds, from BASE (argv[1], above any preserved fds): the socket,
+ * the plan, the state dir, then the extra fds the plan names by number. */
+#define FD_SOCKET 0
+#define FD_PLAN 1
+#define FD_STATE 2
+#define FD_EXTRA 3
 
 #endif

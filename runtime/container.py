@@ -8,7 +8,7 @@ import select
 import signal
 import time
 
-from .cgroups import Cgroup
+from .cgroups import Cgroup, clone_into_cgroup_supported
 from .errors import ContainerNotExist, PyruncError
 from .state import ContainerDir, oci_state, proc_start_time
 
@@ -86,16 +86,32 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     undo.append(cg.remove_made)
     undo.append(cg.destroy)
 
-    ctx = plan.PlanContext(bundle=bundle, no_pivot=no_pivot, preserve_fds=preserve_fds,
-                           cap_last_cap=last_cap(),
-                           cgroup_mounts=_cgroup_mounts(config, cg))
-    ops = plan.build(config, ctx)
-    init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved)
+    unified, tasks = cg.placement()
+    parent_adds = []  # without CLONE_INTO_CGROUP the parent moves the init (slower)
+    if unified and not clone_into_cgroup_supported():
+        parent_adds, unified = [unified], None
+    files = _open_placement_files(unified, tasks)
+    try:
+        numbers = Init.fd_numbers(preserve_fds, len(files))
+        if unified:
+            clone_fd, task_numbers = numbers[0], numbers[1:]
+        else:
+            clone_fd, task_numbers = None, numbers
+        ctx = plan.PlanContext(bundle=bundle, no_pivot=no_pivot, preserve_fds=preserve_fds,
+                               cap_last_cap=last_cap(), cgroup_mounts=_cgroup_mounts(config, cg),
+                               clone_cgroup_fd=clone_fd,
+                               cgroup_task_fds=list(zip(task_numbers, tasks)))
+        ops = plan.build(config, ctx)
+        init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
+    finally:
+        for fd in files:
+            os.close(fd)
     undo.append(init.kill)
     state["init_pid"] = init.pid
     state["init_start"] = proc_start_time(init.pid)
     cdir.save(state)
-    cg.add(init.pid)
+    if parent_adds:
+        cg.add(init.pid, parent_adds)
     init.go()
     state["creating"] = False
     cdir.save(state)
@@ -111,6 +127,21 @@ def _default_home(process: dict, rootfs: str) -> None:
     if not any(e.startswith("HOME=") for e in env):
         from .rootfs_files import home_dir
         env.append("HOME=" + home_dir(rootfs, process.get("user", {}).get("uid", 0)))
+
+
+def _open_placement_files(unified: str | None, tasks: list[str]) -> list[int]:
+    """fds for Cgroup.placement(): the cgroup2 dir first (if any), then tasks files."""
+    files = []
+    try:
+        if unified:
+            files.append(os.open(unified, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        for path in tasks:
+            files.append(os.open(path, os.O_WRONLY | os.O_CLOEXEC))
+    except OSError as e:
+        for fd in files:
+            os.close(fd)
+        raise PyruncError(f"open cgroup {e.filename}: {e.strerror.lower()}") from None
+    return files
 
 
 def _cgroup_mounts(config: dict, cg: Cgroup) -> list:

@@ -45,35 +45,48 @@ class InitError(PyruncError):
 class Init:
     """A running container init between spawn and the exec fifo."""
 
-    def __init__(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int]):
+    def __init__(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int],
+                 extra_fds: list[int] = ()):
         """preserved: the caller's open fds in 3 .. 3+preserve_fds-1, taken before
-        pyrunc opened anything, so none of pyrunc's own fds can slip in."""
+        pyrunc opened anything, so none of pyrunc's own fds can slip in.
+        extra_fds: fds the plan names by number (see fd_numbers); the caller
+        keeps (and closes) its own."""
         self.pid = 0
         self._sock = None
-        self._spawn(plan, state_dir, preserve_fds, preserved)
+        self._spawn(plan, state_dir, preserve_fds, preserved, list(extra_fds))
 
-    def _spawn(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int]) -> None:
+    @staticmethod
+    def fd_numbers(preserve_fds: int, count: int) -> list[int]:
+        """The numbers extra fds get in the init (csrc/plan.h FD_EXTRA)."""
+        base = 3 + preserve_fds
+        return [base + lib.FD_EXTRA + i for i in range(count)]
+
+    def _spawn(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int],
+               extra_fds: list[int]) -> None:
         parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         to_close = [child.detach()]
         try:
             init_fd = _init_memfd()
             to_close.append(init_fd)
-            to_close.append(sealed_memfd("pyrunc-plan", plan))
-            to_close.append(os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
-            # The init's own fds go above the preserved range, which the
-            # container gets as is (fds 3 .. 3+N-1).
+            plan_fd = sealed_memfd("pyrunc-plan", plan)
+            to_close.append(plan_fd)
+            state_fd = os.open(state_dir, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            to_close.append(state_fd)
+            # The init's fds sit at fixed numbers from BASE, above the preserved
+            # range (fds 3 .. 3+N-1, which the container gets as they are).
+            # Copies above every target first, so no dup2 clobbers a source.
             base = 3 + preserve_fds
-            passed = []
-            for fd in (to_close[0], to_close[2], to_close[3]):
-                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base)
+            sources = [to_close[0], plan_fd, state_fd, *extra_fds]
+            actions = []
+            for target, fd in enumerate(sources, start=base):
+                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base + len(sources))
                 to_close.append(high)
-                os.set_inheritable(high, True)
-                passed.append(high)
+                actions.append((os.POSIX_SPAWN_DUP2, high, target))
             for fd in preserved:
                 os.set_inheritable(fd, True)
             first = os.posix_spawn(
-                f"/proc/self/fd/{init_fd}", ["pyrunc:init", *map(str, passed)], {},
-                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=(),
+                f"/proc/self/fd/{init_fd}", ["pyrunc:init", str(base)], {},
+                file_actions=actions, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ), setsigmask=(),
             )
         finally:
             for fd in to_close:

@@ -23,6 +23,7 @@ NAMESPACE_FLAGS = {
 # others), mount last (paths to the other namespaces are host paths).
 JOIN_ORDER = ("user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount")
 
+NO_FD = 0xFFFFFFFF
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 EXEC_FIFO = "exec.fifo"
 RLIM_INFINITY = 2**64 - 1
@@ -48,7 +49,7 @@ DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S
 # Payload signature of every op: I = u32, Q = u64, s = string, b = bytes,
 # L = u32 count followed by that many u32.
 SIGNATURES = {
-    "SETNS": "Is", "CLONE": "Q", "WAIT": "", "READY": "", "UNSHARE": "Q",
+    "SETNS": "Is", "CLONE": "QI", "WRITE_FD": "Iss", "WAIT": "", "READY": "", "UNSHARE": "Q",
     "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "s", "MKDIRS": "Is",
     "MKFILE": "s", "MOUNT": "QQQssss", "MOUNT_SETATTR": "QQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
     "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
@@ -84,7 +85,8 @@ class PlanContext:
 
     def __init__(self, bundle: str, no_pivot: bool = False, preserve_fds: int = 0,
                  cap_last_cap: int = len(caps.NAMES) - 1, cgroup_mounts: list | None = None,
-                 probe: HostProbe | None = None):
+                 probe: HostProbe | None = None, clone_cgroup_fd: int | None = None,
+                 cgroup_task_fds: list | None = None):
         self.bundle = bundle
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
@@ -92,6 +94,11 @@ class PlanContext:
         # (hierarchy name, host dir of the container, data for a fresh mount or None)
         self.cgroup_mounts = cgroup_mounts or []
         self.probe = probe or HostProbe()
+        # Cgroup placement without the kernel's global lock: the init is cloned
+        # into the cgroup2 dir (fd number in the init) and writes "0" to each
+        # v1 tasks file [(fd number, path)] itself.
+        self.clone_cgroup_fd = clone_cgroup_fd
+        self.cgroup_task_fds = cgroup_task_fds or []
 
 
 def _clean(path: str) -> str:
@@ -120,11 +127,16 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     # -- first process: join namespaces by path, then clone the container init.
     for ns_type, path in joins:
         ops.append(Op("SETNS", (NAMESPACE_FLAGS[ns_type], path)))
-    # The cgroup namespace is unshared only once the parent has placed the init
-    # in its cgroup: the namespace root is the cgroup at unshare time.
-    ops.append(Op("CLONE", (new_ns & ~lib.CLONE_NEWCGROUP,)))
+    # The cgroup namespace is unshared only once the init is in its cgroups:
+    # the namespace root is the cgroup at unshare time.
+    flags = new_ns & ~lib.CLONE_NEWCGROUP
+    if ctx.clone_cgroup_fd is None:
+        ops.append(Op("CLONE", (flags, NO_FD)))
+    else:
+        ops.append(Op("CLONE", (flags | lib.CLONE_INTO_CGROUP, ctx.clone_cgroup_fd)))
 
     # -- container init
+    ops += [Op("WRITE_FD", (fd, "0", f"join cgroup {path}")) for fd, path in ctx.cgroup_task_fds]
     ops += [Op("WAIT"), Op("SETSID"), Op("DUMPABLE", (0,))]
     if new_ns & lib.CLONE_NEWCGROUP:
         ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))

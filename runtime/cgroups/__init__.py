@@ -46,8 +46,23 @@ class Cgroup:
             _rmdir(d)
         self._made = []
 
-    def add(self, pid: int) -> None:
-        for name, d in self.dirs.items():
+    def placement(self) -> tuple[str | None, list[str]]:
+        """How the init enters its cgroups without the kernel's global
+        cgroup_threadgroup_rwsem (whose write side waits for an RCU grace
+        period, ~15 ms): the cgroup2 dir to clone it into, and the v1 `tasks`
+        files it writes "0" to itself."""
+        unified = None
+        tasks = []
+        for h in self.hierarchies:
+            if h.is_v2:
+                unified = self.dirs[h.name]
+            else:
+                tasks.append(os.path.join(self.dirs[h.name], "tasks"))
+        return unified, tasks
+
+    def add(self, pid: int, dirs: list[str] | None = None) -> None:
+        """Move pid into the container's cgroups (or the given dirs of them)."""
+        for d in self.dirs.values() if dirs is None else dirs:
             try:
                 with open(os.path.join(d, "cgroup.procs"), "w") as f:
                     f.write(str(pid))
@@ -68,6 +83,15 @@ class Cgroup:
         """Remove the container's own directory on every hierarchy."""
         for d in self.dirs.values():
             _rmdir(d)
+
+
+def clone_into_cgroup_supported() -> bool:
+    """clone3(CLONE_INTO_CGROUP) exists since Linux 5.7."""
+    release = os.uname().release.split(".")
+    try:
+        return (int(release[0]), int(release[1].split("-")[0])) >= (5, 7)
+    except (ValueError, IndexError):
+        return False
 
 
 def _rmdir(path: str) -> None:

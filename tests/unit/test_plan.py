@@ -62,9 +62,19 @@ def test_namespaces_new_and_joined():
                                         (lib.CLONE_NEWNET, "/proc/1/ns/net")]
     clone = next(op for op in ops if op.name == "CLONE")
     # The cgroup namespace is unshared later, once the init is in its cgroup.
-    assert clone.args == (lib.CLONE_NEWNS | lib.CLONE_NEWPID,)
+    assert clone.args == (lib.CLONE_NEWNS | lib.CLONE_NEWPID, plan.NO_FD)
     assert Op("UNSHARE", (lib.CLONE_NEWCGROUP,)) in ops
     assert names(ops).index("UNSHARE") > names(ops).index("WAIT")
+
+
+def test_cgroup_placement_without_the_global_lock():
+    ops = build(config(), clone_cgroup_fd=9, cgroup_task_fds=[(10, "/cg/cpu/x/tasks"),
+                                                             (11, "/cg/pids/x/tasks")])
+    assert ops[0] == Op("CLONE", (lib.CLONE_NEWNS | lib.CLONE_NEWPID | lib.CLONE_INTO_CGROUP, 9))
+    # The init writes "0" (itself) to each v1 tasks file before anything else.
+    assert ops[1:3] == [Op("WRITE_FD", (10, "0", "join cgroup /cg/cpu/x/tasks")),
+                        Op("WRITE_FD", (11, "0", "join cgroup /cg/pids/x/tasks"))]
+    assert ops[3].name == "WAIT"
 
 
 def test_loopback_only_with_new_net_namespace():
