@@ -6,6 +6,7 @@ on stderr (and in --log), exit status 1, and no traceback unless --debug.
 import argparse
 import json
 import os
+import signal
 import sys
 
 from . import OCI_VERSION, __version__, log
@@ -91,9 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM/SIGHUP while pyrunc works: unwind so that create undoes itself."""
+
+
+def _terminate(signum, _frame):
+    raise Terminated(signum)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)
     try:
         args = build_parser().parse_args(argv)
         log.configure(args.log, args.log_format, args.debug)
@@ -102,7 +113,11 @@ def main(argv=None) -> int:
         log.error(str(e))
         return 1
     except KeyboardInterrupt:
+        log.error("interrupted")
         return 130
+    except Terminated as e:
+        log.error(f"terminated by signal {e.args[0]}")
+        return 128 + e.args[0]
     except Exception as e:
         if debug:
             raise

@@ -10,6 +10,7 @@ import time
 
 from .cgroups import Cgroup, clone_into_cgroup_supported
 from .errors import ContainerNotExist, PyruncError
+from .faults import point
 from .state import ContainerDir, oci_state, proc_start_time
 
 DELETE_TIMEOUT = 10.0  # seconds to wait for a killed container to go away
@@ -29,8 +30,12 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     bundle = os.path.abspath(bundle)
     config = spec.load(bundle, cache_dir=root)
+    if config["process"].get("terminal"):
+        raise PyruncError("config.json: /process/terminal: terminals are not supported yet; "
+                          "set it to false")
     preserve_fds = _listen_fds(config, preserve_fds, preserved)
     cdir.claim()
+    point("claimed")
     undo = []
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
@@ -69,22 +74,22 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     from .launcher import Init
     from .state import new_state
 
-    if config["process"].get("terminal"):
-        raise PyruncError("config.json: /process/terminal: terminals are not supported yet; "
-                          "set it to false")
     rootfs = plan.rootfs_path(config, bundle)
     _default_home(config["process"], rootfs)
     state = new_state(cdir.id, bundle, rootfs, config.get("annotations", {}))
     cg = Cgroup.for_container(config.get("linux", {}).get("cgroupsPath"), cdir.id)
     state["cgroup"] = cg.dirs
+    cdir.save_cleanup(cg.dirs)
     cdir.save(state)
     fifo = cdir.fifo_path()
     os.mkfifo(fifo, 0o622)
     os.chmod(fifo, 0o622)  # mkfifo honours the umask
+    point("state-saved")
 
     cg.create()
     undo.append(cg.remove_made)
     undo.append(cg.destroy)
+    point("cgroup-made")
 
     unified, tasks = cg.placement()
     parent_adds = []  # without CLONE_INTO_CGROUP the parent moves the init (slower)
@@ -107,17 +112,22 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         for fd in files:
             os.close(fd)
     undo.append(init.kill)
+    point("spawned")
     state["init_pid"] = init.pid
     state["init_start"] = proc_start_time(init.pid)
     cdir.save(state)
+    point("pid-saved")
     if parent_adds:
         cg.add(init.pid, parent_adds)
     init.go()
+    point("ready")
     state["creating"] = False
     cdir.save(state)
+    point("saved")
     if pid_file:
         write_pid_file(pid_file, init.pid)
     init.release()
+    point("released")
     return init
 
 
@@ -184,9 +194,11 @@ def _start_locked(cdir: ContainerDir) -> None:
     if status == "stopped":
         raise PyruncError("cannot start a container that has stopped")
     if status != "created":
+        _remove_stale_fifo(cdir)
         raise PyruncError(f"cannot start an already {status} container")
     pidfd = _pidfd(state)
     fifo = os.open(cdir.fifo_path(), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    point("start-opened")
     try:
         # The init opens the fifo for writing, writes one byte and execs. If it
         # dies instead, its pidfd becomes readable and we do not hang.
@@ -202,7 +214,16 @@ def _start_locked(cdir: ContainerDir) -> None:
     finally:
         os.close(fifo)
         os.close(pidfd)
+    point("start-read")
     os.unlink(cdir.fifo_path())
+
+
+def _remove_stale_fifo(cdir: ContainerDir) -> None:
+    """A start killed after the init read its byte leaves the fifo behind."""
+    try:
+        os.unlink(cdir.fifo_path())
+    except FileNotFoundError:
+        pass
 
 
 def _pidfd(state: dict) -> int:
@@ -274,7 +295,12 @@ def _delete_locked(cdir: ContainerDir, force: bool) -> None:
     except PyruncError:
         if not force:
             raise
-        cdir.remove()  # nothing trustworthy to clean up but the directory
+        # state.json is missing or corrupt: the cleanup journal still names the
+        # cgroups, and everything the container ran is in them.
+        cg = Cgroup.from_dirs(cdir.load_cleanup())
+        _kill_cgroup(cg)
+        _destroy_cgroup(cg)
+        cdir.remove()
         return
     status = cdir.status(st)
     if status in ("running", "paused") and not force:
@@ -282,7 +308,9 @@ def _delete_locked(cdir: ContainerDir, force: bool) -> None:
     cg = Cgroup.from_dirs(st.get("cgroup", {}))
     if status != "stopped":
         _kill_everything(st, cg)
+    point("delete-killed")
     _destroy_cgroup(cg)
+    point("delete-cgroup")
     cdir.remove()
 
 
@@ -299,6 +327,10 @@ def _kill_everything(st: dict, cg: Cgroup) -> None:
             pass
         finally:
             os.close(pidfd)
+    _kill_cgroup(cg)
+
+
+def _kill_cgroup(cg: Cgroup) -> None:
     for pid in cg.pids():
         try:
             os.kill(pid, signal.SIGKILL)
@@ -318,11 +350,7 @@ def _destroy_cgroup(cg: Cgroup) -> None:
         except PyruncError:
             if time.monotonic() > deadline:
                 raise
-            for pid in cg.pids():
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            _kill_cgroup(cg)
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 

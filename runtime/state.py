@@ -17,6 +17,10 @@ from .ids import check_id
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
+# Written once, before any cgroup exists: what delete --force must remove even
+# when state.json is lost or corrupt.
+CLEANUP_FILE = "cleanup.json"
+INIT_EXE_PREFIX = "/memfd:pyrunc-init"
 
 
 def now_rfc3339() -> str:
@@ -141,11 +145,27 @@ class ContainerDir:
             ) from None
         return state
 
+    def save_cleanup(self, cgroup_dirs: dict) -> None:
+        self._write_atomically(CLEANUP_FILE, {"cgroup": cgroup_dirs})
+
+    def load_cleanup(self) -> dict:
+        """The cgroup dirs from the cleanup journal ({} if it is unreadable)."""
+        try:
+            with open(os.path.join(self.path, CLEANUP_FILE)) as f:
+                dirs = json.load(f)["cgroup"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return {k: v for k, v in dirs.items() if isinstance(v, str) and v.startswith("/sys/fs/cgroup/")} \
+            if isinstance(dirs, dict) else {}
+
     def save(self, state: dict) -> None:
-        tmp = os.path.join(self.path, f".{STATE_FILE}.tmp")
+        self._write_atomically(STATE_FILE, state)
+
+    def _write_atomically(self, name: str, data: dict) -> None:
+        tmp = os.path.join(self.path, f".{name}.tmp")
         with open(tmp, "w") as f:
-            json.dump(state, f)
-        os.rename(tmp, os.path.join(self.path, STATE_FILE))
+            json.dump(data, f)
+        os.rename(tmp, os.path.join(self.path, name))
 
     # -- status --
 
@@ -157,13 +177,23 @@ class ContainerDir:
             # A create under way holds the lock; if nobody does, it died.
             alive = self._lock_fd < 0 and self.locked_by_other()
             return "creating" if alive else "stopped"
-        if proc_start_time(state["init_pid"]) != state.get("init_start"):
+        pid = state["init_pid"]
+        if proc_start_time(pid) != state.get("init_start"):
             return "stopped"
-        if os.path.exists(self.fifo_path()):
+        if os.path.exists(self.fifo_path()) and _still_init(pid):
             return "created"
         if _frozen(state):
             return "paused"
         return "running"
+
+
+def _still_init(pid: int) -> bool:
+    """The init has not exec'd the container's program yet. (A start killed
+    after the init read its byte leaves the fifo behind: that is running.)"""
+    try:
+        return os.readlink(f"/proc/{pid}/exe").startswith(INIT_EXE_PREFIX)
+    except OSError:
+        return True  # cannot tell: trust the fifo
 
 
 def _frozen(state: dict) -> bool:

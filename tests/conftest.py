@@ -170,7 +170,9 @@ def cgroup_cleanup():
 def host_inventory(runtime_root: str) -> dict:
     with open("/proc/self/mountinfo") as f:
         mounts = sorted(line.split()[4] for line in f)
-    cgroups = sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}/*"))
+    # Container cgroups (directories) under the session's parent; the parent
+    # itself stays, as with runc, and the session removes it at the end.
+    cgroups = sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}/*/"))
     states = (sorted(n for n in os.listdir(runtime_root) if os.path.isdir(os.path.join(runtime_root, n)))
               if os.path.isdir(runtime_root) else [])
     procs = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True).stdout.split()
