@@ -66,9 +66,10 @@ class Runtime:
         return json.loads(self("state", cid).stdout)
 
     def ids(self) -> list[str]:
+        """Container state dirs (the root also holds schema-verdict files)."""
         if not os.path.isdir(self.root):
             return []
-        return sorted(os.listdir(self.root))
+        return sorted(n for n in os.listdir(self.root) if os.path.isdir(os.path.join(self.root, n)))
 
 
 @pytest.fixture(scope="session")
@@ -175,9 +176,12 @@ def host_inventory(runtime_root: str) -> dict:
     cgroups = sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}/*/"))
     states = (sorted(n for n in os.listdir(runtime_root) if os.path.isdir(os.path.join(runtime_root, n)))
               if os.path.isdir(runtime_root) else [])
-    procs = subprocess.run(["ps", "-eo", "comm="], capture_output=True, text=True).stdout.split()
-    return {"mounts": mounts, "cgroups": cgroups, "states": states,
-            "inits": sorted(p for p in procs if p.startswith("pyrunc"))}
+    # Live pyrunc processes: a zombie is dead already (its reaper is the host's
+    # init, which takes a moment), not a leak.
+    procs = subprocess.run(["ps", "-eo", "stat=,comm="], capture_output=True, text=True).stdout
+    inits = sorted(comm for stat, comm in (line.split(None, 1) for line in procs.splitlines())
+                   if comm.startswith("pyrunc") and not stat.startswith("Z"))
+    return {"mounts": mounts, "cgroups": cgroups, "states": states, "inits": inits}
 
 
 @pytest.fixture
