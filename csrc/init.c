@@ -137,17 +137,22 @@ static const char *get_str(struct cursor *c)
 
 /* ---- paths inside the rootfs, resolved as if it were / ---- */
 
-static int open_in_root(const char *path, int flags)
+static int open_in_root_how(const char *path, int flags, uint64_t resolve)
 {
     struct open_how how;
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve;
     while (*path == '/')
         path++;
     if (!*path)
         path = ".";
     return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+static int open_in_root(const char *path, int flags)
+{
+    return open_in_root_how(path, flags, 0);
 }
 
 /* Split PATH into a parent directory fd (created as needed) and a basename. */
@@ -247,7 +252,11 @@ static void do_mount(struct cursor *c)
     unsigned long flags = get_u64(c), remount = get_u64(c), propagation = get_u64(c);
     const char *source = get_str(c), *target = get_str(c), *fstype = get_str(c),
                *data = get_str(c);
-    int fd = open_in_root(target, O_PATH);
+    uint32_t no_symlinks = get_u32(c);
+    int fd = open_in_root_how(target, O_PATH, no_symlinks ? RESOLVE_NO_SYMLINKS : 0);
+    if (fd < 0 && errno == ELOOP && no_symlinks)
+        fail(0, "mount %s on %s: the destination (or a directory above it) is a symlink",
+             source, target);
     if (fd < 0)
         fail(errno, "open mount target %s", target);
     if (mount(source, fd_path(fd), *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
@@ -352,23 +361,33 @@ static void do_pivot(int no_pivot)
 
 static void do_mask(const char *path)
 {
-    struct stat st, null;
-    if (stat(path, &st) < 0) {
+    /* By fd, never by path twice: a process sharing the mount namespace could
+     * swap /dev/null or the target for a symlink between check and mount
+     * (the runc CVE-2025-31133 class). */
+    int target = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (target < 0) {
         if (errno == ENOENT)
             return;
+        fail(errno, "open masked path %s", path);
+    }
+    struct stat st, null;
+    if (fstat(target, &st) < 0)
         fail(errno, "stat masked path %s", path);
-    }
+    char target_path[64];
+    snprintf(target_path, sizeof target_path, "%s", fd_path(target));
     if (S_ISDIR(st.st_mode)) {
-        if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
+        if (mount("tmpfs", target_path, "tmpfs", MS_RDONLY, NULL) < 0)
             fail(errno, "mask %s", path);
-        return;
+    } else {
+        int nfd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (nfd < 0 || fstat(nfd, &null) < 0 || !S_ISCHR(null.st_mode) ||
+            major(null.st_rdev) != 1 || minor(null.st_rdev) != 3)
+            fail(0, "mask %s: /dev/null is not the null device", path);
+        if (mount(fd_path(nfd), target_path, NULL, MS_BIND, NULL) < 0)
+            fail(errno, "mask %s", path);
+        close(nfd);
     }
-    /* Never trust a /dev/null the rootfs may have planted. */
-    if (stat("/dev/null", &null) < 0 || !S_ISCHR(null.st_mode) ||
-        major(null.st_rdev) != 1 || minor(null.st_rdev) != 3)
-        fail(0, "mask %s: /dev/null is not the null device", path);
-    if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0)
-        fail(errno, "mask %s", path);
+    close(target);
 }
 
 static void do_readonly(const char *path)

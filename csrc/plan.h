@@ -28,7 +28,8 @@
 #define OP_MKDIRS 22          /* u32 mode, str path (in rootfs) */
 #define OP_MKFILE 23          /* str path (in rootfs): empty file as a bind target */
 #define OP_MOUNT 24           /* u64 flags, u64 remount flags, u64 propagation,
-                                 str source, str target (in rootfs), str fstype, str data */
+                                 str source, str target (in rootfs), str fstype, str data,
+                                 u32 no_symlinks (refuse a symlinked target) */
 #define OP_MKNOD 25           /* u32 mode, u32 major, u32 minor, u32 uid, u32 gid, str path */
 #define OP_BIND_DEV 26        /* str host device path, str target (in rootfs) */
 #define OP_SYMLINK 27         /* str target, str linkpath (in rootfs) */

@@ -44,6 +44,9 @@ DEV_SYMLINKS = (
     ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
     ("pts/ptmx", "/dev/ptmx"),
 )
+# proc and sysfs never follow a symlinked destination, even inside the rootfs
+# (the runc CVE-2019-16884 class: a rootfs that redirects where /proc lands).
+NO_SYMLINK_TYPES = {"proc", "sysfs"}
 DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S_IFIFO}
 
 # Payload signature of every op: I = u32, Q = u64, s = string, b = bytes,
@@ -51,7 +54,7 @@ DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S
 SIGNATURES = {
     "SETNS": "Is", "CLONE": "QI", "WRITE_FD": "Iss", "WAIT": "", "READY": "", "UNSHARE": "Q",
     "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "s", "MKDIRS": "Is",
-    "MKFILE": "s", "MOUNT": "QQQssss", "MOUNT_SETATTR": "QQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
+    "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
     "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
     "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
@@ -196,10 +199,12 @@ def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
         prepare = Op("MKDIRS", (0o755, dest)) if ctx.probe.is_dir(source) else Op("MKFILE", (dest,))
         flags = opts.flags & (lib.MS_BIND | lib.MS_REC)
         ops = [prepare, Op("MOUNT", (flags, opts.remount_flags, opts.propagation,
-                                     source, dest, "", ""))]
+                                     source, dest, "", "", 0))]
     else:
+        no_symlinks = 1 if mtype in NO_SYMLINK_TYPES else 0
         ops = [Op("MKDIRS", (0o755, dest)),
-               Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype, opts.data))]
+               Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype,
+                            opts.data, no_symlinks))]
     if opts.attr_set or opts.attr_clr:
         ops.append(Op("MOUNT_SETATTR", (opts.attr_set, opts.attr_clr, dest)))
     return ops
@@ -216,23 +221,24 @@ def _cgroup_mount_ops(dest: str, opts, ctx: PlanContext) -> list[Op]:
     mounts = ctx.cgroup_mounts
     if len(mounts) == 1 and mounts[0][0] == "unified":
         return ops + [_one_cgroup_mount(dest, *mounts[0], flags | ro)]
-    ops.append(Op("MOUNT", (flags, 0, 0, "tmpfs", dest, "tmpfs", "mode=755")))
+    ops.append(Op("MOUNT", (flags, 0, 0, "tmpfs", dest, "tmpfs", "mode=755", 0)))
     for name, host_dir, data in mounts:
         sub = "unified" if name == "unified" else name.replace("name=", "")
         target = f"{dest}/{sub}"
         ops.append(Op("MKDIRS", (0o755, target)))
         ops.append(_one_cgroup_mount(target, name, host_dir, data, flags | ro))
     if ro:
-        ops.append(Op("MOUNT", (flags | ro | lib.MS_REMOUNT, 0, 0, "tmpfs", dest, "tmpfs", "mode=755")))
+        ops.append(Op("MOUNT", (flags | ro | lib.MS_REMOUNT, 0, 0, "tmpfs", dest, "tmpfs",
+                                "mode=755", 0)))
     return ops
 
 
 def _one_cgroup_mount(target: str, name: str, host_dir: str, data: str | None, flags: int) -> Op:
     if data is None:  # no cgroup namespace: bind the container's own directory
         remount = lib.MS_BIND | lib.MS_REMOUNT | flags if flags else 0
-        return Op("MOUNT", (lib.MS_BIND | lib.MS_REC, remount, 0, host_dir, target, "", ""))
+        return Op("MOUNT", (lib.MS_BIND | lib.MS_REC, remount, 0, host_dir, target, "", "", 0))
     fstype = "cgroup2" if name == "unified" else "cgroup"
-    return Op("MOUNT", (flags, 0, 0, fstype, target, fstype, data))
+    return Op("MOUNT", (flags, 0, 0, fstype, target, fstype, data, 0))
 
 
 def _device_ops(linux: dict) -> list[Op]:

@@ -180,7 +180,7 @@ def host_inventory(runtime_root: str) -> dict:
     # init, which takes a moment), not a leak.
     procs = subprocess.run(["ps", "-eo", "stat=,comm="], capture_output=True, text=True).stdout
     inits = sorted(comm for stat, comm in (line.split(None, 1) for line in procs.splitlines())
-                   if comm.startswith("pyrunc") and not stat.startswith("Z"))
+                   if comm.strip() == "pyrunc:init" and not stat.startswith("Z"))
     return {"mounts": mounts, "cgroups": cgroups, "states": states, "inits": inits}
 
 

@@ -1,6 +1,7 @@
 """Regression tests for container breakouts that hit runc."""
 import errno
 import hashlib
+import json
 import os
 import shutil
 
@@ -89,3 +90,72 @@ def test_mount_destination_symlink_stays_in_rootfs(runtime, bundle, tmp_path):
         assert f.read() == before
     assert list(outside.iterdir()) == []
     shutil.rmtree(outside)
+
+
+@pytest.mark.parametrize("fd", [3, 4, 5, 6, 7, 8])
+def test_cwd_through_a_leaked_fd_cannot_reach_the_host(runtime, bundle, inventory, fd):
+    """runc CVE-2024-21626: process.cwd /proc/self/fd/N, N an fd the runtime had
+    open, made the container start in a host directory. Either create fails or
+    the container sits inside its own root."""
+    before = inventory()
+    bundle.config["process"]["cwd"] = f"/proc/self/fd/{fd}"
+    bundle.args("/bin/sh", "-c", "pwd; ls ..; cat ../../../../../../etc/hostname")
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    if proc.returncode == 0:
+        assert not proc.stdout.startswith("(unreachable)"), proc.stdout
+        with open("/etc/hostname") as f:
+            assert f.read().strip() not in proc.stdout.split()
+    else:
+        assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert inventory() == before
+
+
+@pytest.mark.parametrize("mount_point, link", [
+    ("proc", "/HOSTPATH"), ("proc", "../../../../HOSTPATH"), ("sys", "/"), ("proc", "sys")])
+def test_symlinked_proc_or_sys_is_refused(runtime, bundle, tmp_path, inventory, mount_point, link):
+    """runc CVE-2019-16884 class: a rootfs whose /proc or /sys is a symlink must
+    not redirect those mounts anywhere, least of all onto the host."""
+    before = inventory()
+    hostdir = tmp_path / "hostdir"
+    hostdir.mkdir()
+    rootfs = bundle.private_rootfs()
+    target = rootfs / mount_point
+    shutil.rmtree(target)
+    target.symlink_to(link.replace("HOSTPATH", str(hostdir).lstrip("/")))
+    proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 1
+    if IS_PYRUNC:  # runc: "filesystem proc must be mounted on ordinary directory"
+        assert f"on /{mount_point}: the destination (or a directory above it) is a symlink" in proc.stderr
+    assert list(hostdir.iterdir()) == []
+    assert inventory() == before
+
+
+def test_planted_dev_null_does_not_unmask(runtime, bundle):
+    """A rootfs (without a /dev tmpfs) whose /dev/null is a symlink to a file:
+    masked paths still read as the null device."""
+    rootfs = bundle.private_rootfs()
+    (rootfs / "secret").write_text("do not show")
+    (rootfs / "dev" / "null").symlink_to("/secret")
+    bundle.config["mounts"] = [m for m in bundle.config["mounts"] if m["destination"] != "/dev"
+                               and not m["destination"].startswith("/dev/")]
+    bundle.config["root"]["readonly"] = False
+    bundle.args("/bin/sh", "-c", "cat /proc/keys /proc/timer_list; /ocitest stat /dev/null")
+    # (runc 1.1.5 hangs on this bundle: hence the short timeout.)
+    out = runtime("run", "-b", bundle.write(), bundle.id, timeout=20).stdout
+    assert "do not show" not in out
+    st = json.loads(out)
+    assert (st["type"], st["rdev_major"], st["rdev_minor"]) == ("chr", 1, 3)
+
+
+def test_other_containers_fifo_is_unreachable(runtime, bundle, tmp_path, rootfs, runtime_root):
+    from conftest import Bundle
+    other = Bundle(tmp_path / "other", rootfs)
+    other.path.mkdir()
+    runtime("create", "-b", other.write(), other.id)
+    fifo = os.path.join(runtime_root, other.id, "exec.fifo")
+    assert os.path.exists(fifo)
+    bundle.args("/bin/sh", "-c", f"/ocitest open-write {fifo}; /ocitest ls /proc/1/root/{runtime_root}; true")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout
+    assert out.startswith("error: No such file or directory")
+    assert other.id not in out
+    assert runtime.state(other.id)["status"] == "created"

@@ -91,7 +91,7 @@ def test_bind_mount_of_file_and_dir():
     ops = build(c, probe=FakeProbe(dirs={"/host/dir"}, files={"/b/conf/resolv.conf"}))
     i = names(ops).index("ROOTFS")
     assert ops[i + 1] == Op("MKDIRS", (0o755, "/data"))
-    flags, remount, prop, src, dst, fstype, data = ops[i + 2].args
+    flags, remount, prop, src, dst, fstype, data, no_symlinks = ops[i + 2].args
     assert (flags, src, dst) == (lib.MS_BIND | lib.MS_REC, "/host/dir", "/data")
     assert remount == lib.MS_BIND | lib.MS_REMOUNT | lib.MS_RDONLY
     assert ops[i + 3] == Op("MKFILE", ("/etc/resolv.conf",))  # relative source: from the bundle
@@ -108,6 +108,14 @@ def test_mount_destination_is_cleaned():
     c = config(mounts=[{"destination": "/a/../../b//c/", "type": "tmpfs", "source": "tmpfs"}])
     ops = build(c)
     assert Op("MKDIRS", (0o755, "/b/c")) in ops
+
+
+def test_proc_and_sysfs_refuse_symlinked_destinations():
+    c = config(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                       {"destination": "/sys", "type": "sysfs", "source": "sysfs"},
+                       {"destination": "/t", "type": "tmpfs", "source": "tmpfs"}])
+    mounts = [op.args for op in build(c) if op.name == "MOUNT"]
+    assert [(m[4], m[7]) for m in mounts] == [("/proc", 1), ("/sys", 1), ("/t", 0)]
 
 
 def test_default_devices_unless_listed():
@@ -196,7 +204,8 @@ def test_cgroup_mount_v1_with_namespace():
 def test_cgroup_mount_without_namespace_binds():
     c = config(mounts=[{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}])
     ops = [op for op in build(c, cgroup_mounts=[("unified", "/sys/fs/cgroup/x", None)]) if op.name == "MOUNT"]
-    assert ops == [Op("MOUNT", (lib.MS_BIND | lib.MS_REC, 0, 0, "/sys/fs/cgroup/x", "/sys/fs/cgroup", "", ""))]
+    assert ops == [Op("MOUNT", (lib.MS_BIND | lib.MS_REC, 0, 0, "/sys/fs/cgroup/x", "/sys/fs/cgroup",
+                                "", "", 0))]
 
 
 def test_unsupported_mount_option_is_refused():
