@@ -105,9 +105,9 @@ def main(argv=None) -> int:
     debug = "--debug" in argv
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _terminate)
+    _configure_log(argv)  # first, so that even a usage error reaches --log
     try:
         args = build_parser().parse_args(argv)
-        log.configure(args.log, args.log_format, args.debug)
         return _dispatch(args) or 0
     except PyruncError as e:
         log.error(str(e))
@@ -123,6 +123,20 @@ def main(argv=None) -> int:
             raise
         log.error(f"internal error: {type(e).__name__}: {e} (run with --debug for details)")
         return 1
+
+
+def _configure_log(argv) -> None:
+    """--log, --log-format and --debug, read leniently before the real parse."""
+    early = _Parser(prog="pyrunc", add_help=False)
+    early.add_argument("--log")
+    early.add_argument("--log-format", default="text")
+    early.add_argument("--debug", action="store_true")
+    try:
+        known, _ = early.parse_known_args(argv)
+    except PyruncError:
+        return  # the real parse reports it
+    fmt = known.log_format if known.log_format in ("text", "json") else "text"
+    log.configure(known.log, fmt, known.debug)
 
 
 def _dispatch(args) -> int:

@@ -153,7 +153,22 @@ def check_semantics(config: dict, bundle: str) -> None:
         if not m["destination"].startswith("/"):
             raise ConfigError(f"/mounts/{i}/destination",
                               f"{m['destination']!r} must be an absolute path")
+        if _climbs_above_root(m["destination"]):
+            raise ConfigError(f"/mounts/{i}/destination",
+                              f"{m['destination']!r} climbs above the root with '..'")
     _check_sysctls(config, ns_types)
+
+
+def _climbs_above_root(path: str) -> bool:
+    depth = 0
+    for part in path.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
 
 
 def _check_version(config: dict) -> None:

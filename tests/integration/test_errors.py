@@ -1,6 +1,7 @@
 """Bad input gives exit 1, one clear line on stderr, no traceback, and leaves the
 host as it was: no state dir, cgroup, mount or init process."""
 import json
+import os
 
 import pytest
 
@@ -11,13 +12,22 @@ pytestmark = [needs_root(),
 
 
 def assert_clean_failure(runtime, inventory, before, args, *expected, cwd=None):
-    proc = runtime(*args, check=False, cwd=cwd)
+    """Exit 1, one line on stderr naming the problem, the same message as the
+    one JSON error line in --log, and the host exactly as before."""
+    log = os.path.join(runtime.root, f"log-{os.getpid()}.json")
+    if os.path.exists(log):
+        os.unlink(log)
+    proc = runtime("--log", log, "--log-format", "json", *args, check=False, cwd=cwd)
     assert proc.returncode == 1, proc
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     for text in expected:
         assert text in lines[0], lines[0]
+    records = [json.loads(line) for line in open(log).read().splitlines()]
+    os.unlink(log)
+    assert [r["level"] for r in records] == ["error"]
+    assert lines[0] == "pyrunc: " + records[0]["msg"]
     assert inventory() == before
     return lines[0]
 
@@ -63,6 +73,8 @@ def test_missing_config(runtime, tmp_path, inventory, before):
     (lambda c: c.__setitem__("ociVersion", "2.0.0"), "/ociVersion", "1.0.0 to 1.3.x"),
     (lambda c: c["mounts"].append({"destination": "relative/path", "type": "tmpfs"}),
      "/mounts/7/destination", "absolute"),
+    (lambda c: c["mounts"].append({"destination": "/a/../../etc", "type": "tmpfs"}),
+     "/mounts/7/destination", "climbs above the root"),
     (lambda c: c["process"]["capabilities"]["bounding"].append("CAP_TEST"),
      "/process/capabilities/bounding/3", "CAP_TEST"),
     (lambda c: c["linux"].__setitem__("namespaces", [{"type": "mount"}]), "/hostname", "uts"),
