@@ -23,7 +23,7 @@ argparse._ = lambda message: message
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # A usage error is bad input like any other: one line, exit 1.
-        raise PyruncError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise PyruncError(f"{message} (see '{self.prog} --help')")
 
 
 def _commit() -> str:
