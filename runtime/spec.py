@@ -126,10 +126,21 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def check_schema(config: dict, schema: dict) -> None:
+def validator_class():
+    """Draft 2020-12 with JSON's integers only: 2020-12 counts 1.0 as an integer,
+    but uid 0.0 is not a uid (runc's Go decoder rejects it too)."""
     import jsonschema  # deferred: ~60 ms to import, needed only when a config is read
 
-    validator = jsonschema.Draft202012Validator(schema)
+    base = jsonschema.Draft202012Validator
+    strict = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, x: isinstance(x, int) and not isinstance(x, bool))
+    return jsonschema.validators.extend(base, type_checker=strict)
+
+
+def check_schema(config: dict, schema: dict) -> None:
+    import jsonschema
+
+    validator = validator_class()(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(_pointer(error.absolute_path), _describe(error))

@@ -67,6 +67,8 @@ def test_missing_config(runtime, tmp_path, inventory, before):
     (lambda c: c["process"].__setitem__("args", "sh"), "/process/args", "expected array"),
     (lambda c: c["process"].__setitem__("args", []), "/process/args", "non-empty"),
     (lambda c: c["process"]["user"].__setitem__("uid", -1), "/process/user/uid", ""),
+    (lambda c: c["process"]["user"].__setitem__("uid", 0.0), "/process/user/uid",
+     "expected integer, got number 0.0"),
     (lambda c: c["linux"]["namespaces"].append({"type": "mnt"}), "/linux/namespaces/6/type", "mnt"),
     (lambda c: c["process"]["rlimits"][0].pop("hard"), "/process/rlimits/0", "'hard'"),
     (lambda c: c.pop("ociVersion"), "", "'ociVersion'"),
