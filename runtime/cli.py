@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("delete", "delete a container and everything it holds")
     c.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
     c.add_argument("container_id", metavar="ID")
+    command("pause", "freeze every process of a running container").add_argument(
+        "container_id", metavar="ID")
+    command("resume", "thaw a paused container").add_argument("container_id", metavar="ID")
+    c = command("ps", "list the container's processes (host pids)")
+    c.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    c.add_argument("container_id", metavar="ID")
+    c.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS-OPTIONS",
+                   help="options for ps(1), default -ef")
     c = command("list", "list containers")
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
@@ -160,6 +168,12 @@ def _dispatch(args) -> int:
         container.kill(args.root, args.container_id, parse_signal(args.signal), args.all)
     elif cmd == "delete":
         container.delete(args.root, args.container_id, args.force)
+    elif cmd == "pause":
+        container.pause(args.root, args.container_id)
+    elif cmd == "resume":
+        container.resume(args.root, args.container_id)
+    elif cmd == "ps":
+        _ps(args, container.pids(args.root, args.container_id))
     elif cmd == "list":
         _list(args)
     elif cmd == "spec":
@@ -172,6 +186,33 @@ def _check_create_flags(args) -> None:
         raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
     if args.console_socket:
         raise PyruncError("--console-socket: terminals are not supported yet")
+
+
+def _ps(args, pids: list[int]) -> None:
+    """json: the array of host pids (containerd parses it); table: ps(1)'s
+    output cut to the container's processes, as runc does."""
+    if args.format == "json":
+        print(json.dumps(pids))
+        return
+    import subprocess
+    ps_args = args.ps_args or ["-ef"]
+    try:
+        out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise PyruncError(f"ps {' '.join(ps_args)}: {getattr(e, 'stderr', '') or e}".strip()) from None
+    lines = out.splitlines()
+    if not lines:
+        return
+    header = lines[0].split()
+    if "PID" not in header:
+        raise PyruncError(f"ps {' '.join(ps_args)}: its output has no PID column")
+    column = header.index("PID")
+    wanted = set(map(str, pids))
+    print(lines[0])
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) > column and fields[column] in wanted:
+            print(line)
 
 
 def _list(args) -> None:

@@ -253,11 +253,7 @@ def kill(root: str, container_id: str, sig: int, all_processes: bool = False) ->
     if cdir.status(st) not in ("created", "running", "paused"):
         raise PyruncError("container not running")
     if all_processes:
-        for pid in Cgroup.from_dirs(st["cgroup"]).pids():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        _signal_all(Cgroup.from_dirs(st["cgroup"]), sig)
         return
     pidfd = _pidfd(st)
     try:
@@ -266,6 +262,57 @@ def kill(root: str, container_id: str, sig: int, all_processes: bool = False) ->
         raise PyruncError("container not running") from None
     finally:
         os.close(pidfd)
+
+
+def _signal_all(cg: Cgroup, sig: int) -> None:
+    """Every process of the container, frozen meanwhile so that none forks away
+    from the signal, then thawed so that it is delivered (as runc does, also for
+    a paused container)."""
+    from .cgroups.freezer import Freezer
+    freezer = Freezer(cg.dirs)
+    if freezer.available():
+        freezer.freeze()
+    try:
+        for pid in cg.pids():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    finally:
+        if freezer.available():
+            freezer.thaw()
+
+
+# -- pause, resume, ps --
+
+def pause(root: str, container_id: str) -> None:
+    from .cgroups.freezer import Freezer
+    with ContainerDir(root, container_id) as cdir:
+        st = cdir.load()
+        status = cdir.status(st)
+        if status == "paused":
+            raise PyruncError("container not running: it is paused already")
+        if status not in ("created", "running"):
+            raise PyruncError("container not running")
+        Freezer(st["cgroup"]).freeze()
+
+
+def resume(root: str, container_id: str) -> None:
+    from .cgroups.freezer import Freezer
+    with ContainerDir(root, container_id) as cdir:
+        st = cdir.load()
+        if cdir.status(st) != "paused":
+            raise PyruncError("container not paused")
+        Freezer(st["cgroup"]).thaw()
+
+
+def pids(root: str, container_id: str) -> list[int]:
+    """Host pids of every process in the container (runc ps): none once stopped."""
+    cdir = ContainerDir(root, container_id)
+    st = cdir.load()
+    if cdir.status(st) == "stopped":
+        return []
+    return sorted(Cgroup.from_dirs(st["cgroup"]).pids())
 
 
 # -- delete --
@@ -319,6 +366,12 @@ def _kill_everything(st: dict, cg: Cgroup) -> None:
         pidfd = _pidfd(st)
     except PyruncError:
         pidfd = -1
+    _kill_cgroup(cg)
+    # A v1-frozen process dies of SIGKILL only once thawed.
+    from .cgroups.freezer import Freezer
+    freezer = Freezer(cg.dirs)
+    if freezer.frozen():
+        freezer.thaw()
     if pidfd >= 0:
         try:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
@@ -327,7 +380,6 @@ def _kill_everything(st: dict, cg: Cgroup) -> None:
             pass
         finally:
             os.close(pidfd)
-    _kill_cgroup(cg)
 
 
 def _kill_cgroup(cg: Cgroup) -> None:

@@ -180,10 +180,10 @@ class ContainerDir:
         pid = state["init_pid"]
         if proc_start_time(pid) != state.get("init_start"):
             return "stopped"
+        if _frozen(state):  # a frozen created container is paused too (runc)
+            return "paused"
         if os.path.exists(self.fifo_path()) and _still_init(pid):
             return "created"
-        if _frozen(state):
-            return "paused"
         return "running"
 
 
@@ -197,14 +197,8 @@ def _still_init(pid: int) -> bool:
 
 
 def _frozen(state: dict) -> bool:
-    freezer = state.get("cgroup", {}).get("freezer")
-    if not freezer:
-        return False
-    try:
-        with open(os.path.join(freezer, "freezer.state")) as f:
-            return f.read().strip() in ("FROZEN", "FREEZING")
-    except OSError:
-        return False
+    from .cgroups.freezer import Freezer
+    return Freezer(state.get("cgroup", {})).frozen()
 
 
 def new_state(container_id: str, bundle: str, rootfs: str, annotations: dict) -> dict:
