@@ -14,6 +14,24 @@ from .errors import PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
 
+# runc update's flags: (flag, help). Sizes take k/m/g suffixes (powers of 1024).
+UPDATE_FLAGS = (
+    ("--memory", "memory limit (bytes, or 64m, 1g; -1: none)"),
+    ("--memory-swap", "memory+swap limit"),
+    ("--memory-reservation", "memory soft limit"),
+    ("--kernel-memory", "kernel memory limit"),
+    ("--kernel-memory-tcp", "kernel TCP buffer limit"),
+    ("--cpu-shares", "CPU shares (relative weight)"),
+    ("--cpu-period", "CPU CFS period (us)"),
+    ("--cpu-quota", "CPU CFS quota (us; -1: none)"),
+    ("--cpu-rt-period", "CPU realtime period (us)"),
+    ("--cpu-rt-runtime", "CPU realtime runtime (us)"),
+    ("--cpuset-cpus", "CPUs to use (0-3,5)"),
+    ("--cpuset-mems", "memory nodes to use"),
+    ("--pids-limit", "maximum number of processes (-1: none)"),
+    ("--blkio-weight", "block IO weight (10-1000)"),
+)
+
 # argparse passes every string through gettext, which searches the disk for
 # translation catalogs on each call and never caches a miss: ~340 stat calls,
 # ~5 ms per invocation. pyrunc's messages are English only.
@@ -91,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("container_id", metavar="ID")
     c.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS-OPTIONS",
                    help="options for ps(1), default -ef")
+    c = command("update", "change the resource limits of a live container")
+    c.add_argument("-r", "--resources", metavar="FILE",
+                   help="LinuxResources JSON (config.json's linux.resources); - reads stdin")
+    for flag, help_text in UPDATE_FLAGS:
+        c.add_argument(flag, help=help_text)
+    c.add_argument("container_id", metavar="ID")
     c = command("list", "list containers")
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
@@ -174,6 +198,9 @@ def _dispatch(args) -> int:
         container.resume(args.root, args.container_id)
     elif cmd == "ps":
         _ps(args, container.pids(args.root, args.container_id))
+    elif cmd == "update":
+        from .update import resources_from_args
+        container.update(args.root, args.container_id, resources_from_args(args))
     elif cmd == "list":
         _list(args)
     elif cmd == "spec":

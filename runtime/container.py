@@ -89,6 +89,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     cg.create()
     undo.append(cg.remove_made)
     undo.append(cg.destroy)
+    _apply_resources(cg, config.get("linux", {}).get("resources"))
     point("cgroup-made")
 
     unified, tasks = cg.placement()
@@ -137,6 +138,17 @@ def _default_home(process: dict, rootfs: str) -> None:
     if not any(e.startswith("HOME=") for e in env):
         from .rootfs_files import home_dir
         env.append("HOME=" + home_dir(rootfs, process.get("user", {}).get("uid", 0)))
+
+
+def _apply_resources(cg: Cgroup, resources: dict | None) -> None:
+    if not resources:
+        return
+    if not any(not h.is_v2 for h in cg.hierarchies):
+        from . import log
+        log.warning("linux.resources are not applied on a cgroup v2 host yet")
+        return
+    from .cgroups.v1_resources import apply
+    apply(cg.dirs, resources)
 
 
 def _open_placement_files(unified: str | None, tasks: list[str]) -> list[int]:
@@ -313,6 +325,19 @@ def pids(root: str, container_id: str) -> list[int]:
     if cdir.status(st) == "stopped":
         return []
     return sorted(Cgroup.from_dirs(st["cgroup"]).pids())
+
+
+def update(root: str, container_id: str, resources: dict) -> None:
+    """Apply new limits to a live container's cgroups."""
+    with ContainerDir(root, container_id) as cdir:
+        st = cdir.load()
+        if cdir.status(st) == "stopped":
+            raise PyruncError("container not running")
+        cg = Cgroup.from_dirs(st["cgroup"])
+        if "unified" in cg.dirs and len(cg.dirs) == 1:
+            raise PyruncError("update: cgroup v2 resources are not supported yet")
+        from .cgroups.v1_resources import apply
+        apply(cg.dirs, resources)
 
 
 # -- delete --

@@ -1,0 +1,164 @@
+"""OCI linux.resources → cgroup v1 file writes (pure: unit-tested without root).
+
+Each write is (controller, file, value, JSON pointer), in the order the kernel
+needs them. A setting whose controller or file the host lacks is an error
+naming the pointer, never a silent skip.
+"""
+import os
+
+from ..errors import ConfigError
+
+# What every container may use whatever its rules say, as runc adds them:
+# mknod of any char/block device (creating is not opening), the standard
+# character devices, /dev/console, /dev/ptmx and the pts.
+DEFAULT_ALLOWED_DEVICES = (
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+)
+
+
+def _device_rule(rule: dict) -> str:
+    kind = rule.get("type", "a")
+    major = rule.get("major", -1)
+    minor = rule.get("minor", -1)
+    access = rule.get("access", "rwm") or "rwm"
+    if kind == "a":
+        return "a"
+    return f"{kind} {'*' if major in (None, -1) else major}:{'*' if minor in (None, -1) else minor} {access}"
+
+
+def _limit(value: int) -> str:
+    return "-1" if value == -1 else str(value)
+
+
+def writes(resources: dict) -> list[tuple[str, str, str, str]]:
+    out = []
+    base = "/linux/resources"
+
+    mem = resources.get("memory", {})
+    mp = f"{base}/memory"
+    for key, name in (("limit", "memory.limit_in_bytes"), ("swap", "memory.memsw.limit_in_bytes"),
+                      ("reservation", "memory.soft_limit_in_bytes"),
+                      ("kernel", "memory.kmem.limit_in_bytes"),
+                      ("kernelTCP", "memory.kmem.tcp.limit_in_bytes")):
+        if key in mem:
+            out.append(("memory", name, _limit(mem[key]), f"{mp}/{key}"))
+    if "swappiness" in mem:
+        out.append(("memory", "memory.swappiness", str(mem["swappiness"]), f"{mp}/swappiness"))
+    if mem.get("disableOOMKiller"):
+        out.append(("memory", "memory.oom_control", "1", f"{mp}/disableOOMKiller"))
+    if "useHierarchy" in mem:
+        out.append(("memory", "memory.use_hierarchy", "1" if mem["useHierarchy"] else "0",
+                    f"{mp}/useHierarchy"))
+
+    cpu = resources.get("cpu", {})
+    cp = f"{base}/cpu"
+    # The period before the quota, the rt period before the rt runtime.
+    for key, ctrl, name in (("shares", "cpu", "cpu.shares"), ("period", "cpu", "cpu.cfs_period_us"),
+                            ("quota", "cpu", "cpu.cfs_quota_us"), ("burst", "cpu", "cpu.cfs_burst_us"),
+                            ("realtimePeriod", "cpu", "cpu.rt_period_us"),
+                            ("realtimeRuntime", "cpu", "cpu.rt_runtime_us"),
+                            ("idle", "cpu", "cpu.idle"),
+                            ("cpus", "cpuset", "cpuset.cpus"), ("mems", "cpuset", "cpuset.mems")):
+        if key in cpu and cpu[key] != "":
+            out.append((ctrl, name, str(cpu[key]), f"{cp}/{key}"))
+
+    pids = resources.get("pids", {})
+    if "limit" in pids:
+        limit = pids["limit"]
+        out.append(("pids", "pids.max", "max" if limit <= 0 else str(limit), f"{base}/pids/limit"))
+
+    blkio = resources.get("blockIO", {})
+    bp = f"{base}/blockIO"
+    for key, name in (("weight", "blkio.weight"), ("leafWeight", "blkio.leaf_weight")):
+        if key in blkio:
+            out.append(("blkio", name, str(blkio[key]), f"{bp}/{key}"))
+    for i, dev in enumerate(blkio.get("weightDevice", [])):
+        for key, name in (("weight", "blkio.weight_device"), ("leafWeight", "blkio.leaf_weight_device")):
+            if key in dev:
+                out.append(("blkio", name, f"{dev['major']}:{dev['minor']} {dev[key]}",
+                            f"{bp}/weightDevice/{i}/{key}"))
+    for key, name in (("throttleReadBpsDevice", "blkio.throttle.read_bps_device"),
+                      ("throttleWriteBpsDevice", "blkio.throttle.write_bps_device"),
+                      ("throttleReadIOPSDevice", "blkio.throttle.read_iops_device"),
+                      ("throttleWriteIOPSDevice", "blkio.throttle.write_iops_device")):
+        for i, dev in enumerate(blkio.get(key, [])):
+            out.append(("blkio", name, f"{dev['major']}:{dev['minor']} {dev['rate']}", f"{bp}/{key}/{i}"))
+
+    net = resources.get("network", {})
+    if "classID" in net:
+        out.append(("net_cls", "net_cls.classid", str(net["classID"]), f"{base}/network/classID"))
+    for i, prio in enumerate(net.get("priorities", [])):
+        out.append(("net_prio", "net_prio.ifpriomap", f"{prio['name']} {prio['priority']}",
+                    f"{base}/network/priorities/{i}"))
+
+    for i, page in enumerate(resources.get("hugepageLimits", [])):
+        out.append(("hugetlb", f"hugetlb.{page['pageSize']}.limit_in_bytes", str(page["limit"]),
+                    f"{base}/hugepageLimits/{i}"))
+
+    out += device_writes(resources.get("devices"))
+    return out
+
+
+def device_writes(rules: list | None) -> list[tuple[str, str, str, str]]:
+    """The device rules as devices.allow/deny writes. v1 keeps one list: start
+    from deny-all (or allow-all if the first rule allows everything), apply each
+    rule in order (later rules win), then runc's always-allowed devices."""
+    if rules is None:
+        return []
+    out = []
+    start = 0
+    if rules and _device_rule(rules[0]) == "a" and rules[0].get("allow"):
+        out.append(("devices", "devices.allow", "a", "/linux/resources/devices/0"))
+        start = 1
+    else:
+        out.append(("devices", "devices.deny", "a", "/linux/resources/devices"))
+        if rules and _device_rule(rules[0]) == "a":
+            start = 1
+    for i, rule in enumerate(rules[start:], start=start):
+        name = "devices.allow" if rule.get("allow") else "devices.deny"
+        out.append(("devices", name, _device_rule(rule), f"/linux/resources/devices/{i}"))
+    out += [("devices", "devices.allow", rule, "/linux/resources/devices") for rule in
+            DEFAULT_ALLOWED_DEVICES]
+    return out
+
+
+def apply(dirs: dict, resources: dict) -> None:
+    """Write the resources into the container's v1 directories."""
+    for controller, name, value, pointer in writes(resources):
+        directory = _dir_for(dirs, controller)
+        if directory is None:
+            raise ConfigError(pointer, f"this host has no cgroup v1 {controller} controller")
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):  # cgroupfs says EACCES for a missing file
+            raise ConfigError(pointer, f"{name} does not exist on this host "
+                                       f"(the kernel does not offer it)")
+        try:
+            _write(path, value)
+        except OSError as e:
+            if (name == "memory.limit_in_bytes" and e.errno == 22
+                    and "memory.memsw.limit_in_bytes" in _pending(resources)):
+                # A new limit above the current memory+swap limit: swap first.
+                _write(os.path.join(directory, "memory.memsw.limit_in_bytes"),
+                       _limit(resources["memory"]["swap"]))
+                _write(path, value)
+                continue
+            raise ConfigError(pointer, f"write {value!r} to {path}: "
+                                       f"{os.strerror(e.errno).lower()}") from None
+
+
+def _dir_for(dirs: dict, controller: str) -> str | None:
+    """The container's dir of the hierarchy holding controller (maybe comounted)."""
+    for name, directory in dirs.items():
+        if controller in name.split(","):
+            return directory
+    return None
+
+
+def _pending(resources: dict) -> set:
+    return {name for _, name, _, _ in writes(resources)}
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
