@@ -158,12 +158,21 @@ def bundle(tmp_path, rootfs):
 def cgroup_cleanup():
     """Remove the session's cgroup parent on every hierarchy at the end."""
     yield
-    for d in sorted(pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}"), reverse=True):
+    for d in sorted(session_cgroup_parents(), reverse=True):
         for sub in sorted(d.glob("**/"), key=lambda p: len(str(p)), reverse=True):
             try:
                 sub.rmdir()
             except OSError:
                 pass
+
+
+def session_cgroup_parents() -> list[pathlib.Path]:
+    """The session's cgroup parent on every hierarchy: /sys/fs/cgroup/<ctrl>/...
+    on v1 and hybrid hosts, /sys/fs/cgroup/... itself on a cgroup-v2 host."""
+    root = pathlib.Path("/sys/fs/cgroup")
+    found = [p for p in root.glob(f"*{CGROUP_PARENT}") if p.is_dir()]
+    own = pathlib.Path(f"/sys/fs/cgroup{CGROUP_PARENT}")
+    return found + ([own] if own.is_dir() else [])
 
 
 # -- host inventory: what a failed operation must not leave behind --
@@ -173,7 +182,7 @@ def host_inventory(runtime_root: str) -> dict:
         mounts = sorted(line.split()[4] for line in f)
     # Container cgroups (directories) under the session's parent; the parent
     # itself stays, as with runc, and the session removes it at the end.
-    cgroups = sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{CGROUP_PARENT}/*/"))
+    cgroups = sorted(str(c) for p in session_cgroup_parents() for c in p.iterdir() if c.is_dir())
     states = (sorted(n for n in os.listdir(runtime_root) if os.path.isdir(os.path.join(runtime_root, n)))
               if os.path.isdir(runtime_root) else [])
     # Live pyrunc processes: a zombie is dead already (its reaper is the host's

@@ -184,14 +184,18 @@ def test_default_mounts(runtime, bundle):
     assert mount(data, "/")["options"].startswith("ro")
 
 
+@pytest.mark.cgroup_v2
 def test_cgroup_mount_shows_own_cgroup(runtime, bundle):
     data = info(runtime, bundle)
-    below = [m for m in data["mounts"] if m["mount_point"].startswith("/sys/fs/cgroup/")]
-    assert below and all(m["options"].startswith("ro") for m in below)
+    # v1/hybrid: a tmpfs with one mount per hierarchy; v2: one cgroup2 mount.
+    cgroup_mounts = [m for m in data["mounts"] if m["fs_type"] in ("cgroup", "cgroup2")
+                     and m["mount_point"].startswith("/sys/fs/cgroup")]
+    assert cgroup_mounts and all(m["options"].startswith("ro") for m in cgroup_mounts)
     # In its own cgroup namespace the container sees itself at the root.
     assert all(line.endswith(":/") for line in data["cgroup"])
 
 
+@pytest.mark.cgroup_v2
 def test_cgroup_placement_on_host(runtime, bundle):
     bundle.args("/ocitest", "sleep", "1000")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
@@ -200,10 +204,15 @@ def test_cgroup_placement_on_host(runtime, bundle):
         lines = f.read().splitlines()
     want = bundle.config["linux"]["cgroupsPath"]
     assert all(line.split(":", 2)[2] == want for line in lines), lines
-    dirs = [p for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{want}")]
-    assert len(dirs) == len(lines)
+
+    def dirs():  # one per v1 hierarchy, or the single v2 one
+        v1 = [p for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{want}") if p.is_dir()]
+        v2 = pathlib.Path(f"/sys/fs/cgroup{want}")
+        return v1 + ([v2] if v2.is_dir() else [])
+
+    assert len(dirs()) == len(lines)
     runtime("delete", "--force", bundle.id)
-    assert not [p for p in pathlib.Path("/sys/fs/cgroup").glob(f"*{want}")]
+    assert dirs() == []
 
 
 def test_bind_mount_readonly_and_options(runtime, bundle, tmp_path):
