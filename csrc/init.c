@@ -563,7 +563,7 @@ static void run(struct cursor *c)
         case OP_SETNS: {
             uint32_t type = get_u32(&a);
             const char *path = get_str(&a);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never a fifo's wait */
             if (fd < 0)
                 fail(errno, "open namespace %s", path);
             if (setns(fd, (int)type) < 0)

@@ -40,12 +40,20 @@ def _write_log(level: str, msg: str) -> None:
         os.close(fd)
 
 
+def _one_line(msg: str) -> str:
+    """Control characters (from config strings) escaped: one message, one line."""
+    if msg.isprintable():
+        return msg
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in msg)
+
+
 def _stderr(text: str) -> None:
     sys.stderr.write(text + "\n")
     sys.stderr.flush()
 
 
 def debug(msg: str) -> None:
+    msg = _one_line(msg)
     if _state["debug"]:
         _write_log("debug", msg)
         if not _state["file"]:
@@ -53,10 +61,12 @@ def debug(msg: str) -> None:
 
 
 def warning(msg: str) -> None:
+    msg = _one_line(msg)
     _write_log("warning", msg)
     _stderr(f"pyrunc: warning: {msg}")
 
 
 def error(msg: str) -> None:
+    msg = _one_line(msg)
     _write_log("error", msg)
     _stderr(f"pyrunc: {msg}")

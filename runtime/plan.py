@@ -81,6 +81,17 @@ class HostProbe:
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)
 
+    def mount_point_of(self, path: str) -> str:
+        """The mount point of the mount holding path (the deepest one above it)."""
+        path = os.path.realpath(path)
+        best = "/"
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                point = line.split()[4].encode().decode("unicode_escape")
+                if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                    best = point
+        return best
+
 
 class PlanContext:
     """What the plan needs besides config.json. (No dataclass: importing
@@ -158,7 +169,13 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     rootfs = rootfs_path(config, ctx.bundle)
     propagation = linux.get("rootfsPropagation", "")
     prop_flags = _propagation(propagation) if propagation else lib.MS_SLAVE | lib.MS_REC
-    ops = [Op("MOUNT_PROPAGATE", (prop_flags, "/")), Op("ROOTFS", (rootfs,))]
+    ops = [Op("MOUNT_PROPAGATE", (prop_flags, "/"))]
+    if prop_flags & lib.MS_SHARED:
+        # The rootfs bind must not join the host's peer group (its mounts would
+        # propagate out), and pivot_root refuses a shared parent: make the
+        # mount holding the rootfs private first, as runc does.
+        ops.append(Op("MOUNT_PROPAGATE", (lib.MS_PRIVATE, ctx.probe.mount_point_of(rootfs))))
+    ops.append(Op("ROOTFS", (rootfs,)))
     for i, m in enumerate(config.get("mounts", [])):
         ops += _mount_ops(m, f"/mounts/{i}", ctx)
     ops += _device_ops(linux)

@@ -42,8 +42,13 @@ def load(bundle: str, cache_dir: str | None = None) -> dict:
         raise ConfigError("", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise ConfigError("", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise ConfigError("", "nested too deeply to be a container config") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise ConfigError("", f"invalid JSON: {e}") from None
     if not isinstance(config, dict):
         raise ConfigError("", "expected a JSON object at the top level")
+    check_strings(config)
     with open(os.path.join(SCHEMA_DIR, "config-schema.json"), "rb") as f:
         schema = f.read()
     marker = _verdict_marker(cache_dir, schema, data)
@@ -81,6 +86,31 @@ def _remember_verdict(marker: str | None) -> None:
         os.close(os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
     except OSError:
         pass  # a cache that cannot be written only costs time
+
+
+# -- strings the kernel could not take --
+
+def check_strings(value, path=()) -> None:
+    """No NUL byte (C strings end there) and no lone surrogate (not UTF-8) in any
+    key or string: both would reach the kernel mangled."""
+    if isinstance(value, str):
+        _check_string(value, path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_string(key, path + (key,))
+            check_strings(item, path + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_strings(item, path + (i,))
+
+
+def _check_string(text: str, path) -> None:
+    if "\0" in text:
+        raise ConfigError(_pointer(path), "contains a NUL byte")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ConfigError(_pointer(path), "contains a lone UTF-16 surrogate (not valid UTF-8)") from None
 
 
 # -- schema --
@@ -168,6 +198,7 @@ def check_semantics(config: dict, bundle: str) -> None:
             raise ConfigError(f"/mounts/{i}/destination",
                               f"{m['destination']!r} climbs above the root with '..'")
     _check_sysctls(config, ns_types)
+    _check_devices(config)
 
 
 def _climbs_above_root(path: str) -> bool:
@@ -193,14 +224,11 @@ def _check_version(config: dict) -> None:
 def _check_process(process: dict) -> None:
     if not process.get("args"):
         raise ConfigError("/process/args", "expected a non-empty array")
-    for field in ("args", "env"):
-        for i, item in enumerate(process.get(field, [])):
-            if "\0" in item:
-                raise ConfigError(f"/process/{field}/{i}", "contains a NUL byte")
     if not process.get("cwd", "/").startswith("/"):
         raise ConfigError("/process/cwd", f"{process['cwd']!r} must be an absolute path")
-    for capset, names in process.get("capabilities", {}).items():
-        for i, name in enumerate(names):
+    capabilities = process.get("capabilities", {})
+    for capset in caps.SETS:  # other keys are allowed and ignored
+        for i, name in enumerate(capabilities.get(capset, [])):
             if name not in caps.NUMBERS:
                 raise ConfigError(f"/process/capabilities/{capset}/{i}",
                                   f"unknown capability {name!r}")
@@ -233,11 +261,36 @@ def _check_namespaces(config: dict) -> set[str]:
         types.add(ns["type"])
         if ns["type"] == "user":
             raise ConfigError(f"/linux/namespaces/{i}", "user namespaces are not supported yet")
-        if ns.get("path") and not os.path.exists(ns["path"]):
-            raise ConfigError(f"/linux/namespaces/{i}/path", f"{ns['path']}: no such file")
+        if ns.get("path"):
+            _check_namespace_file(ns["path"], f"/linux/namespaces/{i}/path")
     if "mount" not in types:
         raise ConfigError("/linux/namespaces", "a mount namespace is required")
     return types
+
+
+DEVICE_NUMBER_MAX = 2**32 - 1
+
+
+def _check_devices(config: dict) -> None:
+    for i, dev in enumerate(config.get("linux", {}).get("devices", [])):
+        for field in ("major", "minor"):
+            if not 0 <= dev.get(field, 0) <= DEVICE_NUMBER_MAX:
+                raise ConfigError(f"/linux/devices/{i}/{field}",
+                                  f"{dev[field]} is not a device number (0 to {DEVICE_NUMBER_MAX})")
+
+
+def _check_namespace_file(path: str, pointer: str) -> None:
+    """A namespace file (/proc/PID/ns/X, or a bind mount of one) is a regular
+    file to stat; a fifo or a device would block or mislead setns."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ConfigError(pointer, f"{path}: no such file") from None
+    except OSError as e:
+        raise ConfigError(pointer, f"{path}: {os.strerror(e.errno).lower()}") from None
+    if not stat.S_ISREG(mode):
+        raise ConfigError(pointer, f"{path}: not a namespace file")
 
 
 def _check_sysctls(config: dict, ns_types: set[str]) -> None:

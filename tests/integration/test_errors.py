@@ -133,3 +133,45 @@ def test_error_in_json_log(runtime, bundle, tmp_path, inventory, before):
     assert last["level"] == "error"
     assert "executable file not found" in last["msg"]
     assert inventory() == before
+
+
+# Found by the fuzzer (tests/fuzz): each was a traceback or a hang.
+@pytest.mark.parametrize("raw, words", [
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    ('{"ociVersion": "1.0.2", "x": 1' + "0" * 5000 + "}", "invalid JSON"),
+    ('{"ociVersion": "1.0.2", "hostname": "\\ud800"}', "/hostname: contains a lone UTF-16 surrogate"),
+])
+def test_raw_config_that_used_to_trace_back(runtime, bundle, inventory, before, raw, words):
+    bundle.write()
+    (bundle.path / "config.json").write_text(raw)
+    assert_clean_failure(runtime, inventory, before, ["create", "-b", bundle.path, bundle.id], words)
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda c: c["linux"].__setitem__("devices", [{"path": "/dev/x", "type": "c", "major": 2**32,
+                                                   "minor": 1}]),
+     "/linux/devices/0/major: 4294967296 is not a device number"),
+    (lambda c: c["linux"].__setitem__("cgroupsPath", c["linux"]["cgroupsPath"] + "\0x"),
+     "/linux/cgroupsPath: contains a NUL byte"),
+    (lambda c: c["mounts"].append({"destination": "/a\nb", "type": "nosuchfs", "source": "x"}),
+     "mount x on /a\\nb: no such device"),
+])
+def test_config_that_used_to_trace_back(runtime, bundle, inventory, before, mutate, words):
+    mutate(bundle.config)
+    assert_clean_failure(runtime, inventory, before, create(bundle), words)
+
+
+def test_fifo_as_namespace_path(runtime, bundle, inventory, before):
+    fifo = bundle.path / "netns"
+    os.mkfifo(fifo)
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
+                                            if ns["type"] != "network"] + [{"type": "network",
+                                                                            "path": str(fifo)}]
+    assert_clean_failure(runtime, inventory, before, create(bundle),
+                         f"/linux/namespaces/5/path: {fifo}: not a namespace file")
+
+
+def test_unknown_capability_set_is_ignored(runtime, bundle):
+    bundle.config["process"]["capabilities"]["other"] = 5  # unknown keys are allowed
+    bundle.args("/bin/true")
+    runtime("run", "-b", bundle.write(), bundle.id)

@@ -13,6 +13,9 @@ class FakeProbe(HostProbe):
     def __init__(self, dirs=(), files=()):
         self.dirs, self.files = set(dirs), set(files)
 
+    def mount_point_of(self, path):
+        return "/b"
+
     def is_dir(self, path):
         return path in self.dirs
 
@@ -185,6 +188,9 @@ def test_rootfs_propagation():
     c["linux"]["rootfsPropagation"] = "private"
     ops = build(c)
     assert ops[names(ops).index("MOUNT_PROPAGATE")].args == (lib.MS_PRIVATE | lib.MS_REC, "/")
+    c["linux"]["rootfsPropagation"] = "shared"
+    props = [op.args for op in build(c) if op.name == "MOUNT_PROPAGATE"]
+    assert props == [(lib.MS_SHARED | lib.MS_REC, "/"), (lib.MS_PRIVATE, "/b")]
 
 
 def test_cgroup_mount_v1_with_namespace():
