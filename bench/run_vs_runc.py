@@ -9,7 +9,6 @@ medians. pyrunc's first run (cold schema-verdict cache) is reported apart.
 """
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import statistics

@@ -134,7 +134,6 @@ def _namespaces(config: dict) -> tuple[int, list[tuple[str, str]]]:
 
 def build(config: dict, ctx: PlanContext) -> list[Op]:
     ops: list[Op] = []
-    linux = config.get("linux", {})
     process = config["process"]
     new_ns, joins = _namespaces(config)
 

@@ -12,6 +12,7 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -64,6 +65,15 @@ class Runtime:
 
     def state(self, cid: str) -> dict:
         return json.loads(self("state", cid).stdout)
+
+    def wait_status(self, cid: str, want: str, timeout: float = 10.0) -> str:
+        """Poll state until it says `want` (or the time is up): the status then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.state(cid)["status"]
+            if status == want or time.monotonic() > deadline:
+                return status
+            time.sleep(0.01)
 
     def ids(self) -> list[str]:
         """Container state dirs (the root also holds schema-verdict files)."""

@@ -120,10 +120,7 @@ def test_init_killed(runtime, bundle, inventory, when):
     if when == "running":
         runtime("start", bundle.id)
     os.kill(runtime.state(bundle.id)["pid"], signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while runtime.state(bundle.id)["status"] != "stopped" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert runtime.state(bundle.id)["status"] == "stopped"
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
     proc = runtime("start", bundle.id, check=False)
     assert proc.returncode == 1 and "stopped" in proc.stderr
     runtime("delete", bundle.id)  # a stopped container needs no --force

@@ -10,15 +10,6 @@ from conftest import IS_PYRUNC, needs_root
 pytestmark = needs_root()
 
 
-def wait_status(runtime, cid, want, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        status = runtime.state(cid)["status"]
-        if status == want or time.monotonic() > deadline:
-            return status
-        time.sleep(0.01)
-
-
 def test_create_start_kill_delete(runtime, bundle, tmp_path):
     bundle.args("/ocitest", "sleep", "1000")
     pid_file = tmp_path / "init.pid"
@@ -42,7 +33,7 @@ def test_create_start_kill_delete(runtime, bundle, tmp_path):
         assert f.read().strip() == "ocitest"
 
     runtime("kill", bundle.id, "KILL")
-    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
     assert runtime.state(bundle.id)["pid"] == 0
 
     runtime("delete", bundle.id)
@@ -57,14 +48,14 @@ def test_kill_signal_forms(runtime, bundle, signal):
     bundle.args("/ocitest", "sleep", "1000")
     runtime("run", "--detach", "--bundle", bundle.write(), bundle.id)
     runtime("kill", bundle.id, signal)
-    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
 
 
 def test_kill_default_signal_is_term(runtime, bundle):
     bundle.args("/ocitest", "sleep", "1000")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     runtime("kill", bundle.id)
-    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
 
 
 def test_kill_all(runtime, bundle):
@@ -80,7 +71,7 @@ def test_kill_all(runtime, bundle):
     pids = open(cgroup).read().split()
     assert len(pids) == 3
     runtime("kill", "--all", bundle.id, "KILL")
-    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
     deadline = time.monotonic() + 10
     while open(cgroup).read().split() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -90,7 +81,7 @@ def test_kill_all(runtime, bundle):
 def test_kill_stopped_container(runtime, bundle):
     bundle.args("/ocitest", "exit", "0")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
-    assert wait_status(runtime, bundle.id, "stopped") == "stopped"
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
     proc = runtime("kill", bundle.id, "KILL", check=False)
     assert proc.returncode == 1
     assert "container not running" in proc.stderr

@@ -67,9 +67,7 @@ def test_pause_created_and_stopped(runtime, bundle):
     runtime("resume", bundle.id)
     assert runtime.state(bundle.id)["status"] == "created"
     runtime("start", bundle.id)
-    deadline = time.monotonic() + 10
-    while runtime.state(bundle.id)["status"] != "stopped" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    runtime.wait_status(bundle.id, "stopped")
     proc = runtime("pause", bundle.id, check=False)
     assert proc.returncode == 1 and "container not running" in proc.stderr
 
@@ -94,9 +92,7 @@ def test_kill_all_of_paused_container(runtime, bundle):
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     runtime("pause", bundle.id)
     runtime("kill", "--all", bundle.id, "TERM")
-    deadline = time.monotonic() + 10
-    while runtime.state(bundle.id)["status"] != "stopped" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    runtime.wait_status(bundle.id, "stopped")
     assert runtime.state(bundle.id)["status"] == "stopped"
 
 
@@ -124,9 +120,7 @@ def test_ps(runtime, bundle):
 def test_ps_of_stopped_container(runtime, bundle):
     bundle.args("/bin/true")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
-    deadline = time.monotonic() + 10
-    while runtime.state(bundle.id)["status"] != "stopped" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    runtime.wait_status(bundle.id, "stopped")
     # runc prints null; an empty list says the same in better JSON.
     out = runtime("ps", "--format", "json", bundle.id).stdout
     assert json.loads(out) in ([], None)

@@ -2,7 +2,6 @@
 and the effect from inside. `update` changes them on a live container."""
 import json
 import os
-import time
 
 import pytest
 
@@ -116,8 +115,6 @@ def test_update_errors(runtime, bundle, tmp_path):
     proc = runtime("update", bundle.id, check=False)
     assert proc.returncode == 1 and "nothing to change" in proc.stderr
     runtime("kill", bundle.id, "KILL")
-    deadline = time.monotonic() + 10
-    while runtime.state(bundle.id)["status"] != "stopped" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    runtime.wait_status(bundle.id, "stopped")
     proc = runtime("update", "--memory", "64m", bundle.id, check=False)
     assert proc.returncode == 1 and "container not running" in proc.stderr

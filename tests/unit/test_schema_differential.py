@@ -45,7 +45,6 @@ import pytest
 jsonschema = pytest.importorskip("jsonschema")
 referencing = pytest.importorskip("referencing")
 import referencing.jsonschema  # noqa: E402
-from jsonschema import Draft202012Validator  # noqa: E402
 from jsonschema.exceptions import ValidationError  # noqa: E402
 from jsonschema.validators import validator_for  # noqa: E402
 
