@@ -6,7 +6,7 @@ from .errors import PyruncError
 
 def parse_signal(text: str) -> int:
     if text.isdigit():
-        num = int(text)
+        num = int(text) if len(text) <= 3 else 0
         if 0 < num < signal.SIGRTMAX + 1:
             return num
         raise PyruncError(f"invalid signal number {text}")
@@ -16,7 +16,7 @@ def parse_signal(text: str) -> int:
     for base in ("SIGRTMIN", "SIGRTMAX"):
         if name.startswith(base + "+") or name.startswith(base + "-"):
             offset = name[len(base):]
-            if offset[1:].isdigit():
+            if offset[1:].isdigit() and len(offset) <= 4:
                 num = int(getattr(signal, base)) + int(offset)
                 if signal.SIGRTMIN <= num <= signal.SIGRTMAX:
                     return num

@@ -216,7 +216,9 @@ def _climbs_above_root(path: str) -> bool:
 def _check_version(config: dict) -> None:
     version = config["ociVersion"]
     m = _VERSION.fullmatch(version)
-    if not m or int(m.group(1)) != 1 or int(m.group(2)) > 3:
+    # Compare digits as text first: a 5000-digit number is no version (and
+    # int() of it would hit Python's conversion limit).
+    if not m or m.group(1) != "1" or len(m.group(2)) > 1 or int(m.group(2)) > 3:
         raise ConfigError("/ociVersion", f"unsupported version {version!r}: "
                                          "pyrunc runs configs of version 1.0.0 to 1.3.x")
 

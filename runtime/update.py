@@ -25,7 +25,7 @@ FLAG_FIELDS = {
 
 def parse_size(text: str, flag: str) -> int:
     m = _SIZE.fullmatch(text.strip())
-    if not m:
+    if not m or len(m.group(1)) > 20:
         raise PyruncError(f"--{flag.replace('_', '-')} {text!r}: expected bytes, or a number with k, m, g or t")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
 
@@ -40,7 +40,7 @@ def resources_from_args(args) -> dict:
             value = parse_size(text, attr)
         elif kind == "int":
             try:
-                value = int(text)
+                value = int(text) if len(text) <= 20 else int("x")
             except ValueError:
                 raise PyruncError(f"--{attr.replace('_', '-')} {text!r}: expected an integer") from None
         else:

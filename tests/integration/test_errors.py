@@ -73,6 +73,7 @@ def test_missing_config(runtime, tmp_path, inventory, before):
     (lambda c: c["process"]["rlimits"][0].pop("hard"), "/process/rlimits/0", "'hard'"),
     (lambda c: c.pop("ociVersion"), "", "'ociVersion'"),
     (lambda c: c.__setitem__("ociVersion", "2.0.0"), "/ociVersion", "1.0.0 to 1.3.x"),
+    (lambda c: c.__setitem__("ociVersion", "1." + "9" * 5000 + ".0"), "/ociVersion", "1.0.0 to 1.3.x"),
     (lambda c: c["mounts"].append({"destination": "relative/path", "type": "tmpfs"}),
      "/mounts/7/destination", "absolute"),
     (lambda c: c["mounts"].append({"destination": "/a/../../etc", "type": "tmpfs"}),

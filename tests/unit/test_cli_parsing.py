@@ -15,7 +15,8 @@ def test_signals(text, num):
     assert parse_signal(text) == num
 
 
-@pytest.mark.parametrize("text", ["SIGNOPE", "0", "999", "RTMIN+99", ""])
+@pytest.mark.parametrize("text", ["SIGNOPE", "0", "999", "RTMIN+99", "", "1" * 5000,
+                                  "RTMIN+" + "1" * 5000])
 def test_bad_signals(text):
     with pytest.raises(PyruncError):
         parse_signal(text)
