@@ -3,18 +3,24 @@ import json
 import os
 import time
 
+import pytest
+
 from conftest import needs_root
 
-pytestmark = needs_root()
+pytestmark = [needs_root(), pytest.mark.cgroup_v2]
 
 # A container that counts: its progress shows whether it is frozen.
 COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.01; done"
 
 
 def freezer_state(bundle) -> str:
-    path = f"/sys/fs/cgroup/freezer{bundle.config['linux']['cgroupsPath']}/freezer.state"
-    with open(path) as f:
-        return f.read().strip()
+    """FROZEN or THAWED, from the v1 freezer or (cgroup-v2 host) cgroup.freeze."""
+    cg = bundle.config["linux"]["cgroupsPath"]
+    if os.path.exists(f"/sys/fs/cgroup/freezer{cg}"):
+        with open(f"/sys/fs/cgroup/freezer{cg}/freezer.state") as f:
+            return f.read().strip()
+    with open(f"/sys/fs/cgroup{cg}/cgroup.freeze") as f:
+        return "FROZEN" if f.read().strip() == "1" else "THAWED"
 
 
 def count(bundle) -> int:
