@@ -176,6 +176,13 @@ def cgroup_cleanup():
                 pass
 
 
+def cgroup_procs(cgroups_path: str) -> pathlib.Path:
+    """The container's cgroup.procs: in the v1 pids hierarchy, or on cgroup v2."""
+    v1 = pathlib.Path(f"/sys/fs/cgroup/pids{cgroups_path}/cgroup.procs")
+    return v1 if v1.parent.is_dir() or pathlib.Path("/sys/fs/cgroup/pids").is_dir() \
+        else pathlib.Path(f"/sys/fs/cgroup{cgroups_path}/cgroup.procs")
+
+
 def session_cgroup_parents() -> list[pathlib.Path]:
     """The session's cgroup parent on every hierarchy: /sys/fs/cgroup/<ctrl>/...
     on v1 and hybrid hosts, /sys/fs/cgroup/... itself on a cgroup-v2 host."""

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, cgroup_procs, needs_root
 
-pytestmark = needs_root()
+pytestmark = [needs_root(), pytest.mark.cgroup_v2]
 
 
 def test_create_start_kill_delete(runtime, bundle, tmp_path):
@@ -64,7 +64,7 @@ def test_kill_all(runtime, bundle):
                                             if ns["type"] != "pid"]  # init dies alone otherwise
     bundle.args("/bin/sh", "-c", "trap '' TERM; /ocitest sleep 1000 & /ocitest sleep 1000 & wait")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
-    cgroup = f"/sys/fs/cgroup/pids{bundle.config['linux']['cgroupsPath']}/cgroup.procs"
+    cgroup = cgroup_procs(bundle.config["linux"]["cgroupsPath"])
     deadline = time.monotonic() + 10
     while len(open(cgroup).read().split()) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
