@@ -39,10 +39,9 @@ def resources_from_args(args) -> dict:
         if kind == "size":
             value = parse_size(text, attr)
         elif kind == "int":
-            try:
-                value = int(text) if len(text) <= 20 else int("x")
-            except ValueError:
-                raise PyruncError(f"--{attr.replace('_', '-')} {text!r}: expected an integer") from None
+            if not re.fullmatch(r"-?\d{1,19}", text.strip()):
+                raise PyruncError(f"--{attr.replace('_', '-')} {text!r}: expected an integer")
+            value = int(text)
         else:
             value = text
         resources.setdefault(section, {})[key] = value

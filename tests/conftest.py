@@ -183,6 +183,17 @@ def cgroup_procs(cgroups_path: str) -> pathlib.Path:
         else pathlib.Path(f"/sys/fs/cgroup{cgroups_path}/cgroup.procs")
 
 
+def wait_for(predicate, what: str, timeout: float = 10.0, interval: float = 0.02):
+    """Poll predicate until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def session_cgroup_parents() -> list[pathlib.Path]:
     """The session's cgroup parent on every hierarchy: /sys/fs/cgroup/<ctrl>/...
     on v1 and hybrid hosts, /sys/fs/cgroup/... itself on a cgroup-v2 host."""

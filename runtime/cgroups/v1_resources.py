@@ -137,7 +137,7 @@ def apply(dirs: dict, resources: dict) -> None:
             _write(path, value)
         except OSError as e:
             if (name == "memory.limit_in_bytes" and e.errno == 22
-                    and "memory.memsw.limit_in_bytes" in _pending(resources)):
+                    and "swap" in resources.get("memory", {})):
                 # A new limit above the current memory+swap limit: swap first.
                 _write(os.path.join(directory, "memory.memsw.limit_in_bytes"),
                        _limit(resources["memory"]["swap"]))
@@ -153,10 +153,6 @@ def _dir_for(dirs: dict, controller: str) -> str | None:
         if controller in name.split(","):
             return directory
     return None
-
-
-def _pending(resources: dict) -> set:
-    return {name for _, name, _, _ in writes(resources)}
 
 
 def _write(path: str, value: str) -> None:

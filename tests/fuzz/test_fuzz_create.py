@@ -36,7 +36,7 @@ import time
 import pytest
 
 import config_mutator as cm
-from conftest import CGROUP_PARENT, IS_PYRUNC, needs_root
+from conftest import CGROUP_PARENT, IS_PYRUNC, needs_root, wait_for
 
 pytestmark = [needs_root(),
               pytest.mark.skipif(not IS_PYRUNC, reason="checks pyrunc's own error format")]
@@ -64,14 +64,6 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _wait_for(predicate, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 def _ns_id(pid, name: str) -> str:
@@ -103,8 +95,8 @@ def throwaway_namespaces():
         cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     child = None
     try:
-        child = _wait_for(lambda: (_children(proc.pid) or [None])[0], "the namespace holder")
-        _wait_for(lambda: _ns_id(child, "pid") and _ns_id(child, "pid") != _ns_id("self", "pid"),
+        child = wait_for(lambda: (_children(proc.pid) or [None])[0], "the namespace holder")
+        wait_for(lambda: _ns_id(child, "pid") and _ns_id(child, "pid") != _ns_id("self", "pid"),
                   "the namespace holder's pid namespace")
         paths = {t: f"/proc/{child}/ns/{f}" for t, f in NS_FILES.items()
                  if _ns_id(child, f) and _ns_id(child, f) != _ns_id("self", f)}
@@ -125,7 +117,7 @@ def sandbox():
                             cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: _ns_id(proc.pid, "mnt") and _ns_id(proc.pid, "mnt") != _ns_id("self", "mnt"),
+        wait_for(lambda: _ns_id(proc.pid, "mnt") and _ns_id(proc.pid, "mnt") != _ns_id("self", "mnt"),
                   "the sandbox mount namespace")
         subprocess.run(["nsenter", "-t", str(proc.pid), "-m", "--", "mount", "--make-rshared", "/"],
                        check=True, stdin=subprocess.DEVNULL, capture_output=True)

@@ -7,11 +7,10 @@ import json
 import os
 import pathlib
 import subprocess
-import time
 
 import pytest
 
-from conftest import CGROUP_PARENT, needs_root
+from conftest import CGROUP_PARENT, needs_root, wait_for
 
 CGROUP2 = pathlib.Path("/sys/fs/cgroup")
 
@@ -35,14 +34,6 @@ def v2_parent():
         pass
 
 
-def wait_for(predicate, timeout=60.0, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_run_places_container_in_v2_cgroup(runtime, bundle, v2_parent, tmp_path):
@@ -67,7 +58,7 @@ def test_run_places_container_in_v2_cgroup(runtime, bundle, v2_parent, tmp_path)
                                         f"{(tmp_path / 'stderr').read_text()}")
             return None
 
-        pid = wait_for(running_pid, what=f"container {bundle.id} to run")
+        pid = wait_for(running_pid, f"container {bundle.id} to run", timeout=60.0, interval=0.1)
 
         # Seen from outside: a real cgroup2 directory holding the init.
         assert cgroup_dir.is_dir(), f"{cgroup_dir} does not exist"
