@@ -6,6 +6,7 @@ none. Building a plan does no I/O except through the `HostProbe` it is given, so
 it can be unit-tested without root.
 """
 import os
+import re
 import struct
 from collections import namedtuple
 
@@ -81,16 +82,22 @@ class HostProbe:
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)
 
-    def mount_point_of(self, path: str) -> str:
+    def mount_point_of(self, path: str, mountinfo: str = "/proc/self/mountinfo") -> str:
         """The mount point of the mount holding path (the deepest one above it)."""
         path = os.path.realpath(path)
         best = "/"
-        with open("/proc/self/mountinfo") as f:
+        with open(mountinfo) as f:
             for line in f:
-                point = line.split()[4].encode().decode("unicode_escape")
+                point = unescape_mountinfo(line.split()[4])
                 if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
                     best = point
         return best
+
+
+def unescape_mountinfo(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as \\ooo octal escapes;
+    anything else (UTF-8 included) is as it is."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 class PlanContext:

@@ -244,3 +244,15 @@ def test_every_op_has_a_code_and_signature():
         assert isinstance(getattr(lib, "OP_" + name), int), name
     with pytest.raises(ValueError):
         plan.encode([Op("SETNS", (1,))])
+
+
+def test_mount_point_of_decodes_mountinfo(tmp_path):
+    info = tmp_path / "mountinfo"
+    info.write_text("1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+                    "2 1 0:5 / /data\\040dir rw - tmpfs t rw\n"
+                    "3 1 0:6 / /caf\u00e9 rw - tmpfs t rw\n")
+    probe = HostProbe()
+    assert plan.unescape_mountinfo("/a\\040b\\134c") == "/a b\\c"
+    assert probe.mount_point_of("/data dir/x", str(info)) == "/data dir"
+    assert probe.mount_point_of("/caf\u00e9/r", str(info)) == "/caf\u00e9"
+    assert probe.mount_point_of("/data", str(info)) == "/"
