@@ -79,6 +79,8 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     state = new_state(cdir.id, bundle, rootfs, config.get("annotations", {}))
     cg = Cgroup.for_container(config.get("linux", {}).get("cgroupsPath"), cdir.id)
     state["cgroup"] = cg.dirs
+    if config.get("linux", {}).get("resources", {}).get("memory", {}).get("checkBeforeUpdate"):
+        state["check_before_update"] = True
     cdir.save_cleanup(cg.dirs)
     cdir.save(state)
     fifo = cdir.fifo_path()
@@ -141,14 +143,8 @@ def _default_home(process: dict, rootfs: str) -> None:
 
 
 def _apply_resources(cg: Cgroup, resources: dict | None) -> None:
-    if not resources:
-        return
-    if not any(not h.is_v2 for h in cg.hierarchies):
-        from . import log
-        log.warning("linux.resources are not applied on a cgroup v2 host yet")
-        return
-    from .cgroups.v1_resources import apply
-    apply(cg.dirs, resources)
+    from .cgroups.resources import apply
+    apply(cg.dirs, resources, creating=True)
 
 
 def _open_placement_files(unified: str | None, tasks: list[str]) -> list[int]:
@@ -285,11 +281,14 @@ def _signal_all(cg: Cgroup, sig: int) -> None:
     if freezer.available():
         freezer.freeze()
     try:
-        for pid in cg.pids():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        if sig == signal.SIGKILL:
+            cg.kill()  # cgroup.kill where the kernel has it
+        else:
+            for pid in cg.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
     finally:
         if freezer.available():
             freezer.thaw()
@@ -333,11 +332,10 @@ def update(root: str, container_id: str, resources: dict) -> None:
         st = cdir.load()
         if cdir.status(st) == "stopped":
             raise PyruncError("container not running")
-        cg = Cgroup.from_dirs(st["cgroup"])
-        if "unified" in cg.dirs and len(cg.dirs) == 1:
-            raise PyruncError("update: cgroup v2 resources are not supported yet")
-        from .cgroups.v1_resources import apply
-        apply(cg.dirs, resources)
+        if st.get("check_before_update") and "memory" in resources:
+            resources["memory"].setdefault("checkBeforeUpdate", True)
+        from .cgroups.resources import apply
+        apply(st["cgroup"], resources, creating=False)
 
 
 # -- delete --
@@ -408,11 +406,7 @@ def _kill_everything(st: dict, cg: Cgroup) -> None:
 
 
 def _kill_cgroup(cg: Cgroup) -> None:
-    for pid in cg.pids():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    cg.kill()
 
 
 def _destroy_cgroup(cg: Cgroup) -> None:

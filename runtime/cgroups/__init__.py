@@ -6,6 +6,7 @@ only). On hybrid hosts the container goes into every v1 hierarchy and also into
 the unified one, as runc does. Resource limits are a later layer on top of this.
 """
 import os
+import signal
 
 from ..errors import PyruncError
 from .hierarchy import Hierarchy, discover
@@ -78,6 +79,26 @@ class Cgroup:
             except OSError:
                 continue
         return []
+
+    def kill(self) -> None:
+        """SIGKILL everything in the cgroup: cgroup.kill (Linux 5.14+, also on a
+        hybrid host's unified hierarchy) kills atomically, forks included;
+        otherwise each pid in turn."""
+        unified = self.dirs.get("unified")
+        if unified and os.path.exists(os.path.join(unified, "cgroup.kill")):
+            try:
+                with open(os.path.join(unified, "cgroup.kill"), "w") as f:
+                    f.write("1")
+                return
+            except FileNotFoundError:  # the cgroup is gone already
+                return
+            except OSError:
+                pass
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def destroy(self) -> None:
         """Remove the container's own directory on every hierarchy."""

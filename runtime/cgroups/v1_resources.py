@@ -7,6 +7,7 @@ naming the pointer, never a silent skip.
 import os
 
 from ..errors import ConfigError
+from .v2_resources import rdma_writes
 
 # What every container may use whatever its rules say, as runc adds them:
 # mknod of any char/block device (creating is not opening), the standard
@@ -41,7 +42,7 @@ def writes(resources: dict) -> list[tuple[str, str, str, str]]:
                       ("reservation", "memory.soft_limit_in_bytes"),
                       ("kernel", "memory.kmem.limit_in_bytes"),
                       ("kernelTCP", "memory.kmem.tcp.limit_in_bytes")):
-        if key in mem:
+        if mem.get(key):  # 0 means "not set", as runc reads it
             out.append(("memory", name, _limit(mem[key]), f"{mp}/{key}"))
     if "swappiness" in mem:
         out.append(("memory", "memory.swappiness", str(mem["swappiness"]), f"{mp}/swappiness"))
@@ -66,7 +67,8 @@ def writes(resources: dict) -> list[tuple[str, str, str, str]]:
     pids = resources.get("pids", {})
     if "limit" in pids:
         limit = pids["limit"]
-        out.append(("pids", "pids.max", "max" if limit <= 0 else str(limit), f"{base}/pids/limit"))
+        # The spec: -1 is "max" and 0 is a real limit.
+        out.append(("pids", "pids.max", "max" if limit < 0 else str(limit), f"{base}/pids/limit"))
 
     blkio = resources.get("blockIO", {})
     bp = f"{base}/blockIO"
@@ -96,6 +98,10 @@ def writes(resources: dict) -> list[tuple[str, str, str, str]]:
         out.append(("hugetlb", f"hugetlb.{page['pageSize']}.limit_in_bytes", str(page["limit"]),
                     f"{base}/hugepageLimits/{i}"))
 
+    out += [("rdma", name, value, pointer)
+            for name, value, pointer in rdma_writes(resources.get("rdma") or {})]
+    if resources.get("unified"):
+        raise ConfigError(f"{base}/unified", "this host has no cgroup v2 hierarchy")
     out += device_writes(resources.get("devices"))
     return out
 
@@ -126,7 +132,7 @@ def device_writes(rules: list | None) -> list[tuple[str, str, str, str]]:
 def apply(dirs: dict, resources: dict) -> None:
     """Write the resources into the container's v1 directories."""
     for controller, name, value, pointer in writes(resources):
-        directory = _dir_for(dirs, controller)
+        directory = dir_for(dirs, controller)
         if directory is None:
             raise ConfigError(pointer, f"this host has no cgroup v1 {controller} controller")
         path = os.path.join(directory, name)
@@ -147,7 +153,7 @@ def apply(dirs: dict, resources: dict) -> None:
                                        f"{os.strerror(e.errno).lower()}") from None
 
 
-def _dir_for(dirs: dict, controller: str) -> str | None:
+def dir_for(dirs: dict, controller: str) -> str | None:
     """The container's dir of the hierarchy holding controller (maybe comounted)."""
     for name, directory in dirs.items():
         if controller in name.split(","):
