@@ -27,6 +27,15 @@ CAP_LAST_CAP
 SECCOMP_FILTER_FLAG_TSYNC SECCOMP_FILTER_FLAG_LOG SECCOMP_FILTER_FLAG_SPEC_ALLOW
 """.split()
 
+# eBPF opcodes and the cgroup device context's encoding, for the device program
+# that runtime/cgroups/devices_bpf.py assembles.
+BPF_CONSTANTS = """
+BPF_LDX BPF_MEM BPF_W BPF_ALU BPF_JMP BPF_K BPF_X BPF_MOV BPF_AND BPF_RSH
+BPF_JEQ BPF_JNE BPF_EXIT BPF_MAXINSNS
+BPF_DEVCG_ACC_MKNOD BPF_DEVCG_ACC_READ BPF_DEVCG_ACC_WRITE
+BPF_DEVCG_DEV_BLOCK BPF_DEVCG_DEV_CHAR
+""".split()
+
 
 def plan_constants():
     names = re.findall(r"^#define\s+((?:OP|MSG|PLAN|FD)_[A-Z0-9_]+)\s", PLAN_H.read_text(), re.M)
@@ -35,10 +44,15 @@ def plan_constants():
 
 ffibuilder = FFI()
 ffibuilder.cdef(
-    "\n".join(f"#define {name} ..." for name in plan_constants() + SYSTEM_CONSTANTS)
+    "\n".join(f"#define {name} ..." for name in plan_constants() + SYSTEM_CONSTANTS + BPF_CONSTANTS)
     + """
     struct sync_msg { unsigned int type; int err; int pid; char text[...]; ...; };
     int pyrunc_open_in_root(int rootfd, const char *path, int flags);
+    int pyrunc_bpf_dev_load(const void *insns, unsigned int insn_cnt, const char *license,
+                            char *log, unsigned int log_size);
+    int pyrunc_bpf_dev_attach(int cgroup_fd, int prog_fd);
+    int pyrunc_bpf_dev_query(int cgroup_fd, unsigned int *ids, unsigned int capacity);
+    int pyrunc_bpf_dev_detach_id(int cgroup_fd, unsigned int prog_id);
     """
 )
 ffibuilder.set_source(
@@ -55,7 +69,11 @@ ffibuilder.set_source(
     #include <fcntl.h>
     #include <linux/openat2.h>
     #include <sys/syscall.h>
+    #include <sys/resource.h>
     #include <unistd.h>
+    #include <string.h>
+    #include <stdint.h>
+    #include <linux/bpf.h>
     #ifndef MS_NOSYMFOLLOW
     #define MS_NOSYMFOLLOW 256
     #endif
@@ -70,6 +88,102 @@ ffibuilder.set_source(
         how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
         int fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
         return fd < 0 ? -errno : fd;
+    }
+
+    /* The cgroup device program's bpf(2) calls. Each returns -errno on failure. */
+    static int pyrunc_bpf(int cmd, union bpf_attr *attr)
+    {
+        int rc = (int)syscall(SYS_bpf, cmd, attr, sizeof *attr);
+        return rc < 0 ? -errno : rc;
+    }
+
+    static int pyrunc_bpf_load_once(const void *insns, unsigned int insn_cnt,
+                                    const char *license, char *log, unsigned int log_size)
+    {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+        attr.insns = (uint64_t)(uintptr_t)insns;
+        attr.insn_cnt = insn_cnt;
+        attr.license = (uint64_t)(uintptr_t)license;
+        if (log && log_size) {
+            log[0] = 0;
+            attr.log_buf = (uint64_t)(uintptr_t)log;
+            attr.log_size = log_size;
+            attr.log_level = 1;
+        }
+        strncpy(attr.prog_name, "pyrunc_devices", sizeof attr.prog_name - 1);
+        return pyrunc_bpf(BPF_PROG_LOAD, &attr);
+    }
+
+    /* Load a BPF_PROG_TYPE_CGROUP_DEVICE program: its fd (close-on-exec). The
+     * first try runs without a log (a log that overflows fails a good program);
+     * a rejected program is loaded again with the verifier's log into LOG. */
+    static int pyrunc_bpf_dev_load(const void *insns, unsigned int insn_cnt,
+                                   const char *license, char *log, unsigned int log_size)
+    {
+        int fd = pyrunc_bpf_load_once(insns, insn_cnt, license, NULL, 0);
+        if (fd == -EPERM) {
+            /* Kernels before 5.11 charge programs to RLIMIT_MEMLOCK: raise it for
+             * the load only, so the container does not inherit the raise. */
+            struct rlimit old, inf = {RLIM_INFINITY, RLIM_INFINITY};
+            if (getrlimit(RLIMIT_MEMLOCK, &old) == 0 && setrlimit(RLIMIT_MEMLOCK, &inf) == 0) {
+                fd = pyrunc_bpf_load_once(insns, insn_cnt, license, NULL, 0);
+                setrlimit(RLIMIT_MEMLOCK, &old);
+            }
+        }
+        if (fd < 0 && fd != -EPERM && log && log_size) {
+            int again = pyrunc_bpf_load_once(insns, insn_cnt, license, log, log_size);
+            if (again >= 0)
+                return again;
+        }
+        return fd;
+    }
+
+    /* Attach with BPF_F_ALLOW_MULTI: programs already there stay, and all must allow. */
+    static int pyrunc_bpf_dev_attach(int cgroup_fd, int prog_fd)
+    {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.target_fd = (unsigned int)cgroup_fd;
+        attr.attach_bpf_fd = (unsigned int)prog_fd;
+        attr.attach_type = BPF_CGROUP_DEVICE;
+        attr.attach_flags = BPF_F_ALLOW_MULTI;
+        return pyrunc_bpf(BPF_PROG_ATTACH, &attr);
+    }
+
+    /* Ids of the device programs attached to this cgroup itself (not inherited
+     * ones). Returns how many there are; more than CAPACITY means call again. */
+    static int pyrunc_bpf_dev_query(int cgroup_fd, unsigned int *ids, unsigned int capacity)
+    {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.query.target_fd = (unsigned int)cgroup_fd;
+        attr.query.attach_type = BPF_CGROUP_DEVICE;
+        attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+        attr.query.prog_cnt = capacity;
+        int rc = pyrunc_bpf(BPF_PROG_QUERY, &attr);
+        if (rc < 0 && rc != -ENOSPC)  /* ENOSPC: prog_cnt holds the full count */
+            return rc;
+        return (int)attr.query.prog_cnt;
+    }
+
+    /* Detach the device program with this id from the cgroup. */
+    static int pyrunc_bpf_dev_detach_id(int cgroup_fd, unsigned int prog_id)
+    {
+        union bpf_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.prog_id = prog_id;
+        int prog_fd = pyrunc_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+        if (prog_fd < 0)
+            return prog_fd;
+        memset(&attr, 0, sizeof attr);
+        attr.target_fd = (unsigned int)cgroup_fd;
+        attr.attach_bpf_fd = (unsigned int)prog_fd;
+        attr.attach_type = BPF_CGROUP_DEVICE;
+        int rc = pyrunc_bpf(BPF_PROG_DETACH, &attr);
+        close(prog_fd);
+        return rc < 0 ? rc : 0;
     }
     """,
     include_dirs=[str(CSRC)],
