@@ -410,8 +410,9 @@ def _kill_cgroup(cg: Cgroup) -> None:
 
 
 def _destroy_cgroup(cg: Cgroup) -> None:
-    """rmdir fails with EBUSY until the killed processes have exited: wait on
-    that, with backoff, not a fixed sleep."""
+    """rmdir fails with EBUSY until the killed processes have exited: wait for
+    cgroup.events to say so (or, without cgroup2, retry with backoff), never a
+    fixed sleep."""
     deadline = time.monotonic() + DELETE_TIMEOUT
     delay = 0.001
     while True:
@@ -422,8 +423,9 @@ def _destroy_cgroup(cg: Cgroup) -> None:
             if time.monotonic() > deadline:
                 raise
             _kill_cgroup(cg)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            if not cg.wait_empty(deadline - time.monotonic()):
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
 
 
 # -- run --

@@ -6,7 +6,9 @@ only). On hybrid hosts the container goes into every v1 hierarchy and also into
 the unified one, as runc does. Resource limits are a later layer on top of this.
 """
 import os
+import select
 import signal
+import time
 
 from ..errors import PyruncError
 from .hierarchy import Hierarchy, discover
@@ -99,6 +101,27 @@ class Cgroup:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until no process is left, woken by the kernel: cgroup.events
+        signals POLLPRI when "populated" changes. False without a cgroup2 dir."""
+        unified = self.dirs.get("unified")
+        try:
+            fd = os.open(os.path.join(unified or "", "cgroup.events"), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLPRI | select.POLLERR)
+            deadline = time.monotonic() + timeout
+            while b"populated 0" not in os.pread(fd, 4096, 0):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                poller.poll(left * 1000)
+            return True
+        finally:
+            os.close(fd)
 
     def destroy(self) -> None:
         """Remove the container's own directory on every hierarchy."""

@@ -17,6 +17,9 @@ V2_FALLBACK = {"hugepageLimits": "hugetlb", "rdma": "rdma"}
 def apply(dirs: dict, resources: dict | None, creating: bool) -> None:
     resources = resources or {}
     unified = dirs.get("unified")
+    if creating and "devices" not in resources and _has_devices_control(dirs):
+        # As runc: no rules still means deny all but the always-allowed devices.
+        resources = {**resources, "devices": []}
     v2_only = unified is not None and len(dirs) == 1
     v1_part, v2_part = _split(dirs, resources, v2_only)
     if unified is not None and (v2_part or creating):
@@ -33,6 +36,10 @@ def apply(dirs: dict, resources: dict | None, creating: bool) -> None:
         v1_resources.apply(dirs, v1_part)
     if v2_part:
         _apply_v2(unified, v2_part)
+
+
+def _has_devices_control(dirs: dict) -> bool:
+    return v1_resources.dir_for(dirs, "devices") is not None or list(dirs) == ["unified"]
 
 
 def _split(dirs: dict, resources: dict, v2_only: bool) -> tuple[dict, dict]:
