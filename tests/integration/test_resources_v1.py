@@ -57,12 +57,12 @@ def test_pids_limit_stops_forks(runtime, bundle):
 
 
 def test_devices_deny_all_but_defaults(runtime, bundle):
-    bundle.config["linux"]["devices"] = [{"path": "/dev/hostdisk", "type": "b", "major": 254, "minor": 0},
+    bundle.config["linux"]["devices"] = [{"path": "/dev/probe", "type": "c", "major": 1, "minor": 11},
                                          {"path": "/dev/allowed", "type": "c", "major": 1, "minor": 3}]
     bundle.config["linux"]["resources"] = {"devices": [
         {"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3,
                                             "access": "r"}]}
-    bundle.args("/bin/sh", "-c", "/ocitest open-write /dev/hostdisk; cat /dev/allowed && echo read-ok;"
+    bundle.args("/bin/sh", "-c", "/ocitest open-write /dev/probe; cat /dev/allowed && echo read-ok;"
                 " /ocitest open-write /dev/null; true")
     out = runtime("run", "-b", bundle.write(), bundle.id).stdout.splitlines()
     assert out[0] == "error: Operation not permitted"

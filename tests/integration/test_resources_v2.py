@@ -81,12 +81,12 @@ def test_pids_limit_stops_forks(runtime, bundle):
 
 
 def test_devices_through_the_bpf_program(runtime, bundle):
-    bundle.config["linux"]["devices"] = [{"path": "/dev/hostdisk", "type": "b", "major": 254, "minor": 0},
+    bundle.config["linux"]["devices"] = [{"path": "/dev/probe", "type": "c", "major": 1, "minor": 11},
                                          {"path": "/dev/allowed", "type": "c", "major": 1, "minor": 3}]
     bundle.config["linux"]["resources"] = {"devices": [
         {"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3,
                                             "access": "r"}]}
-    bundle.args("/bin/sh", "-c", "/ocitest open-write /dev/hostdisk; cat /dev/allowed && echo read-ok;"
+    bundle.args("/bin/sh", "-c", "/ocitest open-write /dev/probe; cat /dev/allowed && echo read-ok;"
                 " /ocitest open-write /dev/allowed; /ocitest open-write /dev/zero; true")
     out = runtime("run", "-b", bundle.write(), bundle.id).stdout.splitlines()
     # /dev/allowed is 1:3 like /dev/null, which the always-allowed defaults
