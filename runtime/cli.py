@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, help_text in UPDATE_FLAGS:
         c.add_argument(flag, help=help_text)
     c.add_argument("container_id", metavar="ID")
+    c = command("events", "display container events: OOM notifications and resource usage stats")
+    c.add_argument("--interval", default="5s", metavar="DURATION",
+                   help="stats collection interval, Go syntax: 5s, 100ms, 1m30s (default %(default)s)")
+    c.add_argument("--stats", action="store_true", help="display the container's stats then exit")
+    c.add_argument("container_id", metavar="ID")
     c = command("list", "list containers")
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
@@ -201,6 +206,9 @@ def _dispatch(args) -> int:
     elif cmd == "update":
         from .update import resources_from_args
         container.update(args.root, args.container_id, resources_from_args(args))
+    elif cmd == "events":
+        from . import events
+        return events.run(args.root, args.container_id, args.stats, args.interval)
     elif cmd == "list":
         _list(args)
     elif cmd == "spec":
