@@ -85,12 +85,21 @@ def cgroup():
 
 
 @pytest.fixture
-def nodes(tmp_path):
-    """Device nodes outside the default allowed list: c 1:11 (kmsg), b 7:0 (loop0)."""
-    kmsg, loop = tmp_path / "kmsg", tmp_path / "loop"
-    os.mknod(kmsg, stat.S_IFCHR | 0o600, os.makedev(1, 11))
-    os.mknod(loop, stat.S_IFBLK | 0o600, os.makedev(7, 0))
-    return str(kmsg), str(loop), str(tmp_path)
+def nodes():
+    """Device nodes outside the default allowed list: c 1:11 (kmsg), b 7:0 (loop0).
+    Made under /dev: /tmp is often mounted nodev (it is in the VM lane), and a
+    nodev EACCES would hide the program's EPERM."""
+    d = f"/dev/ocitest-bpf-{uuid.uuid4().hex[:8]}"
+    os.mkdir(d, 0o700)
+    kmsg, loop = f"{d}/kmsg", f"{d}/loop"
+    try:
+        os.mknod(kmsg, stat.S_IFCHR | 0o600, os.makedev(1, 11))
+        os.mknod(loop, stat.S_IFBLK | 0o600, os.makedev(7, 0))
+        yield kmsg, loop, d
+    finally:
+        for name in os.listdir(d):
+            os.unlink(os.path.join(d, name))
+        os.rmdir(d)
 
 
 def test_deny_all_but_defaults_then_replace(cgroup, nodes):
