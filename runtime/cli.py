@@ -205,7 +205,8 @@ def _dispatch(args) -> int:
         _ps(args, container.pids(args.root, args.container_id))
     elif cmd == "update":
         from .update import resources_from_args
-        container.update(args.root, args.container_id, resources_from_args(args))
+        container.update(args.root, args.container_id, resources_from_args(args),
+                         args.resources or "flags")
     elif cmd == "events":
         from . import events
         return events.run(args.root, args.container_id, args.stats, args.interval)

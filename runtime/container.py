@@ -9,7 +9,7 @@ import signal
 import time
 
 from .cgroups import Cgroup, clone_into_cgroup_supported
-from .errors import ContainerNotExist, PyruncError
+from .errors import ConfigError, ContainerNotExist, PyruncError
 from .faults import point
 from .state import ContainerDir, oci_state, proc_start_time
 
@@ -326,8 +326,9 @@ def pids(root: str, container_id: str) -> list[int]:
     return sorted(Cgroup.from_dirs(st["cgroup"]).pids())
 
 
-def update(root: str, container_id: str, resources: dict) -> None:
-    """Apply new limits to a live container's cgroups."""
+def update(root: str, container_id: str, resources: dict, source: str = "flags") -> None:
+    """Apply new limits to a live container's cgroups. Errors point into the
+    resources given (a file, stdin or the flags), not into config.json."""
     with ContainerDir(root, container_id) as cdir:
         st = cdir.load()
         if cdir.status(st) == "stopped":
@@ -335,7 +336,12 @@ def update(root: str, container_id: str, resources: dict) -> None:
         if st.get("check_before_update") and "memory" in resources:
             resources["memory"].setdefault("checkBeforeUpdate", True)
         from .cgroups.resources import apply
-        apply(st["cgroup"], resources, creating=False)
+        try:
+            apply(st["cgroup"], resources, creating=False)
+        except ConfigError as e:
+            pointer = e.pointer.removeprefix("/linux/resources")
+            raise ConfigError(pointer or "/", e.problem,
+                              file="stdin" if source == "-" else source) from None
 
 
 # -- delete --

@@ -20,6 +20,7 @@ class ConfigError(PyruncError):
         where = f"{file}: {pointer}: " if pointer else f"{file}: "
         super().__init__(where + problem)
         self.pointer = pointer
+        self.problem = problem
 
 
 def strerror(err: int) -> str:

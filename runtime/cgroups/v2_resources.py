@@ -86,6 +86,8 @@ def _memory(mem: dict, read) -> list:
     out = []
     if mem.get("swap"):
         out.append(("memory.swap.max", _swap_value(mem, read), f"{p}/swap"))
+    elif mem.get("limit", 0) > 0:
+        out += _keep_memory_plus_swap(mem["limit"], read)
     if mem.get("limit"):
         out.append(("memory.max", _max(mem["limit"]), f"{p}/limit"))
     if mem.get("reservation"):
@@ -109,6 +111,19 @@ def _swap_value(mem: dict, read) -> str:
         raise ConfigError(f"{BASE}/memory/swap", f"memory+swap {swap} is below the memory "
                                                  f"limit {limit}")
     return str(swap - limit)
+
+
+def _keep_memory_plus_swap(limit: int, read) -> list:
+    """A new memory limit alone keeps the memory+swap total a limited swap
+    makes, as on v1 (and as runc, which re-applies the saved swap)."""
+    old_limit, old_swap = (read("memory.max") or "max").strip(), (read("memory.swap.max") or "max").strip()
+    if "max" in (old_limit, old_swap):
+        return []
+    total = int(old_limit) + int(old_swap)
+    if limit > total:
+        raise ConfigError(f"{BASE}/memory/limit", f"{limit} is above the memory+swap limit "
+                                                  f"{total}: give a new swap limit too")
+    return [("memory.swap.max", str(total - limit), f"{BASE}/memory/limit")]
 
 
 def _cpu(cpu: dict, read) -> list:

@@ -113,6 +113,11 @@ def test_update_errors(runtime, bundle, tmp_path):
     bad.write_text(json.dumps({"memory": {"limit": "lots"}}))
     proc = runtime("update", "--resources", bad, bundle.id, check=False)
     assert proc.returncode == 1 and f"{bad}: /memory/limit: expected integer" in proc.stderr
+    # A setting the host cannot apply points into the update's own resources.
+    bad.write_text(json.dumps({"network": {"classID": 1}}))
+    proc = runtime("update", "--resources", bad, bundle.id, check=False)
+    assert proc.returncode == 1 and f"{bad}: /network/classID: this host has no cgroup v1 " \
+        "net_cls controller" in proc.stderr, proc.stderr
     proc = runtime("update", "--memory", "a lot", bundle.id, check=False)
     assert proc.returncode == 1 and "--memory" in proc.stderr
     proc = runtime("update", bundle.id, check=False)

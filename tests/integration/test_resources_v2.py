@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import CGROUP_PARENT, needs_root
+from conftest import CGROUP_PARENT, IS_PYRUNC, needs_root
 
 V2_ONLY = (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
            and not os.path.isdir("/sys/fs/cgroup/memory"))
@@ -49,14 +49,15 @@ def test_limits_on_the_host(runtime, bundle):
     assert cg_file(bundle, "memory.high") == str(60 << 20)
     assert cg_file(bundle, "cpu.weight") == "39"  # runc's shares → weight
     assert cg_file(bundle, "cpu.max") == "50000 100000"
-    assert cg_file(bundle, "cpu.max.burst") == "10000"
+    if IS_PYRUNC:  # runc 1.1.5 predates cpu burst
+        assert cg_file(bundle, "cpu.max.burst") == "10000"
     assert cg_file(bundle, "cpu.idle") == "0"
     assert cg_file(bundle, "cpuset.cpus") == "0"
     assert cg_file(bundle, "cpuset.mems") == "0"
     assert cg_file(bundle, "pids.max") == "42"
     if "hugepageLimits" in resources:
         assert cg_file(bundle, "hugetlb.2MB.max") == str(4 << 20)
-        if os.path.exists(os.path.join(cg_dir(bundle), "hugetlb.2MB.rsvd.max")):
+        if IS_PYRUNC and os.path.exists(os.path.join(cg_dir(bundle), "hugetlb.2MB.rsvd.max")):
             assert cg_file(bundle, "hugetlb.2MB.rsvd.max") == str(4 << 20)
     # Every ancestor delegates the controllers; the container's own dir does not.
     for ancestor in ("/sys/fs/cgroup", f"/sys/fs/cgroup{CGROUP_PARENT}"):
@@ -106,7 +107,8 @@ def test_update_live_container(runtime, bundle, tmp_path):
     assert cg_file(bundle, "pids.max") == "25"
     # runc's flags; a period alone keeps the quota, a quota alone keeps the period
     runtime("update", "--cpu-period", "50000", bundle.id)
-    assert cg_file(bundle, "cpu.max") == "20000 50000"
+    if IS_PYRUNC:  # runc 1.1.5 drops the quota here ("max 50000")
+        assert cg_file(bundle, "cpu.max") == "20000 50000"
     runtime("update", "--cpu-quota", "-1", "--memory", "128m", "--pids-limit", "-1",
             "--memory-swap", "256m", bundle.id)
     assert cg_file(bundle, "cpu.max") == "max 50000"
@@ -115,6 +117,8 @@ def test_update_live_container(runtime, bundle, tmp_path):
     assert cg_file(bundle, "pids.max") == "max"
 
 
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 predates checkBeforeUpdate: on v2 it sets "
+                                          "the limit below the usage")
 def test_check_before_update(runtime, bundle):
     bundle.private_rootfs()
     bundle.config["root"]["readonly"] = False
@@ -144,6 +148,9 @@ def test_check_before_update(runtime, bundle):
     ({"unified": {"nosuch.max": "1"}}, "/linux/resources/unified/nosuch.max", "no nosuch controller"),
     ({"cpu": {"cpus": "999"}}, "/linux/resources/cpu/cpus", "write '999'"),
 ])
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 silently ignores v1-only fields on v2 "
+                                          "(swappiness, kernel, realtime, net_cls, leafWeight) "
+                                          "and words the other errors differently")
 def test_unavailable_settings_are_errors(runtime, bundle, inventory, resources, pointer, words):
     before = inventory()
     bundle.config["linux"]["resources"] = resources
@@ -174,8 +181,9 @@ def test_threaded_subtree(runtime, bundle, threaded_parent, inventory):
     bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
     assert proc.returncode == 1
-    assert ("config.json: /linux/resources/memory: cgroup " in proc.stderr
-            and "\"domain invalid\"" in proc.stderr), proc.stderr
+    if IS_PYRUNC:  # runc: "cannot enter cgroupv2 ... it is in domain threaded mode"
+        assert ("config.json: /linux/resources/memory: cgroup " in proc.stderr
+                and "\"domain invalid\"" in proc.stderr), proc.stderr
     # Thread-aware controllers only: the container's cgroup becomes threaded.
     bundle.config["linux"]["resources"] = {"pids": {"limit": 10}}
     bundle.args("/ocitest", "sleep", "1000")
@@ -199,7 +207,8 @@ def test_parent_with_processes_is_a_clear_error(runtime, bundle, inventory):
         bundle.config["linux"]["resources"] = {"memory": {"limit": 64 << 20}}
         proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
         assert proc.returncode == 1
-        assert "has processes of its own" in proc.stderr, proc.stderr
+        if IS_PYRUNC:  # runc: "cannot enter cgroupv2 ... it is in an invalid state"
+            assert "has processes of its own" in proc.stderr, proc.stderr
         assert inventory() == before
     finally:
         holder.kill()

@@ -141,3 +141,14 @@ def test_hybrid_split_sends_what_v1_lacks_to_the_unified_hierarchy():
     # A legacy host (no unified) keeps everything on v1 and errors on `unified`.
     v1_part, v2_part = resources._split({"memory": "/m"}, res, v2_only=False)
     assert v2_part == {} and "unified" in v1_part
+
+
+def test_v2_memory_limit_alone_keeps_memory_plus_swap():
+    files = {"memory.max": "100\n", "memory.swap.max": "50\n"}
+    assert v2({"memory": {"limit": 120}}, files) == [("memory.swap.max", "30"),
+                                                    ("memory.max", "120")]
+    with pytest.raises(ConfigError, match="above the memory\\+swap limit 150"):
+        v2({"memory": {"limit": 200}}, files)
+    # Unlimited swap stays unlimited.
+    assert v2({"memory": {"limit": 120}}, {"memory.max": "100\n", "memory.swap.max": "max\n"}) == [
+        ("memory.max", "120")]
