@@ -194,6 +194,21 @@ def wait_for(predicate, what: str, timeout: float = 10.0, interval: float = 0.02
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def block_device() -> tuple[int, int]:
+    """(major, minor) of a block device for the blkio/io throttle files (the
+    kernel checks that it exists): a loop device where there is one. A guest
+    without any (the VM lane's root is 9p) gets the loop driver loaded."""
+    for attempt in range(2):
+        names = sorted(os.listdir("/sys/block"), key=lambda n: not n.startswith("loop"))
+        if names:
+            with open(f"/sys/block/{names[0]}/dev") as f:
+                major, minor = f.read().split(":")
+            return int(major), int(minor)
+        if attempt == 0:
+            subprocess.run(["modprobe", "loop"], capture_output=True)
+    pytest.skip("no block device and no loop driver: the blkio/io throttle files need one")
+
+
 def session_cgroup_parents() -> list[pathlib.Path]:
     """The session's cgroup parent on every hierarchy: /sys/fs/cgroup/<ctrl>/...
     on v1 and hybrid hosts, /sys/fs/cgroup/... itself on a cgroup-v2 host."""

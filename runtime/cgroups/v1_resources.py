@@ -151,6 +151,18 @@ def apply(dirs: dict, resources: dict) -> None:
                 continue
             raise ConfigError(pointer, f"write {value!r} to {path}: "
                                        f"{os.strerror(e.errno).lower()}") from None
+        if name == "memory.kmem.limit_in_bytes" and value != "-1":
+            _check_kmem_applied(path, int(value), pointer)
+
+
+def _check_kmem_applied(path: str, limit: int, pointer: str) -> None:
+    """Newer kernels accept a kernel memory limit and ignore it (the file then
+    still reads "unlimited"): that is an error, not a limit."""
+    with open(path) as f:
+        now = int(f.read())
+    if now != limit - limit % os.sysconf("SC_PAGE_SIZE"):
+        raise ConfigError(pointer, f"this kernel accepts but ignores kernel memory limits "
+                                   f"({path} still reads {now})")
 
 
 def dir_for(dirs: dict, controller: str) -> str | None:

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, block_device, needs_root
 
 pytestmark = [needs_root(),
               pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/memory"),
@@ -216,3 +216,44 @@ def test_kill_all_kills_every_process(runtime, bundle):
     runtime("kill", "--all", bundle.id, "KILL")
     wait_for(lambda: cg_file(bundle, "pids", "cgroup.procs") == "", "an empty cgroup")
     runtime.wait_status(bundle.id, "stopped")
+
+
+def test_every_other_v1_field_on_the_host(runtime, bundle):
+    major, minor = block_device()
+    dev = {"major": major, "minor": minor}
+    bundle.config["linux"]["resources"] = {
+        "memory": {"limit": 64 << 20, "kernelTCP": 16 << 20, "disableOOMKiller": True,
+                   "useHierarchy": True},
+        "cpu": {"burst": 1000, "idle": 0, "realtimePeriod": 500000, "realtimeRuntime": 0},
+        "blockIO": {"throttleReadBpsDevice": [{**dev, "rate": 1 << 20}],
+                    "throttleWriteBpsDevice": [{**dev, "rate": 2 << 20}],
+                    "throttleReadIOPSDevice": [{**dev, "rate": 300}],
+                    "throttleWriteIOPSDevice": [{**dev, "rate": 400}]},
+    }
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert cg_file(bundle, "memory", "memory.kmem.tcp.limit_in_bytes") == str(16 << 20)
+    assert "oom_kill_disable 1" in cg_file(bundle, "memory", "memory.oom_control")
+    assert cg_file(bundle, "memory", "memory.use_hierarchy") == "1"
+    assert cg_file(bundle, "cpu", "cpu.cfs_burst_us") == "1000"
+    assert cg_file(bundle, "cpu", "cpu.idle") == "0"
+    assert cg_file(bundle, "cpu", "cpu.rt_period_us") == "500000"
+    assert cg_file(bundle, "cpu", "cpu.rt_runtime_us") == "0"
+    for name, value in (("read_bps_device", 1 << 20), ("write_bps_device", 2 << 20),
+                        ("read_iops_device", 300), ("write_iops_device", 400)):
+        assert cg_file(bundle, "blkio", f"blkio.throttle.{name}") == f"{major}:{minor} {value}"
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own messages")
+@pytest.mark.parametrize("resources, pointer, words", [
+    ({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "/linux/resources/rdma", "no rdma controller"),
+    ({"memory": {"kernel": 1 << 20}}, "/linux/resources/memory/kernel",
+     "this kernel accepts but ignores kernel memory limits"),
+])
+def test_fields_this_host_cannot_apply(runtime, bundle, inventory, resources, pointer, words):
+    before = inventory()
+    bundle.config["linux"]["resources"] = resources
+    proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 1
+    assert f"config.json: {pointer}: " in proc.stderr and words in proc.stderr, proc.stderr
+    assert inventory() == before

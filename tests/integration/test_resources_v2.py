@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_PYRUNC, needs_root
+from conftest import CGROUP_PARENT, IS_PYRUNC, block_device, needs_root
 
 V2_ONLY = (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
            and not os.path.isdir("/sys/fs/cgroup/memory"))
@@ -64,6 +64,25 @@ def test_limits_on_the_host(runtime, bundle):
         with open(f"{ancestor}/cgroup.subtree_control") as f:
             assert {"cpu", "cpuset", "memory", "pids"} <= set(f.read().split())
     assert cg_file(bundle, "cgroup.subtree_control") == ""
+
+
+def test_io_limits(runtime, bundle):
+    major, minor = block_device()
+    dev = {"major": major, "minor": minor}
+    sleeper(runtime, bundle, {"blockIO": {
+        "throttleReadBpsDevice": [{**dev, "rate": 1 << 20}],
+        "throttleWriteIOPSDevice": [{**dev, "rate": 400}]}})
+    assert cg_file(bundle, "io.max") == f"{major}:{minor} rbps={1 << 20} wbps=max riops=max wiops=400"
+    # io.weight exists only with the iocost controller (or bfq: io.bfq.weight).
+    if os.path.exists(os.path.join(cg_dir(bundle), "io.bfq.weight")):
+        runtime("update", "--blkio-weight", "500", bundle.id)
+        assert cg_file(bundle, "io.bfq.weight").split()[-1] == "500"
+    elif os.path.exists(os.path.join(cg_dir(bundle), "io.weight")):
+        runtime("update", "--blkio-weight", "500", bundle.id)
+        assert cg_file(bundle, "io.weight").startswith("default 4950")
+    elif IS_PYRUNC:
+        proc = runtime("update", "--blkio-weight", "500", bundle.id, check=False)
+        assert proc.returncode == 1 and "io.weight does not exist" in proc.stderr, proc.stderr
 
 
 def test_memory_limit_oom_kills(runtime, bundle):
