@@ -166,6 +166,9 @@ def test_check_before_update(runtime, bundle):
     ({"unified": {"memory.bogus": "1"}}, "/linux/resources/unified/memory.bogus", "does not exist"),
     ({"unified": {"nosuch.max": "1"}}, "/linux/resources/unified/nosuch.max", "no nosuch controller"),
     ({"cpu": {"cpus": "999"}}, "/linux/resources/cpu/cpus", "write '999'"),
+    # The guest has the rdma controller but no RDMA device: the kernel's answer.
+    ({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "/linux/resources/rdma/mlx5_1",
+     "rdma.max: no such device"),
 ])
 @pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 silently ignores v1-only fields on v2 "
                                           "(swappiness, kernel, realtime, net_cls, leafWeight) "
