@@ -35,9 +35,10 @@ def enable_controllers(directory: str, wanted: set[str], pointers: dict[str, str
     controllers in subtree_control only where there are none). A controller in
     `pointers` is one the config needs: missing, it is an error naming the field."""
     root = hierarchy_root(directory)
-    for controller in sorted(set(pointers) - available(root)):
-        raise ConfigError(pointers[controller], f"this host's cgroup v2 hierarchy has no "
-                                                f"{controller} controller")
+    absent = sorted(set(pointers) - available(root))
+    if absent:
+        raise ConfigError(pointers[absent[0]], f"this host's cgroup v2 hierarchy has no "
+                                               f"{absent[0]} controller")
     chain = []
     d = os.path.dirname(os.path.normpath(directory))
     while True:
@@ -96,8 +97,12 @@ def check_type(directory: str, needed: dict[str, str]) -> None:
             raise ConfigError(needed[domain[0]], f"cgroup {directory} is \"domain invalid\" (it "
                               f"is below a threaded cgroup), where the {domain[0]} controller "
                               f"cannot be used")
-        with open(os.path.join(directory, "cgroup.type"), "w") as f:
-            f.write("threaded")
+        try:
+            with open(os.path.join(directory, "cgroup.type"), "w") as f:
+                f.write("threaded")
+        except OSError as e:
+            raise PyruncError(f"make {directory} threaded: {os.strerror(e.errno).lower()}") \
+                from None
     elif kind == "threaded" and domain:
         raise ConfigError(needed[domain[0]], f"cgroup {directory} is threaded, where the "
                                              f"{domain[0]} controller cannot be used")
