@@ -209,6 +209,29 @@ def block_device() -> tuple[int, int]:
     pytest.skip("no block device and no loop driver: the blkio/io throttle files need one")
 
 
+@pytest.fixture
+def hybrid_unified_restored():
+    """On a hybrid host pyrunc enables in the cgroup2 root what a container asks
+    of it (hugetlb on the CI host): take back what the test added."""
+    root = "/sys/fs/cgroup/unified"
+    control = f"{root}/cgroup.subtree_control"
+    if not os.path.exists(control):
+        yield
+        return
+    with open(control) as f:
+        before = set(f.read().split())
+    yield
+    with open(control) as f:
+        added = set(f.read().split()) - before
+    for d in (f"{root}{CGROUP_PARENT}", root):
+        for controller in added:
+            try:
+                with open(f"{d}/cgroup.subtree_control", "w") as f:
+                    f.write(f"-{controller}")
+            except OSError:
+                pass
+
+
 def session_cgroup_parents() -> list[pathlib.Path]:
     """The session's cgroup parent on every hierarchy: /sys/fs/cgroup/<ctrl>/...
     on v1 and hybrid hosts, /sys/fs/cgroup/... itself on a cgroup-v2 host."""

@@ -201,7 +201,7 @@ def test_stats_of_created_and_paused_containers(runtime, bundle):
 
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel/mm/hugepages/hugepages-2048kB"),
                     reason="the kernel has no 2 MB huge pages")
-def test_hugetlb_stats(runtime, bundle):
+def test_hugetlb_stats(runtime, bundle, hybrid_unified_restored):
     """A hybrid host has hugetlb on cgroup2 only: it is read from there."""
     if not IS_PYRUNC and V1 and not os.path.isdir("/sys/fs/cgroup/hugetlb"):
         pytest.skip("runc 1.1 cannot set hugetlb limits without a v1 hugetlb controller")

@@ -132,9 +132,9 @@ UNIFIED = "/sys/fs/cgroup/unified"
 
 
 @pytest.fixture
-def unified_hugetlb():
+def unified_hugetlb(hybrid_unified_restored):
     """This hybrid host has hugetlb only on its cgroup2 mount: pyrunc enables it
-    in the ancestors for a container that asks. Put the root back as it was."""
+    in the ancestors for a container that asks."""
     try:
         with open(f"{UNIFIED}/cgroup.controllers") as f:
             has = "hugetlb" in f.read().split()
@@ -143,17 +143,6 @@ def unified_hugetlb():
     if not has or os.path.isdir("/sys/fs/cgroup/hugetlb"):
         pytest.skip("needs a hybrid host with hugetlb on the unified hierarchy and not on v1 "
                     "(this project's CI host); elsewhere v1 or the VM lane covers hugetlb")
-    with open(f"{UNIFIED}/cgroup.subtree_control") as f:
-        before = f.read().split()
-    yield
-    if "hugetlb" not in before:
-        from conftest import CGROUP_PARENT
-        for d in (f"{UNIFIED}{CGROUP_PARENT}", UNIFIED):
-            try:
-                with open(f"{d}/cgroup.subtree_control", "w") as f:
-                    f.write("-hugetlb")
-            except OSError:
-                pass
 
 
 @pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 refuses `unified` on a hybrid host "
