@@ -223,7 +223,10 @@ def hybrid_unified_restored():
     yield
     with open(control) as f:
         added = set(f.read().split()) - before
-    for d in (f"{root}{CGROUP_PARENT}", root):
+    session = pathlib.Path(f"{root}{CGROUP_PARENT}")
+    deepest_first = sorted((str(d) for d in session.glob("**/") if d.is_dir()),
+                           key=len, reverse=True)
+    for d in deepest_first + [root]:
         for controller in added:
             try:
                 with open(f"{d}/cgroup.subtree_control", "w") as f:

@@ -645,7 +645,8 @@ class Fuzz:
         return "\n".join(lines)
 
 
-def test_fuzz_create(runtime, bundle, inventory, tmp_path, work_dir, sandbox, throwaway_namespaces):
+def test_fuzz_create(runtime, bundle, inventory, tmp_path, work_dir, sandbox, throwaway_namespaces,
+                     hybrid_unified_restored):
     start_inventory = inventory()
     fuzz = Fuzz(runtime, bundle, work_dir, str(tmp_path / "failures"), sandbox, throwaway_namespaces)
     started = time.monotonic()
