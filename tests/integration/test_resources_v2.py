@@ -85,21 +85,6 @@ def test_io_limits(runtime, bundle):
         assert proc.returncode == 1 and "io.weight does not exist" in proc.stderr, proc.stderr
 
 
-def test_memory_limit_oom_kills(runtime, bundle):
-    bundle.config["linux"]["resources"] = {"memory": {"limit": 32 << 20, "swap": 32 << 20}}
-    bundle.args("/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo $?;"
-                " dd if=/dev/zero of=/dev/null bs=1M count=1 2>/dev/null; echo $?")
-    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split()
-    assert out == ["137", "0"]
-
-
-def test_pids_limit_stops_forks(runtime, bundle):
-    bundle.config["linux"]["resources"] = {"pids": {"limit": 4}}
-    bundle.args("/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8; do /ocitest sleep 5 & done")
-    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
-    assert "can't fork: Resource temporarily unavailable" in proc.stderr
-
-
 def test_devices_through_the_bpf_program(runtime, bundle):
     bundle.config["linux"]["devices"] = [{"path": "/dev/probe", "type": "c", "major": 1, "minor": 11},
                                          {"path": "/dev/allowed", "type": "c", "major": 1, "minor": 3}]
