@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_PYRUNC, block_device, needs_root
+from conftest import CGROUP_PARENT, IS_PYRUNC, block_device, needs_root, wait_for
 
 V2_ONLY = (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
            and not os.path.isdir("/sys/fs/cgroup/memory"))
@@ -85,20 +85,6 @@ def test_io_limits(runtime, bundle):
         assert proc.returncode == 1 and "io.weight does not exist" in proc.stderr, proc.stderr
 
 
-def test_devices_through_the_bpf_program(runtime, bundle):
-    bundle.config["linux"]["devices"] = [{"path": "/dev/probe", "type": "c", "major": 1, "minor": 11},
-                                         {"path": "/dev/allowed", "type": "c", "major": 1, "minor": 3}]
-    bundle.config["linux"]["resources"] = {"devices": [
-        {"allow": False, "access": "rwm"}, {"allow": True, "type": "c", "major": 1, "minor": 3,
-                                            "access": "r"}]}
-    bundle.args("/bin/sh", "-c", "/ocitest open-write /dev/probe; cat /dev/allowed && echo read-ok;"
-                " /ocitest open-write /dev/allowed; /ocitest open-write /dev/zero; true")
-    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.splitlines()
-    # /dev/allowed is 1:3 like /dev/null, which the always-allowed defaults
-    # open for writing too: the defaults come after the config's rules.
-    assert out == ["error: Operation not permitted", "read-ok", "ok", "ok"]
-
-
 def test_update_live_container(runtime, bundle, tmp_path):
     sleeper(runtime, bundle, {"memory": {"limit": 64 << 20}, "pids": {"limit": 20},
                               "cpu": {"quota": 20000, "period": 100000}})
@@ -131,7 +117,6 @@ def test_check_before_update(runtime, bundle):
     bundle.args("/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/ballast bs=1M count=16 2>/dev/null;"
                 " exec /ocitest sleep 1000")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
-    from conftest import wait_for
     wait_for(lambda: int(cg_file(bundle, "memory.current")) > 16 << 20, "the ballast")
     proc = runtime("update", "--memory", "4m", bundle.id, check=False)
     assert proc.returncode == 1 and "rejecting memory limit 4194304 below the current usage" \
@@ -221,13 +206,3 @@ def test_parent_with_processes_is_a_clear_error(runtime, bundle, inventory):
         holder.kill()
         holder.wait()
         os.rmdir(busy)
-
-
-def test_kill_all_uses_cgroup_kill(runtime, bundle):
-    bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & /ocitest sleep 1000 & wait")
-    runtime("run", "-d", "-b", bundle.write(), bundle.id)
-    from conftest import wait_for
-    wait_for(lambda: len(cg_file(bundle, "cgroup.procs").split()) == 3, "three processes")
-    runtime("kill", "--all", bundle.id, "KILL")
-    wait_for(lambda: cg_file(bundle, "cgroup.events").find("populated 0") >= 0, "an empty cgroup")
-    runtime.wait_status(bundle.id, "stopped")
