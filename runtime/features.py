@@ -1,0 +1,171 @@
+"""The OCI features document (runtime-spec v1.3.0 features.md, features-linux.md).
+
+document() says what this build of pyrunc recognizes and implements; the spec
+asks for the runtime's abilities, not the host's (one exception, intelRdt, is
+explained at intel_rdt_mounted()). The lists come from the code that acts on
+them wherever the code has one:
+
+- capabilities: caps.NAMES (kernel number order, as runc prints them);
+- mountOptions: the keys of mountopts' FLAG_OPTIONS, PROPAGATION_OPTIONS and
+  RECURSIVE_OPTIONS, sorted. UNSUPPORTED_OPTIONS (idmap, ridmap) are refused,
+  so they are not listed; filesystem data options are never listed (the spec
+  says SHOULD NOT);
+- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted.
+
+mountopts and plan import the cffi module runtime._native, which a command that
+reads no config does not load (docs/architecture.md) and which a source tree
+does not have. So their tables are read from the modules' source with ast
+(literal dict keys only); if that ever fails, for example after a refactoring
+that builds a table in a loop, the module is imported instead.
+tests/unit/test_features.py checks both ways give the same names.
+"""
+import ast
+import importlib
+import json
+import os
+
+from . import OCI_VERSION, __version__, caps
+
+OCI_VERSION_MIN = "1.0.0"
+
+# config.md "POSIX-platform Hooks", in the order they run.
+HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+         "poststop")
+
+ANNOTATION_VERSION = "io.github.pyrunc.version"
+ANNOTATION_COMMIT = "io.github.pyrunc.commit"
+
+MOUNTINFO = "/proc/self/mountinfo"
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+COMMIT_FILE = os.path.join(_HERE, "COMMIT")
+
+
+def commit() -> str:
+    """The git commit the installed package was built from (setup.py writes the
+    COMMIT file next to this module), or "unknown"."""
+    try:
+        with open(COMMIT_FILE) as f:
+            return f.read().strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _literal_dict_keys(module: str, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The string keys of the top-level dict literals `names` in module.py,
+    without importing it. LookupError if one of them is not such a literal."""
+    path = os.path.join(_HERE, module + ".py")
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise LookupError(f"{path}: {e}") from None
+    found: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if not isinstance(target, ast.Name) or target.id not in names:
+            continue
+        if not isinstance(value, ast.Dict) or not all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys):
+            raise LookupError(f"{path}: {target.id} is not a dict literal with string keys")
+        found[target.id] = [k.value for k in value.keys]
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LookupError(f"{path}: no top-level {', '.join(missing)}")
+    return found
+
+
+def _table_keys(module: str, names: tuple[str, ...]) -> set[str]:
+    try:
+        tables = _literal_dict_keys(module, names)
+        return {key for name in names for key in tables[name]}
+    except LookupError:
+        mod = importlib.import_module(f"{__package__}.{module}")
+        return {key for name in names for key in getattr(mod, name)}
+
+
+def mount_options() -> list[str]:
+    """Every mount option name mountopts.parse() acts on, sorted."""
+    return sorted(_table_keys("mountopts",
+                              ("FLAG_OPTIONS", "PROPAGATION_OPTIONS", "RECURSIVE_OPTIONS")))
+
+
+def namespaces() -> list[str]:
+    """The namespace types plan.py can create or join, sorted."""
+    return sorted(_table_keys("plan", ("NAMESPACE_FLAGS",)))
+
+
+def intel_rdt_mounted(mountinfo: str = MOUNTINFO) -> bool:
+    """True if a resctrl filesystem is mounted (the mountinfo field after " - ").
+
+    features-linux.md calls intelRdt "irrelevant to the availability of Intel
+    RDT on the host"; pyrunc reports it from the host all the same, by the
+    project's decision. Note that pyrunc has no linux.intelRdt code yet."""
+    try:
+        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
+            for line in f:
+                fields = line.split()
+                try:
+                    sep = fields.index("-")
+                except ValueError:
+                    continue
+                if sep + 1 < len(fields) and fields[sep + 1] == "resctrl":
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def document(mountinfo: str = MOUNTINFO) -> dict:
+    """The features document, keys in the spec's order (runc prints them so)."""
+    return {
+        "ociVersionMin": OCI_VERSION_MIN,
+        "ociVersionMax": OCI_VERSION,
+        "hooks": list(HOOKS),
+        "mountOptions": mount_options(),
+        "linux": {
+            "namespaces": namespaces(),
+            "capabilities": list(caps.NAMES),
+            "cgroup": {
+                "v1": True,
+                "v2": True,
+                # --systemd-cgroup is accepted for runc's callers but there is
+                # no systemd cgroup driver.
+                "systemd": False,
+                "systemdUser": False,
+                "rdma": True,  # linux.resources.rdma: v1 controller or rdma.max
+            },
+            # Seccomp is issue #6, not built yet: with enabled false the lists
+            # (actions, operators, archs, knownFlags, supportedFlags) are left out.
+            "seccomp": {"enabled": False},
+            "apparmor": {"enabled": False},
+            "selinux": {"enabled": False},
+            # linux.memoryPolicy is not applied: no mode or flag is recognized.
+            "memoryPolicy": {"modes": [], "flags": []},
+            "intelRdt": {
+                "enabled": intel_rdt_mounted(mountinfo),
+                "schemata": False,
+                "monitoring": False,
+            },
+            # Id-mapped mounts need user namespaces; mounts' uidMappings and
+            # gidMappings are not read.
+            "mountExtensions": {"idmap": {"enabled": False}},
+            "netDevices": {"enabled": False},
+        },
+        "annotations": {
+            ANNOTATION_COMMIT: commit(),
+            ANNOTATION_VERSION: __version__,
+        },
+        "potentiallyUnsafeConfigAnnotations": [],
+    }
+
+
+def render(doc: dict | None = None) -> str:
+    """The text `pyrunc features` prints: as `runc features` (Go's
+    json.MarshalIndent with four spaces, struct order, then a newline)."""
+    return json.dumps(document() if doc is None else doc, indent=4) + "\n"

@@ -1,0 +1,408 @@
+"""The features document (runtime/features.py) and its schema (spec/features-schema.json).
+
+Which copy of pyrunc is tested: under /opt/pyrunc/venv/bin/pytest, `import runtime`
+finds the *installed* package (site-packages), which may predate this source
+tree. These tests load the source tree's runtime/ under the name "pyrunc_src"
+(importlib, from this file's repository) and test its features.py. mountopts,
+plan and spec import the cffi module, which only the installed package has: for
+the tests that need them, the installed runtime._native stands in as
+pyrunc_src._native; they are skipped with the reason when it cannot be imported
+or the source modules need a newer build of it.
+
+No root needed. The upstream runtime-spec schema is a read-only, test-only
+reference ($PYRUNC_OCI_SCHEMA_DIR or /work/shared/reference/runtime-spec/schema).
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")
+from jsonschema import Draft202012Validator  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO / "spec" / "features-schema.json"
+UPSTREAM_DIR = Path(
+    os.environ.get("PYRUNC_OCI_SCHEMA_DIR", "/work/shared/reference/runtime-spec/schema")
+)
+SRC = "pyrunc_src"
+
+SPEC_HOOKS = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+              "poststop"]
+SPEC_NAMESPACES = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"}
+
+
+def _source_package():
+    if SRC not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            SRC, REPO / "runtime" / "__init__.py",
+            submodule_search_locations=[str(REPO / "runtime")])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[SRC] = module
+        spec.loader.exec_module(module)
+    return sys.modules[SRC]
+
+
+def _source_module(name: str):
+    _source_package()
+    return importlib.import_module(f"{SRC}.{name}")
+
+
+features = _source_module("features")
+
+
+@pytest.fixture(scope="module")
+def native_modules():
+    """Source-tree mountopts, plan and spec, on the installed cffi module."""
+    try:
+        native = importlib.import_module("runtime._native")
+    except ImportError as e:
+        pytest.skip(f"runtime._native is not importable ({e}): build/install pyrunc into "
+                    "/opt/pyrunc/venv to compare with mountopts/plan")
+    sys.modules.setdefault(f"{SRC}._native", native)
+    try:
+        return {name: _source_module(name) for name in ("mountopts", "plan", "spec")}
+    except (ImportError, AttributeError) as e:
+        pytest.skip(f"the source tree needs a newer runtime._native than the installed one "
+                    f"({e}): reinstall pyrunc")
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _no_mountinfo(tmp_path) -> str:
+    return str(tmp_path / "absent-mountinfo")
+
+
+def _errors(validator, doc) -> list[tuple[list, str]]:
+    return [(list(e.absolute_path), e.validator) for e in validator.iter_errors(doc)]
+
+
+# --------------------------------------------------------------------------
+# The document against the schema
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resctrl", [False, True])
+def test_document_validates(validator, tmp_path, resctrl) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("1 0 0:1 / /sys/fs/resctrl rw - resctrl resctrl rw\n" if resctrl else "")
+    doc = features.document(str(mountinfo))
+    assert _errors(validator, doc) == []
+    assert doc["linux"]["intelRdt"]["enabled"] is resctrl
+
+
+def test_document_of_this_host_validates(validator) -> None:
+    assert _errors(validator, features.document()) == []
+
+
+def _drop(path):
+    def mutate(doc):
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+    return mutate
+
+
+def _set(path, value):
+    def mutate(doc):
+        node = doc
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, where, keyword", [
+    pytest.param(_drop(["ociVersionMin"]), [], "required", id="no-ociVersionMin"),
+    pytest.param(_drop(["ociVersionMax"]), [], "required", id="no-ociVersionMax"),
+    pytest.param(_set(["ociVersionMin"], None), ["ociVersionMin"], "type", id="null-ociVersionMin"),
+    pytest.param(_set(["ociVersionMax"], "1.3"), ["ociVersionMax"], "pattern", id="not-semver"),
+    pytest.param(_set(["ociVersionMax"], "1.3.0\n"), ["ociVersionMax"], "pattern",
+                 id="semver-trailing-newline"),
+    pytest.param(_set(["hooks", 0], "preStart"), ["hooks", 0], "enum", id="unknown-hook"),
+    pytest.param(_set(["hooks"], SPEC_HOOKS + ["poststart"]), ["hooks"], "uniqueItems",
+                 id="hook-twice"),
+    pytest.param(_set(["linux", "namespaces", 0], "net"), ["linux", "namespaces", 0], "enum",
+                 id="unknown-namespace"),
+    pytest.param(_set(["linux", "capabilities", 0], "chown"), ["linux", "capabilities", 0],
+                 "pattern", id="bad-capability"),
+    pytest.param(_set(["mountOptions", 0], ""), ["mountOptions", 0], "minLength",
+                 id="empty-mount-option"),
+    pytest.param(_set(["linux", "cgroup", "v2"], "true"), ["linux", "cgroup", "v2"], "type",
+                 id="string-bool"),
+    pytest.param(_set(["linux", "seccomp", "actions"], ["SCMP_ACT_MAYBE"]),
+                 ["linux", "seccomp", "actions", 0], "enum", id="unknown-seccomp-action"),
+    pytest.param(_set(["linux", "memoryPolicy", "modes"], ["MPOL_ANY"]),
+                 ["linux", "memoryPolicy", "modes", 0], "enum", id="unknown-mpol-mode"),
+    pytest.param(_set(["annotations", "io.github.pyrunc.version"], 1),
+                 ["annotations", "io.github.pyrunc.version"], "type", id="non-string-annotation"),
+    pytest.param(_set(["annotations", ""], "x"), ["annotations"], "minLength",
+                 id="empty-annotation-key"),
+    # features.md: no properties the spec does not define (annotations excepted).
+    pytest.param(_set(["checkpoint"], True), [], "additionalProperties", id="unknown-top-level"),
+    pytest.param(_set(["linux", "intelRDT"], {}), ["linux"], "additionalProperties",
+                 id="misspelt-linux-key"),
+    pytest.param(_set(["linux", "cgroup", "v3"], True), ["linux", "cgroup"],
+                 "additionalProperties", id="unknown-cgroup-key"),
+])
+def test_schema_rejects(validator, tmp_path, mutate, where, keyword) -> None:
+    doc = features.document(_no_mountinfo(tmp_path))
+    mutate(doc)
+    assert _errors(validator, doc) == [(where, keyword)]
+
+
+def test_schema_accepts_null_and_extension_annotations(validator) -> None:
+    doc = {"ociVersionMin": "1.0.0", "ociVersionMax": "1.3.0", "hooks": None,
+           "potentiallyUnsafeConfigAnnotations": None,
+           "annotations": {"com.example.anything": "goes"},
+           "linux": {"seccomp": {"enabled": None, "actions": None}, "mountExtensions": None}}
+    assert _errors(validator, doc) == []
+
+
+# --------------------------------------------------------------------------
+# The document against the code
+# --------------------------------------------------------------------------
+
+
+def test_versions(tmp_path, native_modules) -> None:
+    doc = features.document(_no_mountinfo(tmp_path))
+    assert doc["ociVersionMin"] == "1.0.0"
+    assert doc["ociVersionMax"] == _source_package().OCI_VERSION
+    as_tuple = [tuple(int(n) for n in doc[k].split("-")[0].split("."))
+                for k in ("ociVersionMin", "ociVersionMax")]
+    assert as_tuple[0] <= as_tuple[1]
+    # features.md: the runtime MUST accept both as config.json ociVersion.
+    for key in ("ociVersionMin", "ociVersionMax"):
+        native_modules["spec"]._check_version({"ociVersion": doc[key]})
+
+
+def test_hooks(tmp_path) -> None:
+    assert features.document(_no_mountinfo(tmp_path))["hooks"] == SPEC_HOOKS
+
+
+def test_capabilities_are_caps_names(tmp_path) -> None:
+    caps = _source_module("caps")
+    assert features.document(_no_mountinfo(tmp_path))["linux"]["capabilities"] == list(caps.NAMES)
+
+
+def test_namespaces_are_plan_namespace_flags(tmp_path, native_modules) -> None:
+    plan = native_modules["plan"]
+    doc = features.document(_no_mountinfo(tmp_path))
+    assert doc["linux"]["namespaces"] == sorted(plan.NAMESPACE_FLAGS)
+    assert set(plan.NAMESPACE_FLAGS) == SPEC_NAMESPACES
+
+
+def test_mount_options_are_what_mountopts_parses(tmp_path, native_modules) -> None:
+    mountopts = native_modules["mountopts"]
+    listed = features.document(_no_mountinfo(tmp_path))["mountOptions"]
+    tables = (mountopts.FLAG_OPTIONS, mountopts.PROPAGATION_OPTIONS, mountopts.RECURSIVE_OPTIONS)
+    assert listed == sorted(set().union(*tables))
+    assert len(listed) == len(set(listed))
+    assert not set(listed) & mountopts.UNSUPPORTED_OPTIONS  # refused, so not listed
+    for option in listed:  # each one is acted on, none goes to the kernel as data
+        assert mountopts.parse([option]).data == "", option
+    # Recursive and propagation options are there.
+    assert {"rro", "rnosuid", "rbind", "rprivate", "rslave", "shared"} <= set(listed)
+
+
+def test_source_reading_matches_import(native_modules, monkeypatch) -> None:
+    """ast on the source and the imported module give the same names; the
+    import fallback (taken when the source is no dict literal) works."""
+    by_source = (features.mount_options(), features.namespaces())
+
+    def refuse(module, names):
+        raise LookupError("simulated: not a literal")
+
+    monkeypatch.setattr(features, "_literal_dict_keys", refuse)
+    assert (features.mount_options(), features.namespaces()) == by_source
+
+
+def test_literal_dict_keys_refuses_what_it_cannot_read(tmp_path, monkeypatch) -> None:
+    (tmp_path / "m.py").write_text("A = {'x': 1, 'y': 2}\nB = {k: 1 for k in 'ab'}\n")
+    monkeypatch.setattr(features, "_HERE", str(tmp_path))
+    assert features._literal_dict_keys("m", ("A",)) == {"A": ["x", "y"]}
+    with pytest.raises(LookupError):
+        features._literal_dict_keys("m", ("B",))
+    with pytest.raises(LookupError):
+        features._literal_dict_keys("m", ("C",))
+    with pytest.raises(LookupError):
+        features._literal_dict_keys("absent", ("A",))
+
+
+def test_linux_switches(tmp_path) -> None:
+    linux = features.document(_no_mountinfo(tmp_path))["linux"]
+    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
+                               "rdma": True}
+    # Seccomp is not built yet: no lists of what it would recognize.
+    assert linux["seccomp"] == {"enabled": False}
+    assert linux["apparmor"] == {"enabled": False}
+    assert linux["selinux"] == {"enabled": False}
+    assert linux["memoryPolicy"] == {"modes": [], "flags": []}
+    assert linux["intelRdt"] == {"enabled": False, "schemata": False, "monitoring": False}
+    assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
+    assert linux["netDevices"] == {"enabled": False}
+
+
+def test_annotations_and_order(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(features, "COMMIT_FILE", str(tmp_path / "COMMIT"))
+    doc = features.document(_no_mountinfo(tmp_path))
+    assert doc["annotations"] == {"io.github.pyrunc.commit": "unknown",
+                                  "io.github.pyrunc.version": _source_package().__version__}
+    assert doc["potentiallyUnsafeConfigAnnotations"] == []
+    (tmp_path / "COMMIT").write_text("0123456789ab\n")
+    assert features.document(_no_mountinfo(tmp_path))["annotations"][
+        "io.github.pyrunc.commit"] == "0123456789ab"
+    assert list(doc) == ["ociVersionMin", "ociVersionMax", "hooks", "mountOptions", "linux",
+                         "annotations", "potentiallyUnsafeConfigAnnotations"]
+    assert list(doc["annotations"]) == sorted(doc["annotations"])  # as Go prints a map
+
+
+def test_documents_are_independent(tmp_path) -> None:
+    first = features.document(_no_mountinfo(tmp_path))
+    pristine = copy.deepcopy(first)
+    first["hooks"].clear()
+    first["linux"]["cgroup"]["v1"] = False
+    assert features.document(_no_mountinfo(tmp_path)) == pristine
+
+
+def test_render_is_runc_format(tmp_path) -> None:
+    doc = features.document(_no_mountinfo(tmp_path))
+    text = features.render(doc)
+    assert text.endswith("}\n") and json.loads(text) == doc
+    assert text.splitlines()[1] == '    "ociVersionMin": "1.0.0",'  # four-space indent
+
+
+def test_no_cffi_or_jsonschema_import() -> None:
+    """Like state and list, the features command reads no config: it must not
+    load runtime._native (nor cffi, nor jsonschema). Source tree on sys.path."""
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); from runtime import features; "
+             "features.render(); "
+             "print(sorted(m for m in ('runtime._native', '_cffi_backend', 'jsonschema') "
+             "if m in sys.modules), features.__file__)")
+    proc = subprocess.run([sys.executable, "-c", probe, str(REPO)], capture_output=True,
+                          text=True, timeout=30, cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    loaded, path = proc.stdout.split()
+    assert loaded == "[]" and path == str(REPO / "runtime" / "features.py")
+
+
+# --------------------------------------------------------------------------
+# intelRdt from mountinfo
+# --------------------------------------------------------------------------
+
+MOUNTINFO_LINES = [
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+    "25 22 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw",
+    # a tmpfs whose *source* is called resctrl is no resctrl filesystem
+    "40 25 0:40 / /mnt/not\\040rdt rw master:3 unbindable - tmpfs resctrl rw",
+]
+RESCTRL_LINE = "41 25 0:41 / /sys/fs/resctrl rw,relatime shared:20 - resctrl resctrl rw"
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (MOUNTINFO_LINES, False),
+    (MOUNTINFO_LINES + [RESCTRL_LINE], True),
+    ([RESCTRL_LINE], True),
+    ([], False),
+    (["garbage without a separator", "- "], False),
+])
+def test_intel_rdt_follows_mountinfo(tmp_path, lines, expected) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text("".join(line + "\n" for line in lines))
+    assert features.intel_rdt_mounted(str(mountinfo)) is expected
+    assert features.document(str(mountinfo))["linux"]["intelRdt"]["enabled"] is expected
+
+
+def test_intel_rdt_without_mountinfo(tmp_path) -> None:
+    assert features.intel_rdt_mounted(_no_mountinfo(tmp_path)) is False
+
+
+# --------------------------------------------------------------------------
+# Differential: the upstream runtime-spec schema (read-only reference)
+# --------------------------------------------------------------------------
+
+
+def _fix_upstream_refs(node):
+    # defs.json writes one reference as "#definitions/uint32" (no slash).
+    if isinstance(node, dict):
+        return {k: ("#/" + v[1:] if k == "$ref" and isinstance(v, str)
+                    and v.startswith("#definitions/") else _fix_upstream_refs(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fix_upstream_refs(v) for v in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def upstream_validator():
+    root_path = UPSTREAM_DIR / "features-schema.json"
+    if not root_path.is_file():
+        pytest.skip(f"no upstream features schema at {root_path} (test-only reference: is "
+                    "/work/shared mounted? or set PYRUNC_OCI_SCHEMA_DIR to a "
+                    "runtime-spec/schema checkout)")
+    referencing = pytest.importorskip("referencing")
+    import referencing.jsonschema
+    from jsonschema.validators import validator_for
+
+    root = _fix_upstream_refs(json.loads(root_path.read_text(encoding="utf-8")))
+    dialect = referencing.jsonschema.specification_with(root["$schema"])
+    # The files name each other relatively ("defs.json#/..."): register each
+    # under its file name and resolve from the root's file name.
+    resources = [(path.name, referencing.Resource.from_contents(
+        _fix_upstream_refs(json.loads(path.read_text(encoding="utf-8"))),
+        default_specification=dialect)) for path in sorted(UPSTREAM_DIR.glob("*.json"))]
+    registry = referencing.Registry().with_resources(resources)
+    cls = validator_for(root)
+    cls.check_schema(root)
+    return cls({"$ref": root_path.name}, registry=registry)
+
+
+@pytest.mark.parametrize("resctrl", [False, True])
+def test_upstream_schema_accepts_document(upstream_validator, tmp_path, resctrl) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(RESCTRL_LINE + "\n" if resctrl else "")
+    doc = features.document(str(mountinfo))
+    assert [(list(e.absolute_path), e.message) for e in upstream_validator.iter_errors(doc)] == []
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(_drop(["ociVersionMax"]), id="no-ociVersionMax"),
+    pytest.param(_set(["linux", "namespaces", 0], "net"), id="unknown-namespace"),
+    pytest.param(_set(["linux", "cgroup", "rdma"], "yes"), id="string-bool"),
+    pytest.param(_set(["hooks"], "prestart"), id="hooks-not-array"),
+])
+def test_both_schemas_reject(upstream_validator, validator, tmp_path, mutate) -> None:
+    """The upstream validator is live (its references resolve and it rejects),
+    and ours agrees on these."""
+    doc = features.document(_no_mountinfo(tmp_path))
+    mutate(doc)
+    assert list(upstream_validator.iter_errors(doc))
+    assert list(validator.iter_errors(doc))
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(_set(["hooks", 0], "preStart"), id="unknown-hook"),
+    pytest.param(_set(["checkpoint"], True), id="unknown-property"),
+    pytest.param(_set(["hooks"], SPEC_HOOKS + SPEC_HOOKS), id="duplicates"),
+])
+def test_ours_is_stricter(upstream_validator, validator, tmp_path, mutate) -> None:
+    """Deliberate tightenings (see the schema's description): upstream has no
+    hook enum, leaves objects open and allows duplicates."""
+    doc = features.document(_no_mountinfo(tmp_path))
+    mutate(doc)
+    assert not list(upstream_validator.iter_errors(doc))
+    assert list(validator.iter_errors(doc))
