@@ -27,6 +27,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "plan.h"
@@ -534,6 +536,106 @@ static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
         fail(errno, "load seccomp filter");
 }
 
+/* ---- terminal ---- */
+
+static void send_console(int master)
+{
+    struct sync_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_CONSOLE;
+    struct iovec iov = {&m, sizeof m};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    if (sendmsg(sockfd, &msg, MSG_NOSIGNAL) < 0)
+        fail(errno, "send the pty master to pyrunc");
+}
+
+/* A pty from the devpts instance the container sees at /dev/ptmx (after
+ * pivot_root, or after joining the container's mount namespace). */
+static void setup_console(uint32_t rows, uint32_t cols, uint32_t bind_console)
+{
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        fail(errno, "open /dev/ptmx in the container");
+    int unlock = 0;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        fail(errno, "unlock the pty");
+    /* The slave by fd from the master: no path lookup that could be raced. */
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0)
+        fail(errno, "open the pty slave");
+    if (rows && cols) {
+        struct winsize ws;
+        memset(&ws, 0, sizeof ws);
+        ws.ws_row = (unsigned short)rows;
+        ws.ws_col = (unsigned short)cols;
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0)
+            fail(errno, "set the console size");
+    }
+    if (bind_console) {
+        int fd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            fail(errno, "create /dev/console");
+        close(fd);
+        fd = open("/dev/console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        char target[64];
+        if (fd < 0)
+            fail(errno, "open /dev/console");
+        snprintf(target, sizeof target, "%s", fd_path(fd));
+        if (mount(fd_path(slave), target, NULL, MS_BIND, NULL) < 0)
+            fail(errno, "bind the pty onto /dev/console");
+        close(fd);
+    }
+    send_console(master);
+    close(master);
+    if (ioctl(slave, TIOCSCTTY, 0) < 0)
+        fail(errno, "make the pty the controlling terminal");
+    for (int i = 0; i < 3; i++)
+        if (dup2(slave, i) < 0)
+            fail(errno, "make the pty stdio");
+    close(slave);
+}
+
+/* ---- scheduling ---- */
+
+struct sched_attr_v1 {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+static void set_scheduler(struct cursor *a)
+{
+    struct sched_attr_v1 attr;
+    memset(&attr, 0, sizeof attr);
+    attr.size = sizeof attr;
+    attr.sched_policy = get_u32(a);
+    attr.sched_flags = get_u64(a);
+    attr.sched_nice = (int32_t)get_u32(a);
+    attr.sched_priority = get_u32(a);
+    attr.sched_runtime = get_u64(a);
+    attr.sched_deadline = get_u64(a);
+    attr.sched_period = get_u64(a);
+    if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+        fail(errno, "set the scheduler (sched_setattr policy %u)", attr.sched_policy);
+}
+
 static void clone_init(uint64_t flags, uint32_t cgroup_fd)
 {
     struct clone_args args;
@@ -571,6 +673,37 @@ static void run(struct cursor *c)
             close(fd);
             break;
         }
+        case OP_SETNS_FD: {
+            int fd = (int)get_u32(&a);
+            uint32_t flags = get_u32(&a);
+            if (setns(fd, (int)flags) < 0)
+                fail(errno, "join the container's namespaces");
+            close(fd);
+            break;
+        }
+        case OP_CONSOLE: {
+            uint32_t rows = get_u32(&a), cols = get_u32(&a);
+            setup_console(rows, cols, get_u32(&a));
+            break;
+        }
+        case OP_IOPRIO:
+            if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)get_u32(&a)) < 0)
+                fail(errno, "set the I/O priority");
+            break;
+        case OP_SCHED:
+            set_scheduler(&a);
+            break;
+        case OP_AFFINITY: {
+            uint32_t n;
+            const char *mask = get_bytes(&a, &n);
+            if (syscall(SYS_sched_setaffinity, 0, (size_t)n, mask) < 0)
+                fail(errno, "set the CPU affinity");
+            break;
+        }
+        case OP_PERSONALITY:
+            if (personality(get_u32(&a)) < 0)
+                fail(errno, "set the personality");
+            break;
         case OP_CLONE: {
             uint64_t flags = get_u64(&a);
             clone_init(flags, get_u32(&a));

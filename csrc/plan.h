@@ -65,6 +65,17 @@
                                  itself, which skips the kernel's global lock */
 #define OP_MOUNT_SETATTR 55   /* u64 attr_set, u64 attr_clr, str target (in rootfs):
                                  mount_setattr(AT_RECURSIVE) for the r* options */
+#define OP_SETNS_FD 57        /* u32 fd (a pidfd), u32 CLONE_NEW* flags: join the
+                                 namespaces of a running process at once (exec, hooks) */
+#define OP_CONSOLE 58         /* u32 rows, u32 cols, u32 bind onto /dev/console: open a
+                                 pty in the container's /dev/pts, make the slave the
+                                 controlling terminal and stdio, send the master to
+                                 the parent (MSG_CONSOLE + SCM_RIGHTS) */
+#define OP_IOPRIO 59          /* u32 ioprio_set value (class << 13 | level) */
+#define OP_SCHED 60           /* u32 policy, u64 flags, u32 nice (int), u32 priority,
+                                 u64 runtime, u64 deadline, u64 period: sched_setattr */
+#define OP_AFFINITY 61        /* bytes cpu mask: sched_setaffinity */
+#define OP_PERSONALITY 62     /* u32 persona */
 
 /* Sync messages over the SOCK_SEQPACKET socketpair: fixed size. */
 #define MSG_PID 1       /* init -> parent: pid of the container init */
@@ -72,6 +83,7 @@
 #define MSG_ERROR 3     /* init -> parent: step text + errno (0: text is complete) */
 #define MSG_READY 4     /* init -> parent: about to wait on the exec fifo */
 #define MSG_ABORT 5     /* parent -> init: give up and exit */
+#define MSG_CONSOLE 6   /* init -> parent: the pty master, as SCM_RIGHTS */
 
 #define MSG_TEXT_SIZE 4000
 

@@ -10,7 +10,7 @@ import signal
 import sys
 
 from . import OCI_VERSION, __version__, log
-from .errors import PyruncError
+from .errors import ConfigError, PyruncError
 
 DEFAULT_ROOT = "/run/pyrunc"
 
@@ -92,6 +92,29 @@ def build_parser() -> argparse.ArgumentParser:
     bundle_flags(c)
     c.add_argument("-d", "--detach", action="store_true", help="return once it runs")
     c.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    c = command("exec", "run a new process in a running container")
+    c.add_argument("-p", "--process", metavar="FILE", help="the process as OCI process JSON")
+    c.add_argument("--cwd", help="working directory in the container")
+    c.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="set an environment variable (repeatable)")
+    c.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
+    c.add_argument("-u", "--user", metavar="UID[:GID]", help="numeric user (and group)")
+    c.add_argument("-g", "--additional-gids", action="append", default=[], metavar="GID",
+                   help="an additional group (repeatable)")
+    c.add_argument("-c", "--cap", action="append", default=[], metavar="CAP",
+                   help="add a capability (repeatable)")
+    c.add_argument("--no-new-privs", action="store_true", help="set no_new_privs")
+    c.add_argument("--apparmor", metavar="PROFILE", help="AppArmor profile for the process")
+    c.add_argument("--process-label", metavar="LABEL", help="SELinux label for the process")
+    c.add_argument("-d", "--detach", action="store_true", help="return once the process runs")
+    c.add_argument("--pid-file", help="write the process's pid here")
+    c.add_argument("--console-socket", help="AF_UNIX socket to send the pty master to")
+    c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
+                   help="pass fds 3..3+N-1 to the process")
+    c.add_argument("--ignore-paused", action="store_true", help="exec into a paused container")
+    c.add_argument("container_id", metavar="ID")
+    c.add_argument("command_args", nargs=argparse.REMAINDER, metavar="COMMAND",
+                   help="the program and its arguments (unless --process)")
     command("start", "run the process of a created container").add_argument("container_id", metavar="ID")
     command("state", "print the state of a container as JSON").add_argument("container_id", metavar="ID")
     c = command("kill", "send a signal to the container's init (default TERM)")
@@ -123,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("list", "list containers")
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
+    command("features", "print the features this runtime supports (runtime-spec JSON)")
     c = command("spec", "write a default config.json")
     c.add_argument("-b", "--bundle", default=".", help="where to write it (default: cwd)")
     c.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
@@ -184,10 +208,13 @@ def _dispatch(args) -> int:
         _check_create_flags(args)
     if cmd == "create":
         container.create(args.root, args.container_id, args.bundle, args.pid_file,
-                         args.no_pivot, args.preserve_fds)
+                         args.no_pivot, args.preserve_fds, args.console_socket)
     elif cmd == "run":
         return container.run(args.root, args.container_id, args.bundle, args.pid_file,
-                             args.detach, args.no_pivot, args.preserve_fds)
+                             args.detach, args.no_pivot, args.preserve_fds,
+                             args.console_socket)
+    elif cmd == "exec":
+        return _exec(args)
     elif cmd == "start":
         container.start(args.root, args.container_id)
     elif cmd == "state":
@@ -214,14 +241,56 @@ def _dispatch(args) -> int:
         _list(args)
     elif cmd == "spec":
         _spec(args)
+    elif cmd == "features":
+        from . import features
+        sys.stdout.write(features.render())
     return 0
 
 
 def _check_create_flags(args) -> None:
     if args.preserve_fds < 0:
         raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
-    if args.console_socket:
-        raise PyruncError("--console-socket: terminals are not supported yet")
+
+
+def _exec(args) -> int:
+    from . import container, exec_process, spec
+    from .state import ContainerDir
+
+    if args.preserve_fds < 0:
+        raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
+    command_args = args.command_args
+    if command_args[:1] == ["--"]:
+        command_args = command_args[1:]
+    if args.process:
+        process, what, pointer = spec.load_process(args.process), f"{args.process}: /terminal", ""
+    else:
+        st = ContainerDir(args.root, args.container_id).load()
+        if "process" not in st:
+            raise PyruncError(f"container {args.container_id} was created by an older pyrunc: "
+                              "exec needs --process")
+        process = exec_process.build_process(st["process"], command_args, args)
+        what, pointer = "--tty", "/process"
+    container.check_terminal_flags(bool(process.get("terminal")), args.console_socket,
+                                   not args.detach, what)
+    try:
+        started = exec_process.start_process(args.root, args.container_id, process,
+                                             args.preserve_fds, args.ignore_paused, pointer)
+    except ConfigError as e:
+        if not args.process:
+            raise
+        raise ConfigError(e.pointer, e.problem, file=args.process) from None
+    if started.console_fd is not None and args.console_socket:
+        from .terminal import send_console
+        try:
+            send_console(args.console_socket, started.console_fd)
+        finally:
+            os.close(started.console_fd)
+            started.console_fd = None
+    if args.pid_file:
+        container.write_pid_file(args.pid_file, started.pid)
+    if args.detach:
+        return 0
+    return exec_process.wait(started.pid, started.console_fd)
 
 
 def _ps(args, pids: list[int]) -> None:

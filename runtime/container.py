@@ -19,9 +19,12 @@ DELETE_TIMEOUT = 10.0  # seconds to wait for a killed container to go away
 # -- create --
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
-           no_pivot: bool = False, preserve_fds: int = 0):
+           no_pivot: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
+           foreground: bool = False):
     """Create the container and leave its init blocked on the exec fifo.
-    Returns the Init (the caller is its parent: `run` waits for it)."""
+    Returns the Init (the caller is its parent: `run` waits for it). With a
+    terminal, the pty master goes to console_socket, or (foreground `run`)
+    stays in init.console_fd for the caller to relay."""
     from .launcher import open_fds  # create-only imports: keep state/kill/delete light
 
     preserved = open_fds(3, preserve_fds)
@@ -30,16 +33,15 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
     bundle = os.path.abspath(bundle)
     config = spec.load(bundle, cache_dir=root)
-    if config["process"].get("terminal"):
-        raise PyruncError("config.json: /process/terminal: terminals are not supported yet; "
-                          "set it to false")
+    check_terminal_flags(bool(config["process"].get("terminal")), console_socket, foreground,
+                         "config.json: /process/terminal")
     preserve_fds = _listen_fds(config, preserve_fds, preserved)
     cdir.claim()
     point("claimed")
     undo = []
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
-                               preserved, undo)
+                               preserved, undo, console_socket)
     except BaseException:
         for step in reversed(undo):
             try:
@@ -51,6 +53,17 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     finally:
         cdir.unlock()
     return init
+
+
+def check_terminal_flags(terminal: bool, console_socket: str | None, foreground: bool,
+                         what: str) -> None:
+    """runc's rules: a terminal needs someone to hold its master."""
+    if terminal and not console_socket and not foreground:
+        raise PyruncError(f"{what}: a detached terminal needs --console-socket to receive "
+                          "its pty master")
+    if console_socket and not terminal:
+        raise PyruncError(f"--console-socket {console_socket}: the process has no terminal "
+                          f"({what} is not set)")
 
 
 def _listen_fds(config: dict, preserve_fds: int, preserved: list[int]) -> int:
@@ -68,7 +81,8 @@ def _listen_fds(config: dict, preserve_fds: int, preserved: list[int]) -> int:
     return preserve_fds
 
 
-def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, preserved, undo):
+def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, preserved, undo,
+                    console_socket):
     from . import plan
     from .caps import last_cap
     from .launcher import Init
@@ -81,6 +95,11 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     state["cgroup"] = cg.dirs
     if config.get("linux", {}).get("resources", {}).get("memory", {}).get("checkBeforeUpdate"):
         state["check_before_update"] = True
+    # exec starts from the container's process (as runc reads it from the bundle);
+    # hooks run at start and delete.
+    state["process"] = config["process"]
+    if config.get("hooks"):
+        state["hooks"] = config["hooks"]
     cdir.save_cleanup(cg.dirs)
     cdir.save(state)
     fifo = cdir.fifo_path()
@@ -124,6 +143,13 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         cg.add(init.pid, parent_adds)
     init.go()
     point("ready")
+    if init.console_fd is not None and console_socket:
+        from .terminal import send_console
+        try:
+            send_console(console_socket, init.console_fd)
+        finally:
+            os.close(init.console_fd)
+            init.console_fd = None
     state["creating"] = False
     cdir.save(state)
     point("saved")
@@ -441,28 +467,27 @@ FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTER
 
 
 def run(root: str, container_id: str, bundle: str, pid_file: str | None = None,
-        detach: bool = False, no_pivot: bool = False, preserve_fds: int = 0) -> int:
+        detach: bool = False, no_pivot: bool = False, preserve_fds: int = 0,
+        console_socket: str | None = None) -> int:
     """create + start, then (unless detached) wait and delete; the container's
-    exit status becomes ours."""
-    init = create(root, container_id, bundle, pid_file, no_pivot, preserve_fds)
+    exit status becomes ours. A terminal without a console socket is relayed
+    to our own (runc's foreground mode)."""
+    init = create(root, container_id, bundle, pid_file, no_pivot, preserve_fds,
+                  console_socket, foreground=not detach)
     try:
         start(root, container_id)
     except BaseException:
+        if init.console_fd is not None:
+            os.close(init.console_fd)
         delete(root, container_id, force=True)
         raise
     if detach:
         return 0
-    pid = init.pid
-    for sig in FORWARDED_SIGNALS:
-        signal.signal(sig, lambda s, _frame: _forward(pid, s))
+    from .exec_process import wait
     try:
-        _, status = os.waitpid(pid, 0)
+        return wait(init.pid, init.console_fd)
     finally:
-        for sig in FORWARDED_SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)
         delete(root, container_id, force=True)
-    code = os.waitstatus_to_exitcode(status)
-    return 128 - code if code < 0 else code
 
 
 def _forward(pid: int, sig: int) -> None:

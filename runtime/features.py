@@ -1,16 +1,16 @@
 """The OCI features document (runtime-spec v1.3.0 features.md, features-linux.md).
 
 document() says what this build of pyrunc recognizes and implements; the spec
-asks for the runtime's abilities, not the host's (one exception, intelRdt, is
-explained at intel_rdt_mounted()). The lists come from the code that acts on
-them wherever the code has one:
+asks for the runtime's abilities, not the host's. The lists come from the code
+that acts on them wherever the code has one:
 
 - capabilities: caps.NAMES (kernel number order, as runc prints them);
 - mountOptions: the keys of mountopts' FLAG_OPTIONS, PROPAGATION_OPTIONS and
   RECURSIVE_OPTIONS, sorted. UNSUPPORTED_OPTIONS (idmap, ridmap) are refused,
   so they are not listed; filesystem data options are never listed (the spec
   says SHOULD NOT);
-- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted.
+- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted, but "user" until
+  user namespaces are built (spec.py refuses them).
 
 mountopts and plan import the cffi module runtime._native, which a command that
 reads no config does not load (docs/architecture.md) and which a source tree
@@ -35,7 +35,6 @@ HOOKS = ("prestart", "createRuntime", "createContainer", "startContainer", "post
 ANNOTATION_VERSION = "io.github.pyrunc.version"
 ANNOTATION_COMMIT = "io.github.pyrunc.commit"
 
-MOUNTINFO = "/proc/self/mountinfo"
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 COMMIT_FILE = os.path.join(_HERE, "COMMIT")
@@ -97,31 +96,11 @@ def mount_options() -> list[str]:
 
 def namespaces() -> list[str]:
     """The namespace types plan.py can create or join, sorted."""
-    return sorted(_table_keys("plan", ("NAMESPACE_FLAGS",)))
+    # "user" is refused by spec.py until user namespaces are built (issue #6).
+    return sorted(set(_table_keys("plan", ("NAMESPACE_FLAGS",))) - {"user"})
 
 
-def intel_rdt_mounted(mountinfo: str = MOUNTINFO) -> bool:
-    """True if a resctrl filesystem is mounted (the mountinfo field after " - ").
-
-    features-linux.md calls intelRdt "irrelevant to the availability of Intel
-    RDT on the host"; pyrunc reports it from the host all the same, by the
-    project's decision. Note that pyrunc has no linux.intelRdt code yet."""
-    try:
-        with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
-            for line in f:
-                fields = line.split()
-                try:
-                    sep = fields.index("-")
-                except ValueError:
-                    continue
-                if sep + 1 < len(fields) and fields[sep + 1] == "resctrl":
-                    return True
-    except OSError:
-        pass
-    return False
-
-
-def document(mountinfo: str = MOUNTINFO) -> dict:
+def document() -> dict:
     """The features document, keys in the spec's order (runc prints them so)."""
     return {
         "ociVersionMin": OCI_VERSION_MIN,
@@ -148,7 +127,8 @@ def document(mountinfo: str = MOUNTINFO) -> dict:
             # linux.memoryPolicy is not applied: no mode or flag is recognized.
             "memoryPolicy": {"modes": [], "flags": []},
             "intelRdt": {
-                "enabled": intel_rdt_mounted(mountinfo),
+                # linux.intelRdt is refused (process_attrs.check_intel_rdt).
+                "enabled": False,
                 "schemata": False,
                 "monitoring": False,
             },

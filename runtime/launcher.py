@@ -19,6 +19,8 @@ INIT_BINARY = os.path.join(os.path.dirname(__file__), "pyrunc-init")
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 MSG = struct.Struct(f"=IiiI{lib.MSG_TEXT_SIZE}s")
 assert MSG.size == ffi.sizeof("struct sync_msg")
+# Received fds are close-on-exec (MSG_CMSG_CLOEXEC): none may leak into a spawn.
+FD_SPACE = 64  # ancillary room for a few fds: more than one is dropped and closed
 
 
 def sealed_memfd(name: str, data: bytes) -> int:
@@ -52,6 +54,7 @@ class Init:
         extra_fds: fds the plan names by number (see fd_numbers); the caller
         keeps (and closes) its own."""
         self.pid = 0
+        self.console_fd = None  # the pty master, when the process has a terminal
         self._sock = None
         self._spawn(plan, state_dir, preserve_fds, preserved, list(extra_fds))
 
@@ -100,14 +103,23 @@ class Init:
             raise InitError("the init sent an unexpected message")
         self.pid = msg[2]
 
-    def _recv(self) -> tuple:
+    def _recv(self, eof_ok: bool = False) -> tuple | None:
+        """One message; the fd of a MSG_CONSOLE is kept in self.console_fd."""
         try:
-            data = self._sock.recv(MSG.size)
+            data, ancillary, _flags, _addr = self._sock.recvmsg(MSG.size, FD_SPACE,
+                                                                 _socket.MSG_CMSG_CLOEXEC)
         except OSError as e:
             raise InitError(f"read from the container init: {strerror(e.errno)}") from None
+        fds = _received_fds(ancillary)
         if not data:
+            if eof_ok:
+                return None
             raise InitError("the container init exited before it was ready")
         msg = MSG.unpack(data)
+        if msg[0] == lib.MSG_CONSOLE and len(fds) == 1:
+            self.console_fd = fds.pop()
+        for fd in fds:  # nothing else may arrive with an fd
+            os.close(fd)
         if msg[0] == lib.MSG_ERROR:
             text = msg[4].rstrip(b"\0").decode(errors="replace")
             raise InitError(f"{text}: {strerror(msg[1])}" if msg[1] else text)
@@ -119,8 +131,24 @@ class Init:
     def go(self) -> None:
         """Let the init set up the container; returns once it is ready to exec."""
         self._send(lib.MSG_GO)
-        if self._recv()[0] != lib.MSG_READY:
+        self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Until MSG_READY; a pty master sent on the way lands in console_fd."""
+        while True:
+            msg = self._recv()
+            if msg[0] == lib.MSG_READY:
+                return
+            if msg[0] != lib.MSG_CONSOLE or self.console_fd is None:
+                raise InitError("the init sent an unexpected message")
+
+    def exec_now(self) -> None:
+        """exec (no fifo): let the process execve; the socket closing on exec
+        is the success, a MSG_ERROR the failure."""
+        self._send(lib.MSG_GO)
+        if self._recv(eof_ok=True) is not None:
             raise InitError("the init sent an unexpected message")
+        self.close()
 
     def release(self) -> None:
         """State is saved: the init may block on the exec fifo."""
@@ -135,12 +163,24 @@ class Init:
     def kill(self) -> None:
         """Abort: the init and everything it made in its namespaces go away."""
         self.close()
+        if self.console_fd is not None:
+            os.close(self.console_fd)
+            self.console_fd = None
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+
+
+def _received_fds(ancillary) -> list[int]:
+    fds = []
+    for level, kind, data in ancillary:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            usable = len(data) - len(data) % 4
+            fds += struct.unpack(f"{usable // 4}i", data[:usable])
+    return fds
 
 
 def open_fds(first: int, count: int) -> list[int]:

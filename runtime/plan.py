@@ -10,7 +10,7 @@ import re
 import struct
 from collections import namedtuple
 
-from . import caps
+from . import caps, process_attrs
 from ._native import lib
 from .errors import ConfigError
 from .mountopts import PROPAGATION_OPTIONS, UnsupportedOption, parse as parse_mount_options
@@ -61,7 +61,8 @@ SIGNATURES = {
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
-    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "EXEC": "",
+    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "III",
+    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I",
 }
 
 
@@ -144,29 +145,101 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     process = config["process"]
     new_ns, joins = _namespaces(config)
 
+    linux = config.get("linux", {})
+    process_attrs.check_intel_rdt(linux)
+
     # -- first process: join namespaces by path, then clone the container init.
     for ns_type, path in joins:
         ops.append(Op("SETNS", (NAMESPACE_FLAGS[ns_type], path)))
     # The cgroup namespace is unshared only once the init is in its cgroups:
     # the namespace root is the cgroup at unshare time.
     flags = new_ns & ~lib.CLONE_NEWCGROUP
-    if ctx.clone_cgroup_fd is None:
-        ops.append(Op("CLONE", (flags, NO_FD)))
-    else:
-        ops.append(Op("CLONE", (flags | lib.CLONE_INTO_CGROUP, ctx.clone_cgroup_fd)))
+    offsets = process_attrs.time_offsets(linux, bool(new_ns & lib.CLONE_NEWTIME))
+    if offsets:
+        # Offsets can be set only before any process enters the time namespace:
+        # unshare here (our children will enter it), set them, then clone.
+        flags &= ~lib.CLONE_NEWTIME
+        ops += [Op("UNSHARE", (lib.CLONE_NEWTIME,)),
+                Op("WRITE_FILE", ("/proc/self/timens_offsets", offsets))]
+    ops += _first_process_affinity(process)
+    ops.append(_clone_op(flags, ctx))
 
     # -- container init
-    ops += [Op("WRITE_FD", (fd, "0", f"join cgroup {path}")) for fd, path in ctx.cgroup_task_fds]
+    ops += _join_cgroup_ops(ctx)
     ops += [Op("WAIT"), Op("SETSID"), Op("DUMPABLE", (0,))]
+    ops += _final_affinity(process)
     if new_ns & lib.CLONE_NEWCGROUP:
         ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))
     if "oomScoreAdj" in process:
         ops.append(Op("WRITE_FILE", ("/proc/self/oom_score_adj", str(process["oomScoreAdj"]))))
     ops += _rootfs_ops(config, ctx)
+    if process.get("terminal"):
+        size = process.get("consoleSize", {})
+        ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 1)))
     ops += _post_pivot_ops(config, new_ns)
-    ops += _rlimit_ops(process)
-    ops += _credential_ops(process, ctx)
+    persona = process_attrs.personality(linux)
+    if persona is not None:
+        ops.append(Op("PERSONALITY", (persona,)))
+    ops += _process_ops(process, ctx)
     ops += _exec_ops(process, ctx)
+    return ops
+
+
+def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
+               pointer: str = "/process") -> list[Op]:
+    """A new process in a running container: join the namespaces of its init
+    (pidfd, the fd number in the init; ns_flags, the ones that differ from
+    ours) at once, fork so that the pid namespace applies, join its cgroups,
+    then the same credential and exec steps as the init, without the fifo."""
+    ops = [Op("SETNS_FD", (pidfd, ns_flags))]
+    ops += _first_process_affinity(process, pointer)
+    ops.append(_clone_op(0, ctx))
+    ops += _join_cgroup_ops(ctx)
+    ops += [Op("SETSID"), Op("DUMPABLE", (0,))]
+    ops += _final_affinity(process, pointer)
+    if process.get("terminal"):
+        size = process.get("consoleSize", {})
+        ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 0)))
+    ops += _process_ops(process, ctx, pointer)
+    ops += _exec_ops(process, ctx, fifo=False)
+    return ops
+
+
+def _clone_op(flags: int, ctx: PlanContext) -> Op:
+    if ctx.clone_cgroup_fd is None:
+        return Op("CLONE", (flags, NO_FD))
+    return Op("CLONE", (flags | lib.CLONE_INTO_CGROUP, ctx.clone_cgroup_fd))
+
+
+def _join_cgroup_ops(ctx: PlanContext) -> list[Op]:
+    return [Op("WRITE_FD", (fd, "0", f"join cgroup {path}")) for fd, path in ctx.cgroup_task_fds]
+
+
+def _first_process_affinity(process: dict, pointer: str = "/process") -> list[Op]:
+    """execCPUAffinity.initial: the CPUs the process runs on until it is in
+    the container's cgroups (set before the clone, which inherits it)."""
+    mask = process_attrs.affinity(process, "initial", pointer)
+    return [Op("AFFINITY", (mask,))] if mask else []
+
+
+def _final_affinity(process: dict, pointer: str = "/process") -> list[Op]:
+    mask = process_attrs.affinity(process, "final", pointer)
+    return [Op("AFFINITY", (mask,))] if mask else []
+
+
+def _process_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> list[Op]:
+    """I/O priority and scheduler (while still root), rlimits, LSM labels,
+    then credentials."""
+    ops = []
+    ioprio = process_attrs.ioprio_value(process, pointer)
+    if ioprio is not None:
+        ops.append(Op("IOPRIO", (ioprio,)))
+    sched = process_attrs.sched_args(process, pointer)
+    if sched is not None:
+        ops.append(Op("SCHED", sched))
+    ops += _rlimit_ops(process)
+    ops += [Op("WRITE_FILE", w) for w in process_attrs.lsm_writes(process, pointer)]
+    ops += _credential_ops(process, ctx)
     return ops
 
 
@@ -341,14 +414,29 @@ def path_env(env: list[str]) -> str:
     return DEFAULT_PATH if value is None else value
 
 
-def _exec_ops(process: dict, ctx: PlanContext) -> list[Op]:
-    env = process.get("env", [])
-    ops = [
-        Op("LOOKUP", (process["args"][0], path_env(env))),
-        Op("READY"),
-        Op("EXEC_FIFO", (EXEC_FIFO,)),
-        Op("CLOSE_FDS", (3 + ctx.preserve_fds,)),
-    ]
+def dedupe_env(env: list[str]) -> list[str]:
+    """One entry per name, the last value winning in the first one's place
+    (runc sets each in turn); entries without '=' are kept as they are."""
+    index, out = {}, []
+    for item in env:
+        name = item.split("=", 1)[0] if "=" in item else None
+        if name is not None and name in index:
+            out[index[name]] = item
+            continue
+        if name is not None:
+            index[name] = len(out)
+        out.append(item)
+    return out
+
+
+def _exec_ops(process: dict, ctx: PlanContext, fifo: bool = True) -> list[Op]:
+    """Look the program up, report ready, then (create) block on the exec fifo;
+    exec reports an exec failure over the socket that a success closes."""
+    env = dedupe_env(process.get("env", []))
+    ops = [Op("LOOKUP", (process["args"][0], path_env(env))), Op("READY")]
+    if fifo:
+        ops.append(Op("EXEC_FIFO", (EXEC_FIFO,)))
+    ops.append(Op("CLOSE_FDS", (3 + ctx.preserve_fds,)))
     ops += [Op("ARG", (a,)) for a in process["args"]]
     ops += [Op("ENV", (e,)) for e in env]
     ops.append(Op("EXEC"))

@@ -167,13 +167,41 @@ def validator_class():
     return jsonschema.validators.extend(base, type_checker=strict)
 
 
-def check_schema(config: dict, schema: dict) -> None:
+def check_schema(config: dict, schema: dict, file: str = "config.json") -> None:
     import jsonschema
 
     validator = validator_class()(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
-        raise ConfigError(_pointer(error.absolute_path), _describe(error))
+        raise ConfigError(_pointer(error.absolute_path), _describe(error), file=file)
+
+
+def load_process(path: str) -> dict:
+    """An OCI process JSON (`exec --process`): the config schema's process part
+    and the same semantic checks; errors point into that file."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise PyruncError(f"--process {path}: {os.strerror(e.errno).lower()}") from None
+    try:
+        process = json.loads(data)
+    except (ValueError, RecursionError) as e:
+        raise ConfigError("", f"invalid JSON: {e}", file=path) from None
+    if not isinstance(process, dict):
+        raise ConfigError("", "expected a JSON object (an OCI process)", file=path)
+    with open(os.path.join(SCHEMA_DIR, "config-schema.json")) as f:
+        schema = json.load(f)
+    try:
+        check_strings(process)
+    except ConfigError as e:
+        raise ConfigError(e.pointer, e.problem, file=path) from None
+    check_schema(process, {"$defs": schema["$defs"], "$ref": "#/$defs/processSpec"}, file=path)
+    try:
+        _check_process(process)
+    except ConfigError as e:
+        raise ConfigError(e.pointer.removeprefix("/process") or "/", e.problem, file=path) from None
+    return process
 
 
 # -- semantics --

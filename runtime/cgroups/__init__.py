@@ -56,11 +56,11 @@ class Cgroup:
         files it writes "0" to itself."""
         unified = None
         tasks = []
-        for h in self.hierarchies:
-            if h.is_v2:
-                unified = self.dirs[h.name]
+        for name, path in self.dirs.items():  # from_dirs knows names only: cgroup2's is "unified"
+            if name == "unified":
+                unified = path
             else:
-                tasks.append(os.path.join(self.dirs[h.name], "tasks"))
+                tasks.append(os.path.join(path, "tasks"))
         return unified, tasks
 
     def add(self, pid: int, dirs: list[str] | None = None) -> None:

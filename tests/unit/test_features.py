@@ -82,8 +82,6 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def _no_mountinfo(tmp_path) -> str:
-    return str(tmp_path / "absent-mountinfo")
 
 
 def _errors(validator, doc) -> list[tuple[list, str]]:
@@ -95,13 +93,11 @@ def _errors(validator, doc) -> list[tuple[list, str]]:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("resctrl", [False, True])
-def test_document_validates(validator, tmp_path, resctrl) -> None:
-    mountinfo = tmp_path / "mountinfo"
-    mountinfo.write_text("1 0 0:1 / /sys/fs/resctrl rw - resctrl resctrl rw\n" if resctrl else "")
-    doc = features.document(str(mountinfo))
+def test_document_validates(validator) -> None:
+    doc = features.document()
     assert _errors(validator, doc) == []
-    assert doc["linux"]["intelRdt"]["enabled"] is resctrl
+    # pyrunc has no Intel RDT code (linux.intelRdt is refused), resctrl or not.
+    assert doc["linux"]["intelRdt"]["enabled"] is False
 
 
 def test_document_of_this_host_validates(validator) -> None:
@@ -160,7 +156,7 @@ def _set(path, value):
                  "additionalProperties", id="unknown-cgroup-key"),
 ])
 def test_schema_rejects(validator, tmp_path, mutate, where, keyword) -> None:
-    doc = features.document(_no_mountinfo(tmp_path))
+    doc = features.document()
     mutate(doc)
     assert _errors(validator, doc) == [(where, keyword)]
 
@@ -179,7 +175,7 @@ def test_schema_accepts_null_and_extension_annotations(validator) -> None:
 
 
 def test_versions(tmp_path, native_modules) -> None:
-    doc = features.document(_no_mountinfo(tmp_path))
+    doc = features.document()
     assert doc["ociVersionMin"] == "1.0.0"
     assert doc["ociVersionMax"] == _source_package().OCI_VERSION
     as_tuple = [tuple(int(n) for n in doc[k].split("-")[0].split("."))
@@ -191,24 +187,25 @@ def test_versions(tmp_path, native_modules) -> None:
 
 
 def test_hooks(tmp_path) -> None:
-    assert features.document(_no_mountinfo(tmp_path))["hooks"] == SPEC_HOOKS
+    assert features.document()["hooks"] == SPEC_HOOKS
 
 
 def test_capabilities_are_caps_names(tmp_path) -> None:
     caps = _source_module("caps")
-    assert features.document(_no_mountinfo(tmp_path))["linux"]["capabilities"] == list(caps.NAMES)
+    assert features.document()["linux"]["capabilities"] == list(caps.NAMES)
 
 
 def test_namespaces_are_plan_namespace_flags(tmp_path, native_modules) -> None:
     plan = native_modules["plan"]
-    doc = features.document(_no_mountinfo(tmp_path))
-    assert doc["linux"]["namespaces"] == sorted(plan.NAMESPACE_FLAGS)
+    doc = features.document()
+    # user namespaces are refused until issue #6 builds them
+    assert doc["linux"]["namespaces"] == sorted(set(plan.NAMESPACE_FLAGS) - {"user"})
     assert set(plan.NAMESPACE_FLAGS) == SPEC_NAMESPACES
 
 
 def test_mount_options_are_what_mountopts_parses(tmp_path, native_modules) -> None:
     mountopts = native_modules["mountopts"]
-    listed = features.document(_no_mountinfo(tmp_path))["mountOptions"]
+    listed = features.document()["mountOptions"]
     tables = (mountopts.FLAG_OPTIONS, mountopts.PROPAGATION_OPTIONS, mountopts.RECURSIVE_OPTIONS)
     assert listed == sorted(set().union(*tables))
     assert len(listed) == len(set(listed))
@@ -244,7 +241,7 @@ def test_literal_dict_keys_refuses_what_it_cannot_read(tmp_path, monkeypatch) ->
 
 
 def test_linux_switches(tmp_path) -> None:
-    linux = features.document(_no_mountinfo(tmp_path))["linux"]
+    linux = features.document()["linux"]
     assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": False, "systemdUser": False,
                                "rdma": True}
     # Seccomp is not built yet: no lists of what it would recognize.
@@ -259,12 +256,12 @@ def test_linux_switches(tmp_path) -> None:
 
 def test_annotations_and_order(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(features, "COMMIT_FILE", str(tmp_path / "COMMIT"))
-    doc = features.document(_no_mountinfo(tmp_path))
+    doc = features.document()
     assert doc["annotations"] == {"io.github.pyrunc.commit": "unknown",
                                   "io.github.pyrunc.version": _source_package().__version__}
     assert doc["potentiallyUnsafeConfigAnnotations"] == []
     (tmp_path / "COMMIT").write_text("0123456789ab\n")
-    assert features.document(_no_mountinfo(tmp_path))["annotations"][
+    assert features.document()["annotations"][
         "io.github.pyrunc.commit"] == "0123456789ab"
     assert list(doc) == ["ociVersionMin", "ociVersionMax", "hooks", "mountOptions", "linux",
                          "annotations", "potentiallyUnsafeConfigAnnotations"]
@@ -272,15 +269,15 @@ def test_annotations_and_order(tmp_path, monkeypatch) -> None:
 
 
 def test_documents_are_independent(tmp_path) -> None:
-    first = features.document(_no_mountinfo(tmp_path))
+    first = features.document()
     pristine = copy.deepcopy(first)
     first["hooks"].clear()
     first["linux"]["cgroup"]["v1"] = False
-    assert features.document(_no_mountinfo(tmp_path)) == pristine
+    assert features.document() == pristine
 
 
 def test_render_is_runc_format(tmp_path) -> None:
-    doc = features.document(_no_mountinfo(tmp_path))
+    doc = features.document()
     text = features.render(doc)
     assert text.endswith("}\n") and json.loads(text) == doc
     assert text.splitlines()[1] == '    "ociVersionMin": "1.0.0",'  # four-space indent
@@ -298,37 +295,6 @@ def test_no_cffi_or_jsonschema_import() -> None:
     assert proc.returncode == 0, proc.stderr
     loaded, path = proc.stdout.split()
     assert loaded == "[]" and path == str(REPO / "runtime" / "features.py")
-
-
-# --------------------------------------------------------------------------
-# intelRdt from mountinfo
-# --------------------------------------------------------------------------
-
-MOUNTINFO_LINES = [
-    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
-    "25 22 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw",
-    # a tmpfs whose *source* is called resctrl is no resctrl filesystem
-    "40 25 0:40 / /mnt/not\\040rdt rw master:3 unbindable - tmpfs resctrl rw",
-]
-RESCTRL_LINE = "41 25 0:41 / /sys/fs/resctrl rw,relatime shared:20 - resctrl resctrl rw"
-
-
-@pytest.mark.parametrize("lines, expected", [
-    (MOUNTINFO_LINES, False),
-    (MOUNTINFO_LINES + [RESCTRL_LINE], True),
-    ([RESCTRL_LINE], True),
-    ([], False),
-    (["garbage without a separator", "- "], False),
-])
-def test_intel_rdt_follows_mountinfo(tmp_path, lines, expected) -> None:
-    mountinfo = tmp_path / "mountinfo"
-    mountinfo.write_text("".join(line + "\n" for line in lines))
-    assert features.intel_rdt_mounted(str(mountinfo)) is expected
-    assert features.document(str(mountinfo))["linux"]["intelRdt"]["enabled"] is expected
-
-
-def test_intel_rdt_without_mountinfo(tmp_path) -> None:
-    assert features.intel_rdt_mounted(_no_mountinfo(tmp_path)) is False
 
 
 # --------------------------------------------------------------------------
@@ -371,11 +337,8 @@ def upstream_validator():
     return cls({"$ref": root_path.name}, registry=registry)
 
 
-@pytest.mark.parametrize("resctrl", [False, True])
-def test_upstream_schema_accepts_document(upstream_validator, tmp_path, resctrl) -> None:
-    mountinfo = tmp_path / "mountinfo"
-    mountinfo.write_text(RESCTRL_LINE + "\n" if resctrl else "")
-    doc = features.document(str(mountinfo))
+def test_upstream_schema_accepts_document(upstream_validator) -> None:
+    doc = features.document()
     assert [(list(e.absolute_path), e.message) for e in upstream_validator.iter_errors(doc)] == []
 
 
@@ -388,7 +351,7 @@ def test_upstream_schema_accepts_document(upstream_validator, tmp_path, resctrl)
 def test_both_schemas_reject(upstream_validator, validator, tmp_path, mutate) -> None:
     """The upstream validator is live (its references resolve and it rejects),
     and ours agrees on these."""
-    doc = features.document(_no_mountinfo(tmp_path))
+    doc = features.document()
     mutate(doc)
     assert list(upstream_validator.iter_errors(doc))
     assert list(validator.iter_errors(doc))
@@ -402,7 +365,7 @@ def test_both_schemas_reject(upstream_validator, validator, tmp_path, mutate) ->
 def test_ours_is_stricter(upstream_validator, validator, tmp_path, mutate) -> None:
     """Deliberate tightenings (see the schema's description): upstream has no
     hook enum, leaves objects open and allows duplicates."""
-    doc = features.document(_no_mountinfo(tmp_path))
+    doc = features.document()
     mutate(doc)
     assert not list(upstream_validator.iter_errors(doc))
     assert list(validator.iter_errors(doc))

@@ -13,7 +13,7 @@ print("jsonschema" in sys.modules, "runtime._native" in sys.modules)
 
 
 @pytest.mark.parametrize("args", [["state", "x"], ["kill", "x", "KILL"], ["delete", "x"],
-                                  ["delete", "--force", "x"], ["start", "x"], ["list"]])
+                                  ["delete", "--force", "x"], ["start", "x"], ["list"], ["features"]])
 def test_no_jsonschema_import(tmp_path, args):
     proc = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path), *args],
                           capture_output=True, text=True, timeout=30)

@@ -1,0 +1,171 @@
+"""Process attributes that become single plan ops: I/O priority, scheduler, CPU
+affinity, personality, time namespace offsets, LSM labels, Intel RDT.
+
+Pure functions of the config (the LSM and resctrl checks read the host through
+the probe), so they are unit-tested like the rest of the planner. Each raises a
+ConfigError naming the field it cannot honour.
+"""
+from .errors import ConfigError
+
+IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
+IOPRIO_CLASS_SHIFT = 13
+SCHED_POLICIES = {"SCHED_OTHER": 0, "SCHED_FIFO": 1, "SCHED_RR": 2, "SCHED_BATCH": 3,
+                  "SCHED_ISO": 4, "SCHED_IDLE": 5, "SCHED_DEADLINE": 6}
+SCHED_FLAGS = {"SCHED_FLAG_RESET_ON_FORK": 0x01, "SCHED_FLAG_RECLAIM": 0x02,
+               "SCHED_FLAG_DL_OVERRUN": 0x04, "SCHED_FLAG_KEEP_POLICY": 0x08,
+               "SCHED_FLAG_KEEP_PARAMS": 0x10, "SCHED_FLAG_UTIL_CLAMP_MIN": 0x20,
+               "SCHED_FLAG_UTIL_CLAMP_MAX": 0x40}
+PERSONALITIES = {"LINUX": 0x0000, "LINUX32": 0x0008}
+MAX_CPUS = 8192
+
+
+def ioprio_value(process: dict, base: str = "/process") -> int | None:
+    prio = process.get("ioPriority")
+    if prio is None:
+        return None
+    cls = prio.get("class")
+    if cls not in IOPRIO_CLASSES:
+        raise ConfigError(f"{base}/ioPriority/class", f"unknown class {cls!r}: expected one of "
+                                                      + ", ".join(IOPRIO_CLASSES))
+    level = prio.get("priority", 0)
+    if not 0 <= level <= 7:
+        raise ConfigError(f"{base}/ioPriority/priority", f"{level} is not a level from 0 to 7")
+    return IOPRIO_CLASSES[cls] << IOPRIO_CLASS_SHIFT | level
+
+
+def sched_args(process: dict, base: str = "/process") -> tuple | None:
+    """(policy, flags, nice, priority, runtime, deadline, period) for OP_SCHED."""
+    sched = process.get("scheduler")
+    if sched is None:
+        return None
+    policy = sched.get("policy")
+    if policy not in SCHED_POLICIES:
+        raise ConfigError(f"{base}/scheduler/policy", f"unknown policy {policy!r}")
+    flags = 0
+    for i, name in enumerate(sched.get("flags", [])):
+        if name not in SCHED_FLAGS:
+            raise ConfigError(f"{base}/scheduler/flags/{i}", f"unknown flag {name!r}")
+        flags |= SCHED_FLAGS[name]
+    nice = sched.get("nice", 0)
+    if not -20 <= nice <= 19:
+        raise ConfigError(f"{base}/scheduler/nice", f"{nice} is outside -20..19")
+    priority = sched.get("priority", 0)
+    realtime = policy in ("SCHED_FIFO", "SCHED_RR")
+    if realtime and not 1 <= priority <= 99:
+        raise ConfigError(f"{base}/scheduler/priority", f"{policy} needs a priority from 1 to 99")
+    if not realtime and priority:
+        raise ConfigError(f"{base}/scheduler/priority", f"{policy} takes no priority (only "
+                                                        "SCHED_FIFO and SCHED_RR do)")
+    times = [sched.get(k, 0) for k in ("runtime", "deadline", "period")]
+    if policy != "SCHED_DEADLINE" and any(times):
+        raise ConfigError(f"{base}/scheduler", "runtime, deadline and period are for "
+                                              "SCHED_DEADLINE only")
+    return (SCHED_POLICIES[policy], flags, nice & 0xFFFFFFFF, priority, *times)
+
+
+def cpu_mask(cpus: str, pointer: str) -> bytes:
+    """"0-3,7" → a sched_setaffinity mask (whole 64-bit words)."""
+    bits = 0
+    try:
+        for part in cpus.split(","):
+            first, _, last = part.strip().partition("-")
+            lo, hi = int(first), int(last or first)
+            if lo > hi or hi >= MAX_CPUS or lo < 0:
+                raise ValueError
+            for cpu in range(lo, hi + 1):
+                bits |= 1 << cpu
+    except ValueError:
+        raise ConfigError(pointer, f"{cpus!r} is not a CPU list like 0-3,7") from None
+    words = max(1, (bits.bit_length() + 63) // 64)
+    return bits.to_bytes(words * 8, "little")
+
+
+def affinity(process: dict, which: str, base: str = "/process") -> bytes | None:
+    cpus = process.get("execCPUAffinity", {}).get(which)
+    if not cpus:
+        return None
+    return cpu_mask(cpus, f"{base}/execCPUAffinity/{which}")
+
+
+def personality(linux: dict) -> int | None:
+    pers = linux.get("personality")
+    if pers is None:
+        return None
+    domain = pers.get("domain")
+    if domain not in PERSONALITIES:
+        raise ConfigError("/linux/personality/domain", f"unknown domain {domain!r}: expected "
+                                                       "LINUX or LINUX32")
+    if pers.get("flags"):
+        raise ConfigError("/linux/personality/flags", "personality flags are not supported")
+    return PERSONALITIES[domain]
+
+
+def time_offsets(linux: dict, new_time_ns: bool) -> str | None:
+    """Lines for /proc/self/timens_offsets, written before the init enters the
+    new time namespace (the kernel refuses them once a process is inside)."""
+    offsets = linux.get("timeOffsets")
+    if not offsets:
+        return None
+    if not new_time_ns:
+        raise ConfigError("/linux/timeOffsets", "needs a new time namespace in /linux/namespaces")
+    lines = []
+    for clock, value in offsets.items():
+        if clock not in ("monotonic", "boottime"):
+            raise ConfigError(f"/linux/timeOffsets/{clock}", "unknown clock: expected monotonic "
+                                                             "or boottime")
+        nanos = value.get("nanosecs", 0)
+        if not 0 <= nanos < 10**9:
+            raise ConfigError(f"/linux/timeOffsets/{clock}/nanosecs", f"{nanos} is not below 1e9")
+        lines.append(f"{clock} {value.get('secs', 0)} {nanos}")
+    return "\n".join(lines) + "\n"
+
+
+# -- host checks --
+
+def apparmor_enabled() -> bool:
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().strip() == "Y"
+    except OSError:
+        return False
+
+
+def selinux_enabled() -> bool:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split(" - ")[1].startswith("selinuxfs ") for line in f if " - " in line)
+    except OSError:
+        return False
+
+
+def resctrl_mounted() -> bool:
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(" - resctrl " in line for line in f)
+    except OSError:
+        return False
+
+
+def lsm_writes(process: dict, base: str = "/process") -> list[tuple[str, str]]:
+    """(file, content) the init writes just before exec: the label applies at execve."""
+    writes = []
+    profile = process.get("apparmorProfile")
+    if profile:
+        if not apparmor_enabled():
+            raise ConfigError(f"{base}/apparmorProfile", "AppArmor is not enabled on this host")
+        writes.append(("/proc/self/attr/apparmor/exec", f"exec {profile}"))
+    label = process.get("selinuxLabel")
+    if label:
+        if not selinux_enabled():
+            raise ConfigError(f"{base}/selinuxLabel", "SELinux is not enabled on this host")
+        writes.append(("/proc/self/attr/exec", label))
+    return writes
+
+
+def check_intel_rdt(linux: dict) -> None:
+    if "intelRdt" not in linux:
+        return
+    if not resctrl_mounted():
+        raise ConfigError("/linux/intelRdt", "not supported on this host: no resctrl filesystem "
+                                             "is mounted (Intel RDT needs /sys/fs/resctrl)")
+    raise ConfigError("/linux/intelRdt", "Intel RDT is not supported by pyrunc yet")
