@@ -721,6 +721,10 @@ static void run(struct cursor *c)
         case OP_WAIT:
             wait_go();
             break;
+        case OP_HOOKS:
+            send_msg(MSG_HOOKS, 0, getpid(), NULL);
+            wait_go();
+            break;
         case OP_READY:
             send_msg(MSG_READY, 0, getpid(), NULL);
             wait_go();

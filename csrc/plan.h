@@ -76,6 +76,8 @@
                                  u64 runtime, u64 deadline, u64 period: sched_setattr */
 #define OP_AFFINITY 61        /* bytes cpu mask: sched_setaffinity */
 #define OP_PERSONALITY 62     /* u32 persona */
+#define OP_HOOKS 63           /* send MSG_HOOKS, wait for MSG_GO: the parent runs the
+                                 prestart, createRuntime, createContainer hooks */
 
 /* Sync messages over the SOCK_SEQPACKET socketpair: fixed size. */
 #define MSG_PID 1       /* init -> parent: pid of the container init */
@@ -84,6 +86,7 @@
 #define MSG_READY 4     /* init -> parent: about to wait on the exec fifo */
 #define MSG_ABORT 5     /* parent -> init: give up and exit */
 #define MSG_CONSOLE 6   /* init -> parent: the pty master, as SCM_RIGHTS */
+#define MSG_HOOKS 7     /* init -> parent: run the create hooks now, then MSG_GO */
 
 #define MSG_TEXT_SIZE 4000
 

@@ -42,13 +42,19 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
                                preserved, undo, console_socket)
-    except BaseException:
+    except BaseException as e:
         for step in reversed(undo):
             try:
                 step()
             except Exception:
                 pass
         cdir.remove()
+        from .hooks import HookError
+        if isinstance(e, HookError):  # the spec's lifecycle goes on to poststop
+            _poststop(config.get("hooks"), {"ociVersion": config["ociVersion"],
+                                            "id": container_id, "status": "stopped", "pid": 0,
+                                            "bundle": bundle,
+                                            "annotations": config.get("annotations", {})})
         raise
     finally:
         cdir.unlock()
@@ -141,7 +147,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     point("pid-saved")
     if parent_adds:
         cg.add(init.pid, parent_adds)
-    init.go()
+    init.go(on_hooks=lambda: _create_hooks(cdir, state, config))
     point("ready")
     if init.console_fd is not None and console_socket:
         from .terminal import send_console
@@ -158,6 +164,35 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     init.release()
     point("released")
     return init
+
+
+def _create_hooks(cdir: ContainerDir, state: dict, config: dict) -> None:
+    """The init waits before pivot_root: prestart and createRuntime here,
+    createContainer in the container's namespaces."""
+    from . import hooks
+    table = config.get("hooks")
+    oci = oci_state(state, "creating")
+    hooks.run("prestart", table, oci)
+    hooks.run("createRuntime", table, oci)
+    hooks.run("createContainer", table, oci,
+              in_container=lambda hook, stdio: _hook_in_container(cdir, state, hook, stdio, None))
+
+
+def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int],
+                       base: dict | None) -> int:
+    """Start a hook inside the container (as exec does); its pid."""
+    from .exec_process import spawn
+    from .hooks import container_process
+    init = spawn(cdir.path, st, container_process(hook, base), program=hook["path"],
+                 stdio=stdio, pointer="/hooks")
+    init.exec_now()
+    return init.pid
+
+
+def _poststop(table: dict | None, oci: dict) -> None:
+    from . import hooks
+    if hooks.present(table, "poststop"):
+        hooks.run("poststop", table, oci)
 
 
 def _default_home(process: dict, rootfs: str) -> None:
@@ -230,6 +265,8 @@ def _start_locked(cdir: ContainerDir) -> None:
     if status != "created":
         _remove_stale_fifo(cdir)
         raise PyruncError(f"cannot start an already {status} container")
+    if state.get("hooks", {}).get("startContainer"):
+        _start_container_hooks(cdir, state)
     pidfd = _pidfd(state)
     fifo = os.open(cdir.fifo_path(), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     point("start-opened")
@@ -250,6 +287,25 @@ def _start_locked(cdir: ContainerDir) -> None:
         os.close(pidfd)
     point("start-read")
     os.unlink(cdir.fifo_path())
+    if state.get("hooks", {}).get("poststart"):
+        from . import hooks
+        hooks.run("poststart", state["hooks"], oci_state(state, "running"))
+
+
+def _start_container_hooks(cdir: ContainerDir, state: dict) -> None:
+    """Inside the container, as its process, before the program runs; a
+    failure stops the container (runtime.md "Lifecycle" step 7)."""
+    from . import hooks
+    try:
+        hooks.run("startContainer", state["hooks"], oci_state(state, "created"),
+                  in_container=lambda hook, stdio: _hook_in_container(
+                      cdir, state, hook, stdio, state["process"]))
+    except hooks.HookError:
+        try:
+            os.kill(state["init_pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        raise
 
 
 def _remove_stale_fifo(cdir: ContainerDir) -> None:
@@ -414,6 +470,7 @@ def _delete_locked(cdir: ContainerDir, force: bool) -> None:
     _destroy_cgroup(cg)
     point("delete-cgroup")
     cdir.remove()
+    _poststop(st.get("hooks"), oci_state(st, "stopped"))
 
 
 def _kill_everything(st: dict, cg: Cgroup) -> None:

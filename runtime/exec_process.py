@@ -111,10 +111,8 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
                   ignore_paused: bool = False, pointer: str = "/process") -> Exec:
     """Start the process in the container; returns once it has exec'd (an exec
     failure, e.g. a missing program, is raised with runc's message)."""
-    from .container import _listen_fds, _pidfd
-    from .launcher import Init, open_fds
-    from . import plan
-    from .caps import last_cap
+    from .container import _listen_fds
+    from .launcher import open_fds
 
     preserved = open_fds(3, preserve_fds)
     cdir = ContainerDir(root, container_id)
@@ -129,36 +127,50 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
             raise PyruncError("cannot exec in a container that is being created")
         preserve_fds = _listen_fds({"process": process}, preserve_fds, preserved)
         _default_home(process, st)
-        pidfd = _pidfd(st)
-        files = [pidfd]
-        try:
-            unified, tasks = Cgroup.from_dirs(st["cgroup"]).placement()
-            parent_adds = []
-            if unified and not clone_into_cgroup_supported():
-                parent_adds, unified = [unified], None
-            from .container import _open_placement_files
-            files += _open_placement_files(unified, tasks)
-            numbers = Init.fd_numbers(preserve_fds, len(files))
-            pid_number, numbers = numbers[0], numbers[1:]
-            clone_fd = numbers.pop(0) if unified else None
-            ctx = plan.PlanContext(bundle=st["bundle"], preserve_fds=preserve_fds,
-                                   cap_last_cap=last_cap(), clone_cgroup_fd=clone_fd,
-                                   cgroup_task_fds=list(zip(numbers, tasks)))
-            ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
-                                  pointer)
-            init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
-        finally:
-            for fd in files:
-                os.close(fd)
-        try:
-            if parent_adds:
-                Cgroup.from_dirs(st["cgroup"]).add(init.pid, parent_adds)
-            init.wait_ready()
-            init.exec_now()
-        except BaseException:
-            init.kill()
-            raise
+        init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer)
+        init.exec_now()
     return Exec(init.pid, init.console_fd)
+
+
+def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
+          preserved: list[int] = (), pointer: str = "/process", program: str | None = None,
+          stdio: list[int] | None = None):
+    """Start the C init for a process in the container of state st and drive
+    it up to just before execve (init.exec_now() lets it go). program: the
+    file to execute when it is not args[0] (hooks); stdio: fds for 0, 1, 2."""
+    from .container import _open_placement_files, _pidfd
+    from .launcher import Init
+    from . import plan
+    from .caps import last_cap
+
+    pidfd = _pidfd(st)
+    files = [pidfd]
+    try:
+        unified, tasks = Cgroup.from_dirs(st["cgroup"]).placement()
+        parent_adds = []
+        if unified and not clone_into_cgroup_supported():
+            parent_adds, unified = [unified], None
+        files += _open_placement_files(unified, tasks)
+        numbers = Init.fd_numbers(preserve_fds, len(files))
+        pid_number, numbers = numbers[0], numbers[1:]
+        clone_fd = numbers.pop(0) if unified else None
+        ctx = plan.PlanContext(bundle=st["bundle"], preserve_fds=preserve_fds,
+                               cap_last_cap=last_cap(), clone_cgroup_fd=clone_fd,
+                               cgroup_task_fds=list(zip(numbers, tasks)))
+        ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
+                              pointer, program)
+        init = Init(plan.encode(ops), state_dir, preserve_fds, list(preserved), files, stdio)
+    finally:
+        for fd in files:
+            os.close(fd)
+    try:
+        if parent_adds:
+            Cgroup.from_dirs(st["cgroup"]).add(init.pid, parent_adds)
+        init.wait_ready()
+    except BaseException:
+        init.kill()
+        raise
+    return init
 
 
 def _default_home(process: dict, st: dict) -> None:

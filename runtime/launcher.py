@@ -48,15 +48,16 @@ class Init:
     """A running container init between spawn and the exec fifo."""
 
     def __init__(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int],
-                 extra_fds: list[int] = ()):
+                 extra_fds: list[int] = (), stdio: list[int] | None = None):
         """preserved: the caller's open fds in 3 .. 3+preserve_fds-1, taken before
         pyrunc opened anything, so none of pyrunc's own fds can slip in.
         extra_fds: fds the plan names by number (see fd_numbers); the caller
-        keeps (and closes) its own."""
+        keeps (and closes) its own. stdio: fds for the init's 0, 1, 2 (hooks),
+        else it shares ours."""
         self.pid = 0
         self.console_fd = None  # the pty master, when the process has a terminal
         self._sock = None
-        self._spawn(plan, state_dir, preserve_fds, preserved, list(extra_fds))
+        self._spawn(plan, state_dir, preserve_fds, preserved, list(extra_fds), stdio)
 
     @staticmethod
     def fd_numbers(preserve_fds: int, count: int) -> list[int]:
@@ -65,7 +66,7 @@ class Init:
         return [base + lib.FD_EXTRA + i for i in range(count)]
 
     def _spawn(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int],
-               extra_fds: list[int]) -> None:
+               extra_fds: list[int], stdio: list[int] | None) -> None:
         parent, child = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         to_close = [child.detach()]
         try:
@@ -82,6 +83,10 @@ class Init:
             sources = [to_close[0], plan_fd, state_fd, *extra_fds]
             actions = []
             for target, fd in enumerate(sources, start=base):
+                high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base + len(sources))
+                to_close.append(high)
+                actions.append((os.POSIX_SPAWN_DUP2, high, target))
+            for target, fd in enumerate(stdio or ()):
                 high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base + len(sources))
                 to_close.append(high)
                 actions.append((os.POSIX_SPAWN_DUP2, high, target))
@@ -128,18 +133,22 @@ class Init:
     def _send(self, msg_type: int) -> None:
         self._sock.send(MSG.pack(msg_type, 0, 0, 0, b""))
 
-    def go(self) -> None:
-        """Let the init set up the container; returns once it is ready to exec."""
+    def go(self, on_hooks=None) -> None:
+        """Let the init set up the container; returns once it is ready to exec.
+        on_hooks() runs when the init stops for the create hooks."""
         self._send(lib.MSG_GO)
-        self.wait_ready()
+        self.wait_ready(on_hooks)
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, on_hooks=None) -> None:
         """Until MSG_READY; a pty master sent on the way lands in console_fd."""
         while True:
             msg = self._recv()
             if msg[0] == lib.MSG_READY:
                 return
-            if msg[0] != lib.MSG_CONSOLE or self.console_fd is None:
+            if msg[0] == lib.MSG_HOOKS and on_hooks is not None:
+                on_hooks()
+                self._send(lib.MSG_GO)
+            elif msg[0] != lib.MSG_CONSOLE or self.console_fd is None:
                 raise InitError("the init sent an unexpected message")
 
     def exec_now(self) -> None:

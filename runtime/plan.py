@@ -62,7 +62,7 @@ SIGNATURES = {
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
     "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "III",
-    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I",
+    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "",
 }
 
 
@@ -186,7 +186,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
 
 
 def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
-               pointer: str = "/process") -> list[Op]:
+               pointer: str = "/process", program: str | None = None) -> list[Op]:
     """A new process in a running container: join the namespaces of its init
     (pidfd, the fd number in the init; ns_flags, the ones that differ from
     ours) at once, fork so that the pid namespace applies, join its cgroups,
@@ -201,7 +201,7 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
         size = process.get("consoleSize", {})
         ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 0)))
     ops += _process_ops(process, ctx, pointer)
-    ops += _exec_ops(process, ctx, fifo=False)
+    ops += _exec_ops(process, ctx, fifo=False, program=program)
     return ops
 
 
@@ -261,6 +261,9 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     cwd = config["process"].get("cwd", "/")
     if cwd != "/":
         ops.append(Op("MKDIRS", (0o755, _clean(cwd))))
+    hooks = config.get("hooks", {})
+    if any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer")):
+        ops.append(Op("HOOKS"))  # mounts made, pivot_root not yet: the parent runs them
     ops.append(Op("PIVOT", (1 if ctx.no_pivot else 0,)))
     return ops
 
@@ -429,11 +432,13 @@ def dedupe_env(env: list[str]) -> list[str]:
     return out
 
 
-def _exec_ops(process: dict, ctx: PlanContext, fifo: bool = True) -> list[Op]:
-    """Look the program up, report ready, then (create) block on the exec fifo;
-    exec reports an exec failure over the socket that a success closes."""
+def _exec_ops(process: dict, ctx: PlanContext, fifo: bool = True,
+              program: str | None = None) -> list[Op]:
+    """Look the program up (args[0], or a hook's path), report ready, then
+    (create) block on the exec fifo; exec reports an exec failure over the
+    socket that a success closes."""
     env = dedupe_env(process.get("env", []))
-    ops = [Op("LOOKUP", (process["args"][0], path_env(env))), Op("READY")]
+    ops = [Op("LOOKUP", (program or process["args"][0], path_env(env))), Op("READY")]
     if fifo:
         ops.append(Op("EXEC_FIFO", (EXEC_FIFO,)))
     ops.append(Op("CLOSE_FDS", (3 + ctx.preserve_fds,)))

@@ -1,0 +1,147 @@
+"""OCI hooks (runtime-spec config.md "POSIX-platform Hooks", runtime.md "Lifecycle").
+
+Where each kind runs:
+- prestart, createRuntime: during create, in the runtime's namespaces, once the
+  container's namespaces exist and its mounts are made, before pivot_root
+  (the init waits at OP_HOOKS);
+- createContainer: at that same point, in the container's namespaces (joined
+  through the C init, as exec does), so paths resolve as on the host;
+- startContainer: during start, in the container (its namespaces, cgroups and
+  the process's credentials), before the user program runs;
+- poststart: after start, poststop: after delete, in the runtime's namespaces.
+
+Each hook gets the container state JSON on stdin. stdin, stdout and stderr are
+memfds, so a hook that never reads stdin or writes a lot cannot block us (and
+EPIPE cannot happen). A failure or timeout of the first four kinds aborts the
+operation; poststart and poststop failures are warnings.
+"""
+import json
+import os
+import select
+import signal
+import subprocess
+
+from . import log
+from .errors import PyruncError
+
+ABORTING = ("prestart", "createRuntime", "createContainer", "startContainer")
+OUTPUT_LIMIT = 4096  # bytes of a failed hook's stdout/stderr quoted in the error
+
+
+class HookError(PyruncError):
+    """A hook failed: the message names the kind, the index and the reason."""
+
+
+def present(hooks: dict | None, *kinds: str) -> bool:
+    return any((hooks or {}).get(k) for k in kinds)
+
+
+def run(kind: str, hooks: dict | None, state: dict, in_container=None) -> None:
+    """Run the hooks of one kind in order. in_container(hook, stdio) -> pid
+    starts one inside the container (createContainer, startContainer)."""
+    for i, hook in enumerate((hooks or {}).get(kind, [])):
+        try:
+            _run_one(hook, state, in_container)
+        except HookError as e:
+            message = f"error running {kind} hook #{i} ({hook['path']}): {e}"
+            if kind in ABORTING:
+                raise HookError(message) from None
+            log.warning(message)
+
+
+def _run_one(hook: dict, state: dict, in_container) -> None:
+    stdin = _memfd("hook-stdin", json.dumps(state).encode())
+    out, err = _memfd("hook-stdout"), _memfd("hook-stderr")
+    try:
+        if in_container:
+            pid = in_container(hook, [stdin, out, err])
+            status = _wait_pid(pid, hook.get("timeout"))
+        else:
+            status = _run_here(hook, stdin, out, err)
+        if status != 0:
+            raise HookError(f"{_describe(status)}, stdout: {_read(out)!r}, "
+                            f"stderr: {_read(err)!r}")
+    finally:
+        for fd in (stdin, out, err):
+            os.close(fd)
+
+
+def _run_here(hook: dict, stdin: int, out: int, err: int) -> int:
+    # As runc (Go's exec.Cmd): no env in the hook means the runtime's own.
+    env = _env_dict(hook["env"]) if "env" in hook else None
+    try:
+        proc = subprocess.Popen(hook.get("args") or [hook["path"]], executable=hook["path"],
+                                stdin=stdin, stdout=out, stderr=err, env=env, close_fds=True)
+    except OSError as e:
+        raise HookError(f"start: {os.strerror(e.errno).lower()}") from None
+    try:
+        return proc.wait(timeout=hook.get("timeout"))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise HookError(f"timed out after {hook['timeout']}s") from None
+
+
+def _wait_pid(pid: int, timeout: int | None) -> int:
+    """Wait for a child started in the container; kill it at the timeout."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        if not select.select([pidfd], [], [], timeout)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise HookError(f"timed out after {timeout}s")
+    finally:
+        os.close(pidfd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _describe(code: int) -> str:
+    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
+
+def _env_dict(env: list[str]) -> dict:
+    return dict(item.split("=", 1) for item in env if "=" in item)
+
+
+def _memfd(name: str, data: bytes = b"") -> int:
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _read(fd: int) -> str:
+    data = os.pread(fd, OUTPUT_LIMIT + 1, 0)
+    text = data[:OUTPUT_LIMIT].decode(errors="replace")
+    return text + "..." if len(data) > OUTPUT_LIMIT else text
+
+
+def container_process(hook: dict, base: dict | None) -> dict:
+    """The process a hook runs as inside the container: startContainer as the
+    container's process (its user, capabilities, rlimits, cwd), createContainer
+    (base None) as root with the runtime's capabilities."""
+    if base is None:
+        own = _own_capabilities()
+        process = {"cwd": "/", "user": {"uid": 0, "gid": 0},
+                   "capabilities": {s: own for s in ("bounding", "effective", "permitted")},
+                   "env": []}
+    else:
+        process = {k: v for k, v in base.items() if k not in ("terminal", "consoleSize")}
+    process["args"] = hook.get("args") or [hook["path"]]
+    if "env" in hook:
+        process["env"] = hook["env"]
+    return process
+
+
+def _own_capabilities() -> list[str]:
+    """The names of our permitted capabilities (what a hook may keep)."""
+    from . import caps
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapPrm:"):
+                bits = int(line.split()[1], 16)
+                return [n for i, n in enumerate(caps.NAMES) if bits >> i & 1]
+    return []
