@@ -274,7 +274,8 @@ def _exec(args) -> int:
                                    not args.detach, what)
     try:
         started = exec_process.start_process(args.root, args.container_id, process,
-                                             args.preserve_fds, args.ignore_paused, pointer)
+                                             args.preserve_fds, args.ignore_paused, pointer,
+                                             foreground=not args.detach and not args.console_socket)
     except ConfigError as e:
         if not args.process:
             raise

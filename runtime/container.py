@@ -531,6 +531,9 @@ def run(root: str, container_id: str, bundle: str, pid_file: str | None = None,
     to our own (runc's foreground mode)."""
     init = create(root, container_id, bundle, pid_file, no_pivot, preserve_fds,
                   console_socket, foreground=not detach)
+    if init.console_fd is not None:
+        from .terminal import take_our_size
+        take_our_size(init.console_fd)
     try:
         start(root, container_id)
     except BaseException:

@@ -108,7 +108,8 @@ class Exec:
 
 
 def start_process(root: str, container_id: str, process: dict, preserve_fds: int = 0,
-                  ignore_paused: bool = False, pointer: str = "/process") -> Exec:
+                  ignore_paused: bool = False, pointer: str = "/process",
+                  foreground: bool = False) -> Exec:
     """Start the process in the container; returns once it has exec'd (an exec
     failure, e.g. a missing program, is raised with runc's message)."""
     from .container import _listen_fds
@@ -128,6 +129,9 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
         preserve_fds = _listen_fds({"process": process}, preserve_fds, preserved)
         _default_home(process, st)
         init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer)
+        if init.console_fd is not None and foreground:
+            from .terminal import take_our_size
+            take_our_size(init.console_fd)
         init.exec_now()
     return Exec(init.pid, init.console_fd)
 
@@ -181,15 +185,28 @@ def _default_home(process: dict, st: dict) -> None:
 
 
 def wait(pid: int, console_fd: int | None = None) -> int:
-    """Wait for an exec'd process, forwarding signals as `run` does; its exit
-    status (128+N for a signal) becomes ours."""
+    """Wait for a process we started (exec'd, or a container's init), forwarding
+    signals; its exit status (128+N for a signal) becomes ours. With a pty
+    master, relay it to our own terminal meanwhile (runc's foreground mode)."""
     from .container import FORWARDED_SIGNALS, _forward
-    for sig in FORWARDED_SIGNALS:
+    # With a terminal the kernel tells the container of size changes when the
+    # relay resizes the master: SIGWINCH is the relay's, not forwarded.
+    forwarded = [s for s in FORWARDED_SIGNALS if not (console_fd is not None and
+                                                      s == signal.SIGWINCH)]
+    for sig in forwarded:
         signal.signal(sig, lambda s, _frame: _forward(pid, s))
     try:
+        if console_fd is not None:
+            from .terminal import relay
+            pidfd = os.pidfd_open(pid)
+            try:
+                relay(console_fd, pidfd)
+            finally:
+                os.close(pidfd)
+                os.close(console_fd)
         _, status = os.waitpid(pid, 0)
     finally:
-        for sig in FORWARDED_SIGNALS:
+        for sig in forwarded:
             signal.signal(sig, signal.SIG_DFL)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code

@@ -91,6 +91,15 @@ def set_winsize(fd: int, rows: int, cols: int) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, _WINSIZE.pack(rows, cols, 0, 0))
 
 
+def take_our_size(master_fd: int) -> None:
+    """Give the pty our terminal's size before the container's program runs
+    (the relay starts after it does: a program that asks at once saw 0x0)."""
+    for fd in (0, 1):
+        if os.isatty(fd):
+            _copy_winsize(fd, master_fd)
+            return
+
+
 def _copy_winsize(src: int, dst: int) -> None:
     try:  # all 8 bytes, pixels included
         fcntl.ioctl(dst, termios.TIOCSWINSZ, fcntl.ioctl(src, termios.TIOCGWINSZ, bytes(_WINSIZE.size)))
