@@ -96,6 +96,9 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
 
     rootfs = plan.rootfs_path(config, bundle)
     _default_home(config["process"], rootfs)
+    from . import notify
+    if notify.host_socket():
+        notify.prepare(config, cdir.path)
     state = new_state(cdir.id, bundle, rootfs, config.get("annotations", {}))
     cg = Cgroup.for_container(config.get("linux", {}).get("cgroupsPath"), cdir.id)
     state["cgroup"] = cg.dirs
@@ -104,6 +107,8 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     # exec starts from the container's process (as runc reads it from the bundle);
     # hooks run at start and delete.
     state["process"] = config["process"]
+    if notify.host_socket():
+        state["notify"] = True
     if config.get("hooks"):
         state["hooks"] = config["hooks"]
     cdir.save_cleanup(cg.dirs)
@@ -254,11 +259,22 @@ def write_pid_file(path: str, pid: int) -> None:
 
 def start(root: str, container_id: str) -> None:
     with ContainerDir(root, container_id) as cdir:
-        _start_locked(cdir)
+        state = cdir.load()
+        notify_sock = None
+        if state.get("notify") and os.environ.get("NOTIFY_SOCKET"):
+            from . import notify
+            notify_sock = notify.bind(cdir.path)
+        try:
+            _start_locked(cdir, state)
+        except BaseException:
+            if notify_sock:
+                notify_sock.close()
+            raise
+    if notify_sock:  # as runc: start returns once the program said READY=1
+        notify.forward_ready(notify_sock, os.environ["NOTIFY_SOCKET"], state["init_pid"])
 
 
-def _start_locked(cdir: ContainerDir) -> None:
-    state = cdir.load()
+def _start_locked(cdir: ContainerDir, state: dict) -> None:
     status = cdir.status(state)
     if status == "stopped":
         raise PyruncError("cannot start a container that has stopped")

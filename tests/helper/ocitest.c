@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -1018,6 +1019,27 @@ static int cmd_stat(const char *path)
     return 0;
 }
 
+/* sd_notify: one datagram with MSG to $NOTIFY_SOCKET. */
+static int cmd_notify(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un addr;
+    if (!path || strlen(path) >= sizeof addr.sun_path) {
+        errmsg("notify: NOTIFY_SOCKET is unset or too long");
+        return 2;
+    }
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, path);
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        errmsg("notify: send to %s: %s", path, strerror(errno));
+        return 1;
+    }
+    close(s);
+    return 0;
+}
+
 static int cmd_readlink(const char *path)
 {
     char *t = xreadlink(path);
@@ -1087,7 +1109,7 @@ static void usage(void)
             "usage: %s SUBCOMMAND [args]\n"
             "  info | cat FILE... | write FILE TEXT | open-write FILE |\n"
             "  sleep SECONDS | exit CODE | mknod PATH | ls DIR | stat PATH |\n"
-            "  readlink PATH | kill-self SIGNAL | fds | sigmask |\n"
+            "  readlink PATH | notify MSG | kill-self SIGNAL | fds | sigmask |\n"
             "  sh-exec PATH ARGS...\n",
             prog);
     fflush(stdout);
@@ -1151,6 +1173,10 @@ static int run(int argc, char **argv)
     if (strcmp(cmd, "stat") == 0) {
         NEED(3);
         return cmd_stat(argv[2]);
+    }
+    if (strcmp(cmd, "notify") == 0) {
+        NEED(3);
+        return cmd_notify(argv[2]);
     }
     if (strcmp(cmd, "readlink") == 0) {
         NEED(3);
