@@ -678,8 +678,7 @@ static void run(struct cursor *c)
             uint32_t flags = get_u32(&a);
             if (setns(fd, (int)flags) < 0)
                 fail(errno, "join the container's namespaces");
-            close(fd);
-            break;
+            break; /* the fd may be needed again (cgroup namespace after the move) */
         }
         case OP_CONSOLE: {
             uint32_t rows = get_u32(&a), cols = get_u32(&a);

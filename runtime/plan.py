@@ -191,10 +191,17 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
     (pidfd, the fd number in the init; ns_flags, the ones that differ from
     ours) at once, fork so that the pid namespace applies, join its cgroups,
     then the same credential and exec steps as the init, without the fifo."""
-    ops = [Op("SETNS_FD", (pidfd, ns_flags))]
+    # The cgroup namespace last, once in the container's cgroups: the kernel
+    # refuses a move (clone3 CLONE_INTO_CGROUP: ENOENT) from a cgroup outside
+    # the mover's cgroup namespace.
+    cgroup_ns = ns_flags & lib.CLONE_NEWCGROUP
+    rest = ns_flags & ~lib.CLONE_NEWCGROUP
+    ops = [Op("SETNS_FD", (pidfd, rest))] if rest else []
     ops += _first_process_affinity(process, pointer)
     ops.append(_clone_op(0, ctx))
     ops += _join_cgroup_ops(ctx)
+    if cgroup_ns:
+        ops.append(Op("SETNS_FD", (pidfd, cgroup_ns)))
     ops += [Op("SETSID"), Op("DUMPABLE", (0,))]
     ops += _final_affinity(process, pointer)
     if process.get("terminal"):
