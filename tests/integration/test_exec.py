@@ -155,7 +155,8 @@ def test_exec_forwards_signals(runtime, bundle, running):
             proc.wait()
 
 
-@pytest.mark.parametrize("fixture", ["containerd-exec.json", "conmon-exec.json"])
+# conmon's file is not captured yet (issue #5 note): containerd's only.
+@pytest.mark.parametrize("fixture", ["containerd-exec.json"])
 def test_exec_process_file_from_clients(runtime, bundle, running, fixture, tmp_path):
     """--process files as containerd's shim and conmon write them (captured on
     this host, tests/fixtures/exec/README.md); the command is swapped for one
