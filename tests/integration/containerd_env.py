@@ -5,6 +5,9 @@
   from Debian's busybox-static, using only tarfile/hashlib/json.
 * ``ContainerdEnv`` runs a private containerd (own root, state, gRPC and ttrpc
   sockets, all under one temp dir; CRI disabled) and drives it with ``ctr``.
+* ``run_in_pty`` runs a client (``ctr run -t``, ``podman run -it``, ...) with a
+  new pty as its controlling terminal and stdio, waits for a shell prompt,
+  types a line and collects everything until the client exits.
   ``teardown`` removes everything the test left behind: tasks and containers
   of its (unique) namespace, the containerd process, leftover shims and
   container processes, mounts under the temp dir, the shim sockets it caused
@@ -24,17 +27,24 @@ Facts this relies on (containerd 1.6, see /work/shared/notes/host-integration.md
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import glob
 import hashlib
 import io
 import json
 import os
 import platform
+import pty
+import re
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import tarfile
 import tempfile
+import termios
 import threading
 import time
 import warnings
@@ -109,9 +119,29 @@ def run(argv: Sequence[str], timeout: float, env: dict | None = None,
 def missing_tools() -> list[str]:
     """Names of the host programs this test needs but cannot find."""
     missing = [t for t in (CONTAINERD, CTR, SHIM) if shutil.which(t) is None]
+    if shutil.which("setsid") is None:
+        missing.append("setsid (util-linux)")
     if not os.access(BUSYBOX, os.X_OK):
         missing.append(f"{BUSYBOX} (Debian package busybox-static)")
     return missing
+
+
+RUNTIME_ENV = "PYRUNC_TEST_RUNTIME"
+DEFAULT_RUNTIME = "/usr/local/bin/pyrunc"
+
+
+def runtime_path() -> tuple[str, str | None]:
+    """(path, problem) for the runtime under test; problem is None if usable.
+    A missing runtime is a problem (the tests fail), never a reason to skip."""
+    path = os.path.abspath(os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME)
+    if not os.path.isfile(path):
+        return path, (f"runtime under test {path} does not exist (set by "
+                      f"${RUNTIME_ENV}, default {DEFAULT_RUNTIME}); install pyrunc there "
+                      f"or point ${RUNTIME_ENV} at it. This test fails rather than "
+                      f"skips when the runtime is missing.")
+    if not os.access(path, os.X_OK):
+        return path, f"runtime under test {path} is not executable"
+    return path, None
 
 
 def tail(path: str, nbytes: int = 8000) -> str:
@@ -197,6 +227,186 @@ def _pid_alive(pid: int) -> bool:
         return state != "Z"
     except (OSError, IndexError):
         return False
+
+
+# --------------------------------------------------------------------------
+# commands under a pseudo-terminal (ctr run -t, podman run -it, ...)
+
+# An interactive busybox sh prints "/ # " (PS1 '\w \$ ' for root); its line
+# editor then asks for the cursor position (ESC [6n) and redraws the prompt.
+SH_PROMPT = re.compile(rb"[#$] (?:\x1b\[[0-9;?]*[A-Za-z])*$")
+PTS_RE = re.compile(r"/dev/pts/\d+")
+
+
+@dataclass
+class PtyResult:
+    """Outcome of a command run on a pty; ``output`` is everything read from the
+    pty's master side (the command's stdout and stderr, the echo of what was
+    typed, CR LF line ends); ``returncode`` is None when it timed out."""
+    argv: list[str]
+    returncode: int | None
+    output: str
+    duration: float
+    timed_out: bool = False
+    sent: str | None = None
+    prompt_seen: bool = False
+
+    @property
+    def lines(self) -> list[str]:
+        return [ln.strip("\r") for ln in self.output.split("\n")]
+
+    def describe(self) -> str:
+        status = (f"TIMED OUT after {self.duration:.1f}s" if self.timed_out
+                  else f"exit status {self.returncode} after {self.duration:.1f}s")
+        typed = ("" if self.sent is None else
+                 f"\n  typed {self.sent!r} "
+                 + ("after the shell prompt" if self.prompt_seen
+                    else "WITHOUT having seen a shell prompt"))
+        return (f"$ {' '.join(self.argv)}   (on a pty)\n  -> {status}{typed}\n"
+                f"  pty output: {self.output[-4000:]!r}")
+
+
+def run_in_pty(argv: Sequence[str], timeout: float, env: dict | None = None,
+               send: str | None = None, wait_for: re.Pattern | None = SH_PROMPT,
+               ready_timeout: float = 15.0) -> PtyResult:
+    """Run argv with a new pty as its controlling terminal and stdin, stdout
+    and stderr (util-linux ``setsid --ctty``; setsid execs in place, so the
+    child is argv itself).  If ``send`` is given it is typed once the output
+    matches ``wait_for`` (a shell prompt), or after ``ready_timeout`` without
+    one.  Reads until the pty is closed by every holder (EIO) after the
+    command has exited; on timeout the command is SIGKILLed by its pid."""
+    argv = [str(a) for a in argv]
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        start = time.monotonic()
+        proc = subprocess.Popen(["setsid", "--ctty", "--wait", *argv], stdin=slave,
+                                stdout=slave, stderr=slave, env=env, close_fds=True)
+    except BaseException:
+        os.close(master)
+        os.close(slave)
+        raise
+    os.close(slave)
+    buf = bytearray()
+    sent = None
+    prompt_seen = False
+    timed_out = False
+    exited_at = None
+    try:
+        while True:
+            now = time.monotonic()
+            if send is not None and sent is None:
+                if wait_for is not None and wait_for.search(bytes(buf)):
+                    prompt_seen = True
+                if wait_for is None or prompt_seen or now - start > ready_timeout:
+                    os.write(master, send.encode())
+                    sent = send
+            if now - start > timeout:
+                timed_out = True
+                break
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            # Something else (a container's process) may still hold the pty
+            # open after the command exits: read what is there, briefly.
+            if exited_at is not None and now - exited_at > 2.0:
+                break
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError as e:
+                if e.errno != errno.EIO:
+                    raise
+                data = b""
+            if not data:  # every slave fd is closed
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+                continue
+            buf += data
+    finally:
+        if proc.poll() is None:  # timed out (or this loop failed)
+            try:
+                proc.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        os.close(master)
+    return PtyResult(argv, None if timed_out else proc.returncode,
+                     buf.decode(errors="replace"), time.monotonic() - start,
+                     timed_out=timed_out, sent=sent, prompt_seen=prompt_seen)
+
+
+def remove_cgroup_trees(tops: Iterable[str], deadline_s: float = 10.0) -> list[str]:
+    """SIGKILL every process left in the given cgroup directories (any depth,
+    thawing frozen ones first), then rmdir them deepest first.  Returns
+    problems (processes that stayed, directories that could not go)."""
+    problems = []
+    tops = [t for t in tops if os.path.isdir(t)]
+    if not tops:
+        return problems
+    # thaw frozen cgroups first, or the kills are not delivered
+    for top in tops:
+        for dirpath, _dirs, _files in os.walk(top):
+            for fname, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                p = os.path.join(dirpath, fname)
+                if os.path.exists(p):
+                    try:
+                        with open(p, "w") as f:
+                            f.write(value)
+                    except OSError:
+                        pass
+    deadline = time.monotonic() + deadline_s
+    while True:
+        pids = set()
+        for top in tops:
+            for dirpath, _dirs, _files in os.walk(top):
+                try:
+                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                        pids.update(int(x) for x in f.read().split())
+                except (OSError, ValueError):
+                    pass
+        pids = {p for p in pids if _pid_alive(p)}
+        if not pids or time.monotonic() > deadline:
+            break
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.1)
+    if pids:
+        problems.append(f"processes still in test cgroups: {sorted(pids)}")
+    for top in tops:
+        dirs = [dp for dp, _d, _f in os.walk(top)]
+        for d in sorted(dirs, key=lambda p: p.count("/"), reverse=True):
+            for attempt in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as e:
+                    if attempt == 49:
+                        problems.append(f"cannot rmdir cgroup {d}: {e}")
+                    time.sleep(0.1)
+    return problems
+
+
+def unmount_under(directory: str) -> list[str]:
+    """Lazily unmount everything mounted at or below directory, deepest first."""
+    for _ in range(20):
+        mps = mounts_under(directory)
+        if not mps:
+            return []
+        for mp in sorted(set(mps), key=lambda p: p.count("/"), reverse=True):
+            run(["umount", "-l", mp], timeout=20)
+    left = mounts_under(directory)
+    return [f"still mounted: {left}"] if left else []
 
 
 # --------------------------------------------------------------------------
@@ -467,6 +677,13 @@ disabled_plugins = {json.dumps(disabled)}
         return run([CTR, "--address", self.address, "--namespace", self.namespace, *args],
                    timeout=timeout)
 
+    def ctr_pty(self, *args: str, timeout: float = 60.0, send: str | None = None,
+                wait_for: re.Pattern | None = SH_PROMPT) -> PtyResult:
+        """ctr on a pty of its own (``ctr run -t`` / ``task exec -t`` need a
+        terminal on stdin); see run_in_pty for ``send`` and ``wait_for``."""
+        return run_in_pty([CTR, "--address", self.address, "--namespace", self.namespace,
+                           *args], timeout=timeout, send=send, wait_for=wait_for)
+
     def import_image(self, ref: str = IMAGE_REF, timeout: float = 60.0) -> Result:
         build_busybox_image(self.image_tar, ref)
         r = self.ctr("images", "import", "--snapshotter", SNAPSHOTTER, self.image_tar,
@@ -485,8 +702,38 @@ disabled_plugins = {json.dumps(disabled)}
         return ["run", *extra, "--snapshotter", SNAPSHOTTER, "--fifo-dir", self.fifo_dir,
                 "--runc-binary", self.runtime, "--runc-root", self.runc_root]
 
+    def exec_args(self, exec_id: str, *extra: str) -> list[str]:
+        """Leading arguments of `ctr task exec` (its fifos under the temp dir,
+        not /run/containerd/fifo)."""
+        return ["tasks", "exec", *extra, "--fifo-dir", self.fifo_dir, "--exec-id", exec_id]
+
     def remember(self, cid: str):
         self._container_ids.add(cid)
+
+    def remove(self, cid: str, budget: float = 15.0):
+        """Best effort, bounded: SIGKILL every process of a task, delete it and
+        its container (a test's own cleanup).  A wedged shim (a hanging
+        runtime call) makes ctr block: the module teardown's hard cleanup then
+        does the rest."""
+        deadline = time.monotonic() + budget
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        tasks = self._tasks(timeout=min(10, left())) or {}
+        if cid in tasks:
+            if tasks[cid][1] != "STOPPED" and left() > 0:
+                self.ctr("tasks", "kill", "--all", "--signal", "SIGKILL", cid,
+                         timeout=min(10, left()))
+                while left() > 0:
+                    t = self._tasks(timeout=min(10, left()))
+                    if t is None or t.get(cid, (0, "STOPPED"))[1] == "STOPPED":
+                        break
+                    time.sleep(0.1)
+            if left() > 0:
+                self.ctr("tasks", "delete", "--force", cid, timeout=min(10, left()))
+        if left() > 0:
+            self.ctr("containers", "delete", cid, timeout=min(10, left()))
 
     # ---- task listing
 
@@ -556,6 +803,7 @@ disabled_plugins = {json.dumps(disabled)}
         if self.log_watcher:
             step("stop log watcher", self.log_watcher.stop)
         step("kill leftover shims", self._kill_shims)
+        step("kill leftover runtime processes", self._kill_runtime_processes)
         step("remove cgroups", lambda: problems.extend(self._remove_cgroups()))
         step("unmount", lambda: problems.extend(self._unmount_all()))
         step("clean /run/containerd", lambda: problems.extend(self._clean_run_dirs()))
@@ -645,71 +893,41 @@ disabled_plugins = {json.dumps(disabled)}
         while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def _kill_runtime_processes(self):
+        """A runtime process the killed shim left behind (a hanging `exec` or
+        `create`) names our temp dir (--root, --log, --bundle): SIGKILL it."""
+        me = os.getpid()
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == me:
+                continue
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if any(self.tmpdir.encode() in a for a in argv[1:]):
+                pids.append(int(d))
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pids:
+            warnings.warn(f"killed leftover processes naming {self.tmpdir}: {pids}")
+
     def _cgroup_tops(self) -> list[str]:
         return [os.path.join(h["path"], self.namespace) for h in cgroup_hierarchies()]
 
     def _remove_cgroups(self) -> list[str]:
         """Kill what is left in /<namespace>/... of each hierarchy, then rmdir."""
-        problems = []
-        tops = [t for t in self._cgroup_tops() if os.path.isdir(t)]
-        if not tops:
-            return problems
-        # thaw frozen cgroups first, or the kills are not delivered
-        for top in tops:
-            for dirpath, _dirs, _files in os.walk(top):
-                for fname, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
-                    p = os.path.join(dirpath, fname)
-                    if os.path.exists(p):
-                        try:
-                            with open(p, "w") as f:
-                                f.write(value)
-                        except OSError:
-                            pass
-        deadline = time.monotonic() + 10
-        while True:
-            pids = set()
-            for top in tops:
-                for dirpath, _dirs, _files in os.walk(top):
-                    try:
-                        with open(os.path.join(dirpath, "cgroup.procs")) as f:
-                            pids.update(int(x) for x in f.read().split())
-                    except (OSError, ValueError):
-                        pass
-            pids = {p for p in pids if _pid_alive(p)}
-            if not pids or time.monotonic() > deadline:
-                break
-            for p in pids:
-                try:
-                    os.kill(p, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.1)
-        if pids:
-            problems.append(f"processes still in test cgroups: {sorted(pids)}")
-        for top in tops:
-            dirs = [dp for dp, _d, _f in os.walk(top)]
-            for d in sorted(dirs, key=lambda p: p.count("/"), reverse=True):
-                for attempt in range(50):
-                    try:
-                        os.rmdir(d)
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError as e:
-                        if attempt == 49:
-                            problems.append(f"cannot rmdir cgroup {d}: {e}")
-                        time.sleep(0.1)
-        return problems
+        return remove_cgroup_trees(self._cgroup_tops())
 
     def _unmount_all(self) -> list[str]:
-        for _ in range(20):
-            mps = mounts_under(self.tmpdir)
-            if not mps:
-                return []
-            for mp in sorted(set(mps), key=lambda p: p.count("/"), reverse=True):
-                run(["umount", "-l", mp], timeout=20)
-        left = mounts_under(self.tmpdir)
-        return [f"still mounted: {left}"] if left else []
+        return unmount_under(self.tmpdir)
 
     def _clean_run_dirs(self) -> list[str]:
         """Remove the shim sockets our containers created in /run/containerd/s

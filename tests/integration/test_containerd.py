@@ -6,6 +6,12 @@ from Debian's busybox-static is imported as a docker-archive; then `ctr run`
 drives containers through containerd-shim-runc-v2 with
 ``--runc-binary $PYRUNC_TEST_RUNTIME --runc-root <tmp>/runc-root``.
 
+Besides run/kill/delete: terminals and exec (issue #5) - ``ctr run -t`` and
+``ctr task exec -t`` on a pty made here (an interactive busybox sh is typed
+into; ``tty`` must name /dev/pts/N and the exit status come back), ``ctr task
+exec`` output and exit status, ``ctr task ps`` listing the init and an exec'd
+process, and exec into a stopped task failing.
+
 The runtime defaults to /usr/local/bin/pyrunc.  If it does not exist the tests
 FAIL (they never skip for that); set PYRUNC_TEST_RUNTIME=/usr/sbin/runc to
 check the test itself against runc.  They skip (loudly) only when not root or
@@ -28,8 +34,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import containerd_env as ce  # noqa: E402
 
-RUNTIME_ENV = "PYRUNC_TEST_RUNTIME"
-DEFAULT_RUNTIME = "/usr/local/bin/pyrunc"
+RUNTIME_ENV = ce.RUNTIME_ENV
+DEFAULT_RUNTIME = ce.DEFAULT_RUNTIME
 RUN_TIMEOUT = float(os.environ.get("PYRUNC_TEST_CTD_TIMEOUT", "60"))
 
 _missing = ce.missing_tools()
@@ -46,17 +52,7 @@ pytestmark = [
 ]
 
 
-def runtime_path() -> tuple[str, str | None]:
-    """(path, problem) for the runtime under test; problem is None if usable."""
-    path = os.path.abspath(os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME)
-    if not os.path.isfile(path):
-        return path, (f"runtime under test {path} does not exist (set by "
-                      f"${RUNTIME_ENV}, default {DEFAULT_RUNTIME}); install pyrunc there "
-                      f"or point ${RUNTIME_ENV} at it. This test fails rather than "
-                      f"skips when the runtime is missing.")
-    if not os.access(path, os.X_OK):
-        return path, f"runtime under test {path} is not executable"
-    return path, None
+runtime_path = ce.runtime_path
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +171,159 @@ def test_exit_status_propagates(ctd):
     r = env.ctr(*env.run_args("--rm"), ce.IMAGE_REF, cid, "sh", "-c", "exit 3",
                 timeout=RUN_TIMEOUT)
     assert r.returncode == 3, "expected exit status 3\n" + _why(env, cid, r)
+
+
+# --------------------------------------------------------------------------
+# terminals and exec (issue #5)
+
+PTY_TIMEOUT = 30.0
+EXEC_TIMEOUT = min(RUN_TIMEOUT, 30.0)
+# Typed into the interactive sh: `tty` names the terminal, the marker is
+# computed so that only its execution (not the echo of the typed line) prints it.
+TYPED = "tty; echo marker-$((6*7)); exit {status}\n"
+MARKER = "marker-42"
+
+
+@pytest.fixture
+def task(request, ctd):
+    """Start `sleep 1000` as a detached task (id from the test's name); the
+    task and container go afterwards, even if the test fails."""
+    made = []
+
+    def start(cmd=("sleep", "1000"), cid=None):
+        env = _env(ctd)
+        cid = cid or "ctd-" + request.node.name.removeprefix("test_").replace("_", "-")
+        env.remember(cid)
+        made.append(cid)
+        r = env.ctr(*env.run_args("-d"), ce.IMAGE_REF, cid, *cmd, timeout=RUN_TIMEOUT)
+        assert r.returncode == 0, "ctr run -d failed\n" + _why(env, cid, r)
+        return cid
+
+    yield start
+    if ctd is not None:
+        for cid in made:
+            ctd.remove(cid)
+
+
+def _running_pid(env: ce.ContainerdEnv, cid: str) -> int:
+    t = _poll(lambda: env.tasks().get(cid, (0, ""))[1] == "RUNNING" and env.tasks()[cid],
+              timeout=10)
+    assert t, f"task {cid} not RUNNING: {env.tasks()}\n" + _why(env, cid)
+    return t[0]
+
+
+def _tty_checks(env, cid, r: ce.PtyResult, status: int, what: str):
+    assert r.returncode == status, (
+        f"{what}: expected exit status {status} (typed `exit {status}`)\n" + _why(env, cid, r))
+    ttys = [ln for ln in r.lines if ce.PTS_RE.fullmatch(ln.strip())]
+    assert ttys, (f"{what}: `tty` did not print /dev/pts/N (not a terminal in the "
+                  f"container?)\n" + _why(env, cid, r))
+    assert MARKER in r.lines, (f"{what}: the typed command's output {MARKER!r} did not "
+                               f"come back through the terminal\n" + _why(env, cid, r))
+
+
+def test_run_tty(ctd):
+    """ctr run -t: the runtime hands the shim a pty master over --console-socket."""
+    env = _env(ctd)
+    cid = "ctd-run-tty"
+    env.remember(cid)
+    r = env.ctr_pty(*env.run_args("--rm", "-t"), ce.IMAGE_REF, cid, "sh",
+                    send=TYPED.format(status=3), timeout=PTY_TIMEOUT)
+    _tty_checks(env, cid, r, 3, "ctr run -t")
+    assert not os.path.exists(env.runtime_state_dir(cid)), (
+        f"runtime state {env.runtime_state_dir(cid)} left after `ctr run --rm -t`\n"
+        + _why(env, cid, r))
+
+
+def test_exec_output(ctd, task):
+    env = _env(ctd)
+    cid = task()
+    init_pid = _running_pid(env, cid)
+    r = env.ctr(*env.exec_args("e-out"), cid, "sh", "-c",
+                "echo exec-out; echo exec-err >&2; cat /proc/1/cmdline; echo; cat /etc/hostname",
+                timeout=EXEC_TIMEOUT)
+    assert r.returncode == 0, "ctr task exec failed\n" + _why(env, cid, r)
+    lines = r.stdout.splitlines()
+    assert lines[:1] == ["exec-out"], "exec output missing\n" + _why(env, cid, r)
+    # the exec'd process is in the container's pid and mount namespaces
+    assert lines[1:2] == ["sleep\x001000\x00"], (
+        "exec'd process does not see the container's pid 1 (`sleep 1000`)\n" + _why(env, cid, r))
+    assert lines[2:3] == ["pyrunc-test"], (
+        "exec'd process does not see the image's /etc/hostname\n" + _why(env, cid, r))
+    assert "exec-err" in r.stderr, "exec stderr missing\n" + _why(env, cid, r)
+    assert env.tasks().get(cid) == (init_pid, "RUNNING"), (
+        f"task changed after exec: {env.tasks()}\n" + _why(env, cid, r))
+
+
+def test_exec_exit_status(ctd, task):
+    env = _env(ctd)
+    cid = task()
+    _running_pid(env, cid)
+    r = env.ctr(*env.exec_args("e-exit"), cid, "sh", "-c", "exit 7", timeout=EXEC_TIMEOUT)
+    assert r.returncode == 7, "expected ctr task exec's exit status 7\n" + _why(env, cid, r)
+
+
+def test_exec_tty(ctd, task):
+    env = _env(ctd)
+    cid = task()
+    _running_pid(env, cid)
+    r = env.ctr_pty(*env.exec_args("e-tty", "-t"), cid, "sh",
+                    send=TYPED.format(status=6), timeout=PTY_TIMEOUT)
+    _tty_checks(env, cid, r, 6, "ctr task exec -t")
+    assert env.tasks().get(cid, (0, ""))[1] == "RUNNING", (
+        f"task not RUNNING after exec -t: {env.tasks()}\n" + _why(env, cid, r))
+
+
+def test_task_ps_lists_exec(ctd, task):
+    """ctr task ps: the init (from the runtime's `ps`) and an exec'd process
+    (ExecID), the latter in the container's namespaces and cgroups."""
+    env = _env(ctd)
+    cid = task()
+    init_pid = _running_pid(env, cid)
+    e = env.ctr(*env.exec_args("e-ps", "-d"), cid, "sleep", "999", timeout=EXEC_TIMEOUT)
+    assert e.returncode == 0, "ctr task exec -d failed\n" + _why(env, cid, e)
+
+    def listed():
+        r = env.ctr("tasks", "ps", cid, timeout=30)
+        rows = {}
+        for line in r.stdout.splitlines()[1:]:
+            parts = line.split(None, 1)
+            if parts and parts[0].isdigit():
+                rows[int(parts[0])] = parts[1] if len(parts) > 1 else ""
+        return r, rows
+
+    def two():
+        _r, rows = listed()
+        return len(rows) >= 2 and rows
+
+    _poll(two, timeout=10)
+    r, rows = listed()
+    assert r.returncode == 0, "ctr task ps failed\n" + _why(env, cid, r)
+    assert init_pid in rows, f"init pid {init_pid} not listed\n" + _why(env, cid, e, r)
+    execs = [p for p, info in rows.items() if "ExecID:e-ps" in info]
+    assert len(execs) == 1, f"exec e-ps not listed once: {rows}\n" + _why(env, cid, e, r)
+    exec_pid = execs[0]
+    assert set(rows) == {init_pid, exec_pid}, (
+        f"unexpected processes listed: {rows}\n" + _why(env, cid, e, r))
+    with open(f"/proc/{exec_pid}/cmdline", "rb") as f:
+        assert f.read() == b"sleep\x00999\x00", f"pid {exec_pid} is not the exec'd `sleep 999`"
+    for ns in ("pid", "mnt", "uts", "ipc", "net"):
+        ours, init = (os.readlink(f"/proc/{p}/ns/{ns}") for p in (exec_pid, init_pid))
+        assert ours == init, f"exec'd process not in the container's {ns} namespace"
+    with open(f"/proc/{exec_pid}/cgroup") as a, open(f"/proc/{init_pid}/cgroup") as b:
+        assert a.read() == b.read(), "exec'd process not in the container's cgroups"
+
+
+def test_exec_into_stopped_task_fails(ctd, task):
+    env = _env(ctd)
+    cid = task(cmd=("true",))
+    stopped = _poll(lambda: env.tasks().get(cid, (0, ""))[1] == "STOPPED", timeout=10)
+    assert stopped, f"task {cid} running `true` not STOPPED: {env.tasks()}\n" + _why(env, cid)
+    r = env.ctr(*env.exec_args("e-late"), cid, "echo", "should-not-run", timeout=EXEC_TIMEOUT)
+    assert r.returncode not in (0, None), (
+        "exec into a stopped task succeeded (or hung)\n" + _why(env, cid, r))
+    assert "should-not-run" not in r.stdout, "exec'd command ran\n" + _why(env, cid, r)
+    assert "stopped" in r.stderr, "error does not say the task is stopped\n" + _why(env, cid, r)
+    d = env.ctr("tasks", "delete", cid, timeout=30)
+    assert d.returncode == 0, (
+        "stopped task cannot be deleted after the failed exec\n" + _why(env, cid, d))
