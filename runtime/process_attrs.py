@@ -68,8 +68,8 @@ def cpu_mask(cpus: str, pointer: str) -> bytes:
     bits = 0
     try:
         for part in cpus.split(","):
-            first, _, last = part.strip().partition("-")
-            lo, hi = int(first), int(last or first)
+            first, dash, last = part.strip().partition("-")
+            lo, hi = int(first), int(last if dash else first)  # "1-" is no range
             if lo > hi or hi >= MAX_CPUS or lo < 0:
                 raise ValueError
             for cpu in range(lo, hi + 1):

@@ -58,6 +58,7 @@ def test_all_six_kinds_in_order_with_state_and_namespaces(runtime, bundle, recor
     runtime("create", "-b", bundle.write(), bundle.id)
     pid = runtime.state(bundle.id)["pid"]
     init_mnt = os.readlink(f"/proc/{pid}/ns/mnt")
+    init_pidns = os.readlink(f"/proc/{pid}/ns/pid")
     host_mnt = os.readlink("/proc/self/ns/mnt")
     assert [r["kind"] for r in records()] == ["prestart", "createRuntime", "createContainer"]
     runtime("start", bundle.id)
@@ -74,8 +75,7 @@ def test_all_six_kinds_in_order_with_state_and_namespaces(runtime, bundle, recor
         assert by_kind[kind]["mnt"] == host_mnt, kind  # the runtime's namespaces
     for kind in ("createContainer", "startContainer"):
         assert by_kind[kind]["mnt"] == init_mnt, kind  # the container's
-    assert by_kind["startContainer"]["pidns"] == os.readlink(f"/proc/{pid}/ns/pid") \
-        or not IS_PYRUNC
+    assert by_kind["startContainer"]["pidns"] == init_pidns
     want_status = {"prestart": "creating", "createRuntime": "creating",
                    "createContainer": "creating", "startContainer": "created",
                    "poststart": "running", "poststop": "stopped"}
