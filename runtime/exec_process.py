@@ -112,7 +112,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
                   foreground: bool = False) -> Exec:
     """Start the process in the container; returns once it has exec'd (an exec
     failure, e.g. a missing program, is raised with runc's message)."""
-    from .container import _listen_fds
+    from .container import _default_home, _listen_fds
     from .launcher import open_fds
 
     preserved = open_fds(3, preserve_fds)
@@ -127,7 +127,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
         if status == "creating":
             raise PyruncError("cannot exec in a container that is being created")
         preserve_fds = _listen_fds({"process": process}, preserve_fds, preserved)
-        _default_home(process, st)
+        _default_home(process, st["rootfs"])
         init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer)
         if init.console_fd is not None and foreground:
             from .terminal import take_our_size
@@ -175,13 +175,6 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
         init.kill()
         raise
     return init
-
-
-def _default_home(process: dict, st: dict) -> None:
-    env = process.setdefault("env", [])
-    if not any(e.startswith("HOME=") for e in env):
-        from .rootfs_files import home_dir
-        env.append("HOME=" + home_dir(st["rootfs"], process.get("user", {}).get("uid", 0)))
 
 
 def wait(pid: int, console_fd: int | None = None) -> int:
