@@ -107,6 +107,10 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     # exec starts from the container's process (as runc reads it from the bundle);
     # hooks run at start and delete.
     state["process"] = config["process"]
+    persona = config.get("linux", {}).get("personality")
+    if persona:
+        from .process_attrs import personality
+        state["personality"] = personality(config["linux"])
     if notify.host_socket():
         state["notify"] = True
     if config.get("hooks"):

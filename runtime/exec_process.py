@@ -162,7 +162,7 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
                                cap_last_cap=last_cap(), clone_cgroup_fd=clone_fd,
                                cgroup_task_fds=list(zip(numbers, tasks)))
         ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
-                              pointer, program)
+                              pointer, program, st.get("personality"))
         init = Init(plan.encode(ops), state_dir, preserve_fds, list(preserved), files, stdio)
     finally:
         for fd in files:

@@ -186,7 +186,8 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
 
 
 def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
-               pointer: str = "/process", program: str | None = None) -> list[Op]:
+               pointer: str = "/process", program: str | None = None,
+               persona: int | None = None) -> list[Op]:
     """A new process in a running container: join the namespaces of its init
     (pidfd, the fd number in the init; ns_flags, the ones that differ from
     ours) at once, fork so that the pid namespace applies, join its cgroups,
@@ -207,6 +208,8 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
     if process.get("terminal"):
         size = process.get("consoleSize", {})
         ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 0)))
+    if persona is not None:  # the container's linux.personality (not inherited: we fork from pyrunc)
+        ops.append(Op("PERSONALITY", (persona,)))
     ops += _process_ops(process, ctx, pointer)
     ops += _exec_ops(process, ctx, fifo=False, program=program)
     return ops

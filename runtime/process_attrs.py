@@ -1,8 +1,8 @@
 """Process attributes that become single plan ops: I/O priority, scheduler, CPU
 affinity, personality, time namespace offsets, LSM labels, Intel RDT.
 
-Pure functions of the config (the LSM and resctrl checks read the host through
-the probe), so they are unit-tested like the rest of the planner. Each raises a
+Pure functions of the config (the LSM and resctrl checks read /sys and
+/proc/self/mountinfo), so they are unit-tested like the rest of the planner. Each raises a
 ConfigError naming the field it cannot honour.
 """
 from .errors import ConfigError
@@ -69,7 +69,10 @@ def cpu_mask(cpus: str, pointer: str) -> bytes:
     try:
         for part in cpus.split(","):
             first, dash, last = part.strip().partition("-")
-            lo, hi = int(first), int(last if dash else first)  # "1-" is no range
+            first, last = first.strip(), (last if dash else first).strip()  # "1-" is no range
+            if not (_ascii_digits(first) and _ascii_digits(last)):  # int() takes "1_0", "١"
+                raise ValueError
+            lo, hi = int(first), int(last)
             if lo > hi or hi >= MAX_CPUS or lo < 0:
                 raise ValueError
             for cpu in range(lo, hi + 1):
@@ -78,6 +81,10 @@ def cpu_mask(cpus: str, pointer: str) -> bytes:
         raise ConfigError(pointer, f"{cpus!r} is not a CPU list like 0-3,7") from None
     words = max(1, (bits.bit_length() + 63) // 64)
     return bits.to_bytes(words * 8, "little")
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def affinity(process: dict, which: str, base: str = "/process") -> bytes | None:
@@ -111,8 +118,9 @@ def time_offsets(linux: dict, new_time_ns: bool) -> str | None:
     lines = []
     for clock, value in offsets.items():
         if clock not in ("monotonic", "boottime"):
-            raise ConfigError(f"/linux/timeOffsets/{clock}", "unknown clock: expected monotonic "
-                                                             "or boottime")
+            escaped = clock.replace("~", "~0").replace("/", "~1")  # RFC 6901
+            raise ConfigError(f"/linux/timeOffsets/{escaped}", "unknown clock: expected "
+                                                               "monotonic or boottime")
         nanos = value.get("nanosecs", 0)
         if not 0 <= nanos < 10**9:
             raise ConfigError(f"/linux/timeOffsets/{clock}/nanosecs", f"{nanos} is not below 1e9")

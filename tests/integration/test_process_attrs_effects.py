@@ -320,9 +320,6 @@ def test_personality(runtime, bundle, domain, machine, persona):
 
 
 @x86_64_only
-@pytest.mark.xfail(IS_PYRUNC, strict=True, reason="pyrunc bug: plan.build_exec emits no "
-                   "PERSONALITY op, and an exec'd process descends from pyrunc, not from the "
-                   "container's init, so it runs with the host's personality")
 def test_personality_applies_to_exec(runtime, bundle):
     """runc 1.2+ sets linux.personality in exec'd processes too (its setns
     init calls setupPersonality; its bats test "runc run personality with exec
