@@ -220,6 +220,28 @@ def cgroup_dirs_of(pid: int) -> list[str]:
     return dirs
 
 
+def poll(fn, timeout: float, interval: float = 0.1):
+    """Call fn until it returns a truthy value or timeout; return the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+def kill_and_wait(pids: list[int], timeout: float = 5.0) -> None:
+    """SIGKILL each pid (ours, found by the caller) and wait until they are gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -908,14 +930,7 @@ disabled_plugins = {json.dumps(disabled)}
                 continue
             if any(self.tmpdir.encode() in a for a in argv[1:]):
                 pids.append(int(d))
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 5
-        while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        kill_and_wait(pids)
         if pids:
             warnings.warn(f"killed leftover processes naming {self.tmpdir}: {pids}")
 

@@ -43,9 +43,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import tempfile
-import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -324,14 +322,7 @@ runroot = {json.dumps(self.runroot)}
 
     def _kill_ours(self):
         pids = self._our_pids()
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 5
-        while any(ce._pid_alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        ce.kill_and_wait(pids)
 
     def _clean_runtime_state(self) -> list[str]:
         """Our containers' state in the runtime's default root: `delete

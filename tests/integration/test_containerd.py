@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import pytest
 
@@ -85,14 +84,7 @@ def _why(env: ce.ContainerdEnv, cid: str, *results: ce.Result) -> str:
     return "\n".join([r.describe() for r in results] + [env.diagnostics(cid)])
 
 
-def _poll(fn, timeout: float, interval: float = 0.1):
-    """Call fn until it returns a truthy value or timeout; return the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
+_poll = ce.poll
 
 
 def test_run_rm_echo(ctd):

@@ -88,13 +88,8 @@ def _why(env: pe.PodmanEnv, name: str | None, *results) -> str:
     return "\n".join([r.describe() for r in results] + [env.diagnostics(name)])
 
 
-def _poll(fn, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(interval)
+def _poll(fn, timeout: float):
+    return ce.poll(fn, timeout, interval=0.05)
 
 
 def _start_detached(env: pe.PodmanEnv, name: str, *cmd: str) -> int:
