@@ -199,8 +199,8 @@ def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int
 
 
 def _poststop(table: dict | None, oci: dict) -> None:
-    from . import hooks
-    if hooks.present(table, "poststop"):
+    if (table or {}).get("poststop"):  # checked first: hooks imports subprocess (every delete)
+        from . import hooks
         hooks.run("poststop", table, oci)
 
 

@@ -32,10 +32,6 @@ class HookError(PyruncError):
     """A hook failed: the message names the kind, the index and the reason."""
 
 
-def present(hooks: dict | None, *kinds: str) -> bool:
-    return any((hooks or {}).get(k) for k in kinds)
-
-
 def run(kind: str, hooks: dict | None, state: dict, in_container=None) -> None:
     """Run the hooks of one kind in order. in_container(hook, stdio) -> pid
     starts one inside the container (createContainer, startContainer)."""
