@@ -644,6 +644,12 @@ static void clone_init(uint64_t flags, uint32_t cgroup_fd)
     /* With CLONE_PARENT clone3 wants exit_signal 0: the child inherits ours
      * (SIGCHLD), so the parent is told of its exit. */
     args.flags = flags | CLONE_PARENT;
+    /* MSG_PID must be the first message: the child could otherwise reach its
+     * own first message (READY, an error) before we send it. It waits for
+     * EOF on this pipe, i.e. for our exit after the send. */
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        fail(errno, "create a pipe");
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid < 0)
         fail(errno, "clone the container init");
@@ -651,6 +657,11 @@ static void clone_init(uint64_t flags, uint32_t cgroup_fd)
         send_msg(MSG_PID, 0, (int)pid, NULL);
         _exit(0);
     }
+    close(gate[1]);
+    char byte;
+    while (read(gate[0], &byte, 1) < 0 && errno == EINTR)
+        ;
+    close(gate[0]);
 }
 
 static void run(struct cursor *c)

@@ -178,9 +178,24 @@ class Init:
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except (ProcessLookupError, ChildProcessError):
+            except ProcessLookupError:
                 pass
+            _reap(self.pid)
+
+
+def _reap(pid: int) -> None:
+    """Wait for pid, reaping any other child of ours meanwhile. A pid
+    namespace's init cannot finish exiting while a process in its namespace
+    is an unreaped zombie, and those we start there (hooks, exec'd
+    processes: CLONE_PARENT) are our children: waiting for the init alone
+    could wait forever."""
+    while True:
+        try:
+            done, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        if done == pid:
+            return
 
 
 def _received_fds(ancillary) -> list[int]:
