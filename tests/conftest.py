@@ -35,6 +35,29 @@ make_bundle = _load(REPO / "scripts" / "make_bundle.py", "make_bundle")
 helper_build = _load(REPO / "tests" / "helper" / "build.py", "ocitest_build")
 
 
+def process_report() -> str:
+    """pid, parent, state, kernel wait channel and command of every user
+    process, for a runtime call that timed out (shows who waits for whom)."""
+    lines = []
+    for entry in sorted(os.listdir("/proc"), key=lambda n: (len(n), n)):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/wchan") as f:
+                wchan = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if not cmdline:  # a kernel thread
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        lines.append(f"{entry} ppid={fields[1]} {fields[0]} wchan={wchan or '-'} {cmdline[:160]}")
+    return "\n".join(lines)
+
+
 def needs_root():
     return pytest.mark.skipif(os.geteuid() != 0, reason="integration tests create containers: run as root")
 
@@ -52,8 +75,17 @@ class Runtime:
         # Files, not pipes: a created container's init inherits the runtime's
         # stdio and holds it open, so a pipe would never reach EOF.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.run(cmd, stdout=out, stderr=err, timeout=timeout, input=input,
-                                  text=True, env=env, pass_fds=pass_fds, cwd=cwd)
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env,
+                                    stdin=subprocess.PIPE if input is not None else None,
+                                    pass_fds=pass_fds, cwd=cwd)
+            try:
+                proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                where = process_report()  # before the kill: where did it hang?
+                proc.kill()
+                proc.wait()
+                raise AssertionError(f"{' '.join(cmd)} timed out after {timeout}s; "
+                                     f"processes then:\n{where}") from None
             out.seek(0)
             err.seek(0)
             proc.stdout = out.read().decode(errors="replace")

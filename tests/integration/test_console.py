@@ -35,7 +35,10 @@ class ConsoleReceiver:
         self.thread.start()
 
     def _serve(self):
-        conn, _ = self.server.accept()
+        try:
+            conn, _ = self.server.accept()
+        except OSError:  # close() shut the listener down: nobody connected
+            return
         with conn:
             while True:
                 fds = array.array("i")
@@ -56,6 +59,13 @@ class ConsoleReceiver:
         return fds[0]
 
     def close(self):
+        # shutdown wakes a thread still blocked in accept(); joined before the
+        # close, so it cannot go on to use the fd number once it is reused.
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(5)
         self.server.close()
         for _data, fds in self.messages:
             for fd in fds:

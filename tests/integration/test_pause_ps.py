@@ -55,10 +55,14 @@ def test_pause_and_resume(runtime, bundle):
     runtime("resume", bundle.id)
     assert runtime.state(bundle.id)["status"] == "running"
     assert freezer_state(bundle) == "THAWED"
+    # One reading for the loop and the assert: the shell truncates the file
+    # before each write, so a second reading may find it empty (0).
     deadline = time.monotonic() + 5
-    while count(bundle) <= frozen_at and time.monotonic() < deadline:
+    resumed_at = count(bundle)
+    while resumed_at <= frozen_at and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert count(bundle) > frozen_at
+        resumed_at = count(bundle)
+    assert resumed_at > frozen_at
     proc = runtime("resume", bundle.id, check=False)
     assert proc.returncode == 1 and "not paused" in proc.stderr
 
