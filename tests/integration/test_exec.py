@@ -162,8 +162,7 @@ def test_exec_forwards_signals(runtime, bundle, running):
             proc.wait()
 
 
-# conmon's file is not captured yet (issue #5 note): containerd's only.
-@pytest.mark.parametrize("fixture", ["containerd-exec.json"])
+@pytest.mark.parametrize("fixture", ["containerd-exec.json", "conmon-exec.json"])
 def test_exec_process_file_from_clients(runtime, bundle, running, fixture, tmp_path):
     """--process files as containerd's shim and conmon write them (captured on
     this host, tests/fixtures/exec/README.md); the command is swapped for one
@@ -178,6 +177,8 @@ def test_exec_process_file_from_clients(runtime, bundle, running, fixture, tmp_p
     assert cap_names(data["caps"]["effective"]) == set(process["capabilities"]["effective"])
     for item in process["env"]:
         assert item in data["env"]
+    for limit in process.get("rlimits", []):  # conmon passes the engine's ulimits
+        assert data["rlimits"][limit["type"]] == {"soft": limit["soft"], "hard": limit["hard"]}
 
 
 def test_exec_process_file_errors_name_the_file(runtime, bundle, running, tmp_path):
