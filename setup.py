@@ -30,4 +30,4 @@ class BuildPy(build_py):
             shutil.copy(schema, schema_dir / schema.name)
 
 
-setup(cffi_modules=["csrc/build_native.py:ffibuilder"], cmdclass={"build_py": BuildPy})
+setup(cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"], cmdclass={"build_py": BuildPy})

@@ -53,6 +53,8 @@ ffibuilder.cdef(
     int pyrunc_bpf_dev_attach(int cgroup_fd, int prog_fd);
     int pyrunc_bpf_dev_query(int cgroup_fd, unsigned int *ids, unsigned int capacity);
     int pyrunc_bpf_dev_detach_id(int cgroup_fd, unsigned int prog_id);
+    int pyrunc_seccomp_flag_supported(unsigned int flag);
+    int pyrunc_seccomp_action_available(unsigned int action);
     """
 )
 ffibuilder.set_source(
@@ -184,6 +186,21 @@ ffibuilder.set_source(
         int rc = pyrunc_bpf(BPF_PROG_DETACH, &attr);
         close(prog_fd);
         return rc < 0 ? rc : 0;
+    }
+
+    /* Whether this kernel knows a seccomp filter flag: it checks the flags
+     * before it reads the (here missing) program, so EFAULT means known. */
+    static int pyrunc_seccomp_flag_supported(unsigned int flag)
+    {
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) == 0)
+            return 1;  /* cannot happen with no program */
+        return errno == EFAULT || errno == EACCES;
+    }
+
+    /* Whether this kernel has a seccomp return action (SECCOMP_RET_*). */
+    static int pyrunc_seccomp_action_available(unsigned int action)
+    {
+        return syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
     }
     """,
     include_dirs=[str(CSRC)],

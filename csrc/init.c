@@ -527,22 +527,14 @@ static void exec_fifo(const char *name)
     statefd = -1;
 }
 
-static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
-{
-    struct sock_fprog fprog;
-    fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
-    fprog.filter = (struct sock_filter *)prog;
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) < 0)
-        fail(errno, "load seccomp filter");
-}
+/* ---- fds for the parent ---- */
 
-/* ---- terminal ---- */
-
-static void send_console(int master)
+/* One message of TYPE carrying FD (SCM_RIGHTS); WHAT names it in an error. */
+static void send_fd(uint32_t type, int fd, const char *what)
 {
     struct sync_msg m;
     memset(&m, 0, sizeof m);
-    m.type = MSG_CONSOLE;
+    m.type = type;
     struct iovec iov = {&m, sizeof m};
     union {
         struct cmsghdr align;
@@ -559,10 +551,28 @@ static void send_console(int master)
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
     cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
     if (sendmsg(sockfd, &msg, MSG_NOSIGNAL) < 0)
-        fail(errno, "send the pty master to pyrunc");
+        fail(errno, "send %s to pyrunc", what);
 }
+
+/* With SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel returns the notify fd:
+ * the parent hands it to the listener. */
+static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
+{
+    struct sock_fprog fprog;
+    fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
+    fprog.filter = (struct sock_filter *)prog;
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+    if (rc < 0)
+        fail(errno, "load the seccomp filter (flags 0x%x)", flags);
+    if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        send_fd(MSG_SECCOMP, (int)rc, "the seccomp notify fd");
+        close((int)rc);
+    }
+}
+
+/* ---- terminal ---- */
 
 /* A pty from the devpts instance the container sees at /dev/ptmx (after
  * pivot_root, or after joining the container's mount namespace). */
@@ -600,7 +610,7 @@ static void setup_console(uint32_t rows, uint32_t cols, uint32_t bind_console)
             fail(errno, "bind the pty onto /dev/console");
         close(fd);
     }
-    send_console(master);
+    send_fd(MSG_CONSOLE, master, "the pty master");
     close(master);
     if (ioctl(slave, TIOCSCTTY, 0) < 0)
         fail(errno, "make the pty the controlling terminal");

@@ -55,7 +55,8 @@
 #define OP_LOOKUP 47          /* str name, str PATH value: resolve args[0] in the container */
 #define OP_EXEC_FIFO 48       /* str name: block on the exec fifo in the state dir fd */
 #define OP_CLOSE_FDS 49       /* u32 first fd to close at exec */
-#define OP_SECCOMP 50         /* u32 flags, bytes BPF program (struct sock_filter[]) */
+#define OP_SECCOMP 50         /* u32 seccomp(2) flags, bytes BPF program (struct sock_filter[]);
+                                 with NEW_LISTENER the notify fd goes to the parent */
 #define OP_ARG 51             /* str */
 #define OP_ENV 52             /* str */
 #define OP_EXEC 53            /* execve the looked-up path with OP_ARG/OP_ENV */
@@ -87,6 +88,7 @@
 #define MSG_ABORT 5     /* parent -> init: give up and exit */
 #define MSG_CONSOLE 6   /* init -> parent: the pty master, as SCM_RIGHTS */
 #define MSG_HOOKS 7     /* init -> parent: run the create hooks now, then MSG_GO */
+#define MSG_SECCOMP 8   /* init -> parent: the seccomp notify fd, as SCM_RIGHTS */
 
 #define MSG_TEXT_SIZE 4000
 

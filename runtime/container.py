@@ -36,12 +36,13 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     check_terminal_flags(bool(config["process"].get("terminal")), console_socket, foreground,
                          "config.json: /process/terminal")
     preserve_fds = _listen_fds(config, preserve_fds, preserved)
+    compiled = compile_seccomp(config.get("linux", {}).get("seccomp"), root)
     cdir.claim()
     point("claimed")
     undo = []
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
-                               preserved, undo, console_socket)
+                               preserved, undo, console_socket, compiled)
     except BaseException as e:
         for step in reversed(undo):
             try:
@@ -59,6 +60,14 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     finally:
         cdir.unlock()
     return init
+
+
+def compile_seccomp(profile: dict | None, root: str):
+    """The container's seccomp filter (checked, compiled or cached), or None."""
+    if profile is None:
+        return None
+    from . import seccomp
+    return seccomp.prepare(profile, root)
 
 
 def check_terminal_flags(terminal: bool, console_socket: str | None, foreground: bool,
@@ -88,7 +97,7 @@ def _listen_fds(config: dict, preserve_fds: int, preserved: list[int]) -> int:
 
 
 def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, preserved, undo,
-                    console_socket):
+                    console_socket, compiled_seccomp):
     from . import plan
     from .caps import last_cap
     from .launcher import Init
@@ -115,6 +124,8 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         state["notify"] = True
     if config.get("hooks"):
         state["hooks"] = config["hooks"]
+    if compiled_seccomp:  # exec'd processes get it too
+        state["seccomp"] = config["linux"]["seccomp"]
     cdir.save_cleanup(cg.dirs)
     cdir.save(state)
     fifo = cdir.fifo_path()
@@ -142,7 +153,8 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         ctx = plan.PlanContext(bundle=bundle, no_pivot=no_pivot, preserve_fds=preserve_fds,
                                cap_last_cap=last_cap(), cgroup_mounts=_cgroup_mounts(config, cg),
                                clone_cgroup_fd=clone_fd,
-                               cgroup_task_fds=list(zip(task_numbers, tasks)))
+                               cgroup_task_fds=list(zip(task_numbers, tasks)),
+                               seccomp=compiled_seccomp)
         ops = plan.build(config, ctx)
         init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
     finally:
@@ -156,7 +168,9 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     point("pid-saved")
     if parent_adds:
         cg.add(init.pid, parent_adds)
-    init.go(on_hooks=lambda: _create_hooks(cdir, state, config))
+    init.go(on_hooks=lambda: _create_hooks(cdir, state, config),
+            on_seccomp=lambda fd: _send_notify_fd(config["linux"]["seccomp"], fd, state,
+                                                  init.pid, "creating"))
     point("ready")
     if init.console_fd is not None and console_socket:
         from .terminal import send_console
@@ -196,6 +210,11 @@ def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int
                  stdio=stdio, pointer="/hooks")
     init.exec_now()
     return init.pid
+
+
+def _send_notify_fd(profile: dict, fd: int, state: dict, pid: int, status: str) -> None:
+    from .seccomp import send_notify_fd
+    send_notify_fd(profile, fd, oci_state(state, status), pid)
 
 
 def _poststop(table: dict | None, oci: dict) -> None:

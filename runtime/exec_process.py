@@ -112,7 +112,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
                   foreground: bool = False) -> Exec:
     """Start the process in the container; returns once it has exec'd (an exec
     failure, e.g. a missing program, is raised with runc's message)."""
-    from .container import _default_home, _listen_fds
+    from .container import _default_home, _listen_fds, compile_seccomp
     from .launcher import open_fds
 
     preserved = open_fds(3, preserve_fds)
@@ -128,7 +128,9 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
             raise PyruncError("cannot exec in a container that is being created")
         preserve_fds = _listen_fds({"process": process}, preserve_fds, preserved)
         _default_home(process, st["rootfs"])
-        init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer)
+        compiled = compile_seccomp(st.get("seccomp"), root)  # the container's, as runc
+        init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer,
+                     seccomp=compiled, status=status)
         if init.console_fd is not None and foreground:
             from .terminal import take_our_size
             take_our_size(init.console_fd)
@@ -138,11 +140,13 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
 
 def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
           preserved: list[int] = (), pointer: str = "/process", program: str | None = None,
-          stdio: list[int] | None = None):
+          stdio: list[int] | None = None, seccomp=None, status: str = "running"):
     """Start the C init for a process in the container of state st and drive
     it up to just before execve (init.exec_now() lets it go). program: the
-    file to execute when it is not args[0] (hooks); stdio: fds for 0, 1, 2."""
-    from .container import _open_placement_files, _pidfd
+    file to execute when it is not args[0] (hooks); stdio: fds for 0, 1, 2;
+    seccomp: a compiled filter to load (exec; hooks run without); status:
+    the container's, for the seccomp listener."""
+    from .container import _open_placement_files, _pidfd, _send_notify_fd
     from .launcher import Init
     from . import plan
     from .caps import last_cap
@@ -160,7 +164,7 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
         clone_fd = numbers.pop(0) if unified else None
         ctx = plan.PlanContext(bundle=st["bundle"], preserve_fds=preserve_fds,
                                cap_last_cap=last_cap(), clone_cgroup_fd=clone_fd,
-                               cgroup_task_fds=list(zip(numbers, tasks)))
+                               cgroup_task_fds=list(zip(numbers, tasks)), seccomp=seccomp)
         ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
                               pointer, program, st.get("personality"))
         init = Init(plan.encode(ops), state_dir, preserve_fds, list(preserved), files, stdio)
@@ -170,7 +174,8 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
     try:
         if parent_adds:
             Cgroup.from_dirs(st["cgroup"]).add(init.pid, parent_adds)
-        init.wait_ready()
+        init.wait_ready(on_seccomp=lambda fd: _send_notify_fd(st["seccomp"], fd, st, init.pid,
+                                                              status))
     except BaseException:
         init.kill()
         raise

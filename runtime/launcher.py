@@ -56,6 +56,7 @@ class Init:
         else it shares ours."""
         self.pid = 0
         self.console_fd = None  # the pty master, when the process has a terminal
+        self.seccomp_fd = None  # a seccomp notify fd, between _recv and wait_ready
         self._sock = None
         self._spawn(plan, state_dir, preserve_fds, preserved, list(extra_fds), stdio)
 
@@ -109,7 +110,8 @@ class Init:
         self.pid = msg[2]
 
     def _recv(self, eof_ok: bool = False) -> tuple | None:
-        """One message; the fd of a MSG_CONSOLE is kept in self.console_fd."""
+        """One message; the fd of a MSG_CONSOLE or MSG_SECCOMP is kept in
+        self.console_fd or self.seccomp_fd."""
         try:
             data, ancillary, _flags, _addr = self._sock.recvmsg(MSG.size, FD_SPACE,
                                                                  _socket.MSG_CMSG_CLOEXEC)
@@ -123,6 +125,8 @@ class Init:
         msg = MSG.unpack(data)
         if msg[0] == lib.MSG_CONSOLE and len(fds) == 1:
             self.console_fd = fds.pop()
+        elif msg[0] == lib.MSG_SECCOMP and len(fds) == 1:
+            self.seccomp_fd = fds.pop()
         for fd in fds:  # nothing else may arrive with an fd
             os.close(fd)
         if msg[0] == lib.MSG_ERROR:
@@ -133,14 +137,15 @@ class Init:
     def _send(self, msg_type: int) -> None:
         self._sock.send(MSG.pack(msg_type, 0, 0, 0, b""))
 
-    def go(self, on_hooks=None) -> None:
+    def go(self, on_hooks=None, on_seccomp=None) -> None:
         """Let the init set up the container; returns once it is ready to exec.
         on_hooks() runs when the init stops for the create hooks."""
         self._send(lib.MSG_GO)
-        self.wait_ready(on_hooks)
+        self.wait_ready(on_hooks, on_seccomp)
 
-    def wait_ready(self, on_hooks=None) -> None:
-        """Until MSG_READY; a pty master sent on the way lands in console_fd."""
+    def wait_ready(self, on_hooks=None, on_seccomp=None) -> None:
+        """Until MSG_READY; a pty master sent on the way lands in console_fd,
+        a seccomp notify fd goes to on_seccomp(fd) (and is closed)."""
         while True:
             msg = self._recv()
             if msg[0] == lib.MSG_READY:
@@ -148,8 +153,14 @@ class Init:
             if msg[0] == lib.MSG_HOOKS and on_hooks is not None:
                 on_hooks()
                 self._send(lib.MSG_GO)
+            elif msg[0] == lib.MSG_SECCOMP and self.seccomp_fd is not None and on_seccomp:
+                fd, self.seccomp_fd = self.seccomp_fd, None
+                try:
+                    on_seccomp(fd)
+                finally:
+                    os.close(fd)
             elif msg[0] != lib.MSG_CONSOLE or self.console_fd is None:
-                raise InitError("the init sent an unexpected message")
+                raise InitError(f"the init sent an unexpected message (type {msg[0]})")
 
     def exec_now(self) -> None:
         """exec (no fifo): let the process execve; the socket closing on exec
@@ -172,9 +183,10 @@ class Init:
     def kill(self) -> None:
         """Abort: the init and everything it made in its namespaces go away."""
         self.close()
-        if self.console_fd is not None:
-            os.close(self.console_fd)
-            self.console_fd = None
+        for name in ("console_fd", "seccomp_fd"):
+            if getattr(self, name) is not None:
+                os.close(getattr(self, name))
+                setattr(self, name, None)
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGKILL)

@@ -108,8 +108,9 @@ class PlanContext:
     def __init__(self, bundle: str, no_pivot: bool = False, preserve_fds: int = 0,
                  cap_last_cap: int = len(caps.NAMES) - 1, cgroup_mounts: list | None = None,
                  probe: HostProbe | None = None, clone_cgroup_fd: int | None = None,
-                 cgroup_task_fds: list | None = None):
+                 cgroup_task_fds: list | None = None, seccomp=None):
         self.bundle = bundle
+        self.seccomp = seccomp  # a compiled seccomp.Filter, or None
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.cap_last_cap = cap_last_cap
@@ -400,6 +401,10 @@ def _credential_ops(process: dict, ctx: PlanContext) -> list[Op]:
     ops = []
     if process.get("noNewPrivileges"):
         ops.append(Op("NO_NEW_PRIVS"))
+    elif ctx.seccomp:
+        # Without no_new_privs the kernel wants CAP_SYS_ADMIN for the load:
+        # before the capabilities go (as runc does).
+        ops.append(_seccomp_op(ctx.seccomp))
     ops += [
         Op("DROP_BOUNDING", (capsets["bounding"], ctx.cap_last_cap)),
         Op("KEEPCAPS", (1,)),
@@ -417,6 +422,10 @@ def _credential_ops(process: dict, ctx: PlanContext) -> list[Op]:
         ops.append(Op("AMBIENT", (ambient,)))
     ops.append(Op("KEEPCAPS", (0,)))
     return ops
+
+
+def _seccomp_op(compiled) -> Op:
+    return Op("SECCOMP", (compiled.flags, compiled.program))
 
 
 def path_env(env: list[str]) -> str:
@@ -448,7 +457,11 @@ def _exec_ops(process: dict, ctx: PlanContext, fifo: bool = True,
     (create) block on the exec fifo; exec reports an exec failure over the
     socket that a success closes."""
     env = dedupe_env(process.get("env", []))
-    ops = [Op("LOOKUP", (program or process["args"][0], path_env(env))), Op("READY")]
+    ops = [Op("LOOKUP", (program or process["args"][0], path_env(env)))]
+    if ctx.seccomp and process.get("noNewPrivileges"):
+        # As late as can be, while the parent still listens (a notify fd).
+        ops.append(_seccomp_op(ctx.seccomp))
+    ops.append(Op("READY"))
     if fifo:
         ops.append(Op("EXEC_FIFO", (EXEC_FIFO,)))
     ops.append(Op("CLOSE_FDS", (3 + ctx.preserve_fds,)))

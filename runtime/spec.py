@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from . import caps
+from . import caps, root_cache
 from .errors import ConfigError, PyruncError
 from .plan import RLIMITS
 
@@ -51,41 +51,25 @@ def load(bundle: str, cache_dir: str | None = None) -> dict:
     check_strings(config)
     with open(os.path.join(SCHEMA_DIR, "config-schema.json"), "rb") as f:
         schema = f.read()
-    marker = _verdict_marker(cache_dir, schema, data)
-    if not (marker and os.path.exists(marker)):
+    key = _verdict_key(cache_dir, schema, data)
+    if not (key and os.path.exists(root_cache.path(cache_dir, VERDICT_PREFIX, key))):
         check_schema(config, json.loads(schema))
-        _remember_verdict(marker)
+        if key:
+            root_cache.put(cache_dir, VERDICT_PREFIX, key)
     check_semantics(config, bundle)
     return config
 
 
-# -- the verdict cache: one empty file per (schema, config) that passed --
+# -- the verdict cache: one empty file per (schema, config) that passed (root_cache) --
 
 VERDICT_PREFIX = ".schema-ok-"
-VERDICT_LIMIT = 1024
 
 
-def _verdict_marker(cache_dir: str | None, schema: bytes, config: bytes) -> str | None:
+def _verdict_key(cache_dir: str | None, schema: bytes, config: bytes) -> str | None:
     if not cache_dir:
         return None
     from _sha256 import sha256  # hashlib's OpenSSL import costs ~2.5 ms
-    digest = sha256(schema + b"\0" + config).hexdigest()
-    return os.path.join(cache_dir, VERDICT_PREFIX + digest)
-
-
-def _remember_verdict(marker: str | None) -> None:
-    if not marker:
-        return
-    cache_dir = os.path.dirname(marker)
-    try:
-        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        names = [n for n in os.listdir(cache_dir) if n.startswith(VERDICT_PREFIX)]
-        if len(names) >= VERDICT_LIMIT:  # bounded: start over rather than grow
-            for n in names:
-                os.unlink(os.path.join(cache_dir, n))
-        os.close(os.open(marker, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+    return sha256(schema + b"\0" + config).hexdigest()
 
 
 # -- strings the kernel could not take --

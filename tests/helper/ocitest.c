@@ -37,6 +37,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -1110,7 +1111,7 @@ static void usage(void)
             "  info | cat FILE... | write FILE TEXT | open-write FILE |\n"
             "  sleep SECONDS | exit CODE | mknod PATH | ls DIR | stat PATH |\n"
             "  readlink PATH | notify MSG | kill-self SIGNAL | fds | sigmask |\n"
-            "  sh-exec PATH ARGS...\n",
+            "  syscall mkdir PATH | syscall personality N | sh-exec PATH ARGS...\n",
             prog);
     fflush(stdout);
     fflush(stderr);
@@ -1123,6 +1124,24 @@ static void usage(void)
             return 2;                                                          \
         }                                                                      \
     } while (0)
+
+/* "syscall mkdir PATH" / "syscall personality N": make the call, print
+ * "RESULT ERRNO" (seccomp tests: what a filter did to it). */
+static int cmd_syscall(const char *name, const char *arg)
+{
+    long rc;
+    errno = 0;
+    if (strcmp(name, "mkdir") == 0) {
+        rc = mkdir(arg, 0755);
+    } else if (strcmp(name, "personality") == 0) {
+        rc = syscall(SYS_personality, strtoul(arg, NULL, 0));
+    } else {
+        errmsg("syscall: unknown call '%s'", name);
+        return 2;
+    }
+    printf("%ld %d\n", rc, rc < 0 ? errno : 0);
+    return 0;
+}
 
 static int run(int argc, char **argv)
 {
@@ -1195,6 +1214,10 @@ static int run(int argc, char **argv)
     if (strcmp(cmd, "sigmask") == 0) {
         NEED(2);
         return cmd_sigmask();
+    }
+    if (strcmp(cmd, "syscall") == 0) {
+        NEED(4);
+        return cmd_syscall(argv[2], argv[3]);
     }
     if (strcmp(cmd, "sh-exec") == 0) {
         if (argc < 3) {

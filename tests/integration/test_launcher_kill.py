@@ -36,7 +36,7 @@ if inside == 0:
     time.sleep(1000)
     os._exit(0)
 init = Init.__new__(Init)         # the object create holds, minus the spawn
-init.pid, init.console_fd, init._sock = ns_init, None, None
+init.pid, init.console_fd, init.seccomp_fd, init._sock = ns_init, None, None, None
 signal.alarm(20)                  # the bug: kill() never returns
 init.kill()
 print("killed", os.path.exists(f"/proc/{ns_init}"), os.path.exists(f"/proc/{inside}"))

@@ -1,0 +1,165 @@
+"""linux.seccomp: checked here, compiled to classic BPF by libseccomp in the
+parent (runtime._seccomp), loaded by the C init (OP_SECCOMP).
+
+The compiled program is cached in the runtime root, keyed by the profile,
+the libseccomp version and the kernel's seccomp API level, so a profile is
+compiled once per host, not once per container (crun compiles every time).
+Load flags (TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, ...) are not part of the
+program: they go to seccomp(2) in the init.
+"""
+import json
+import os
+
+from . import log, root_cache
+from .errors import ConfigError, PyruncError
+
+POINTER = "/linux/seccomp"
+CACHE_PREFIX = ".seccomp-"
+
+# Kernel SECCOMP_RET_* values (libseccomp's SCMP_ACT_* are the same numbers);
+# ERRNO and TRACE carry a 16-bit value in the low bits.
+ACTIONS = {
+    "SCMP_ACT_KILL": 0x00000000,
+    "SCMP_ACT_KILL_THREAD": 0x00000000,
+    "SCMP_ACT_KILL_PROCESS": 0x80000000,
+    "SCMP_ACT_TRAP": 0x00030000,
+    "SCMP_ACT_ERRNO": 0x00050000,
+    "SCMP_ACT_TRACE": 0x7FF00000,
+    "SCMP_ACT_LOG": 0x7FFC0000,
+    "SCMP_ACT_ALLOW": 0x7FFF0000,
+    "SCMP_ACT_NOTIFY": 0x7FC00000,
+}
+WITH_ERRNO = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
+NOT_NOTIFIABLE = {"sendmsg"}  # (runc refuses "write", its own sync call)
+EPERM = 1
+
+# include/uapi/linux/seccomp.h
+FLAGS = {
+    "SECCOMP_FILTER_FLAG_TSYNC": 1 << 0,
+    "SECCOMP_FILTER_FLAG_LOG": 1 << 1,
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 1 << 2,
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 1 << 5,
+}
+FLAG_NEW_LISTENER = 1 << 3
+FLAG_TSYNC_ESRCH = 1 << 4
+
+# config-linux.md "Seccomp": the architectures a profile may name (which of
+# them libseccomp knows: seccomp_compile.architectures).
+ARCHS = ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+         "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
+         "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
+         "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
+         "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
+         "SCMP_ARCH_SH", "SCMP_ARCH_SHEB")
+OPERATORS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
+             "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ")
+
+
+class Filter:
+    """A compiled profile: seccomp(2) flags, the program, whether the init
+    gets a notify fd to hand to listenerPath."""
+
+    def __init__(self, flags: int, program: bytes, notify: bool):
+        self.flags = flags
+        self.program = program
+        self.notify = notify
+
+
+def action_value(name: str, errno_ret: int | None, pointer: str) -> int:
+    if name in WITH_ERRNO:
+        return ACTIONS[name] | ((EPERM if errno_ret is None else errno_ret) & 0xFFFF)
+    if errno_ret is not None:
+        raise ConfigError(pointer, f"{name} takes no errno value "
+                                   f"(only {' and '.join(WITH_ERRNO)} do)")
+    return ACTIONS[name]
+
+
+def uses_notify(profile: dict) -> bool:
+    return profile["defaultAction"] == "SCMP_ACT_NOTIFY" or any(
+        rule["action"] == "SCMP_ACT_NOTIFY" for rule in profile.get("syscalls", []))
+
+
+def check(profile: dict) -> None:
+    """What the schema cannot say; libseccomp's own checks come at compile time."""
+    action_value(profile["defaultAction"], profile.get("defaultErrnoRet"),
+                 POINTER + "/defaultErrnoRet")
+    if profile["defaultAction"] == "SCMP_ACT_NOTIFY":
+        # Every syscall of the init itself would wait for the listener.
+        raise ConfigError(POINTER + "/defaultAction", "SCMP_ACT_NOTIFY cannot be the default "
+                                                      "action")
+    for i, rule in enumerate(profile.get("syscalls", [])):
+        action_value(rule["action"], rule.get("errnoRet"), f"{POINTER}/syscalls/{i}/errnoRet")
+        if rule["action"] == "SCMP_ACT_NOTIFY" and NOT_NOTIFIABLE & set(rule["names"]):
+            raise ConfigError(f"{POINTER}/syscalls/{i}/names",
+                              f"SCMP_ACT_NOTIFY cannot apply to {', '.join(sorted(NOT_NOTIFIABLE))}: "
+                              "the init sends the notify fd with it, before any listener has it")
+    if uses_notify(profile) and not profile.get("listenerPath"):
+        raise ConfigError(POINTER + "/listenerPath", "required with SCMP_ACT_NOTIFY: where "
+                                                     "to send the notify fd")
+
+
+def load_flags(profile: dict) -> int:
+    """The seccomp(2) flags; each checked against this kernel."""
+    flags = 0
+    for i, name in enumerate(profile.get("flags", [])):
+        if not flag_supported(FLAGS[name]):
+            raise ConfigError(f"{POINTER}/flags/{i}", f"{name} is not supported by this kernel")
+        flags |= FLAGS[name]
+    if uses_notify(profile):
+        flags |= FLAG_NEW_LISTENER
+        if flags & FLAGS["SECCOMP_FILTER_FLAG_TSYNC"]:
+            flags |= FLAG_TSYNC_ESRCH  # TSYNC alone and NEW_LISTENER exclude each other
+    elif flags & FLAGS["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]:
+        raise ConfigError(POINTER + "/flags", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs "
+                                              "an SCMP_ACT_NOTIFY rule")
+    return flags
+
+
+def flag_supported(flag: int) -> bool:
+    from ._native import lib
+    if flag == FLAGS["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]:
+        flag |= FLAG_NEW_LISTENER  # the kernel refuses it alone, known or not
+    return lib.pyrunc_seccomp_flag_supported(flag) == 1
+
+
+def prepare(profile: dict | None, cache_dir: str | None) -> Filter | None:
+    """Check, compile (or take from the cache) and return the filter."""
+    if profile is None:
+        return None
+    check(profile)
+    flags = load_flags(profile)
+    from . import seccomp_compile
+    key = seccomp_compile.cache_key(_program_input(profile))
+    program = root_cache.get(cache_dir, CACHE_PREFIX, key)
+    if program is not None:
+        log.debug(f"seccomp: filter {key[:12]} from the cache")
+    else:
+        program = seccomp_compile.compile_profile(profile)
+        root_cache.put(cache_dir, CACHE_PREFIX, key, program)
+        log.debug(f"seccomp: filter {key[:12]} compiled ({len(program) // 8} instructions)")
+    return Filter(flags, program, uses_notify(profile))
+
+
+def _program_input(profile: dict) -> bytes:
+    """The parts of the profile the program depends on, canonically."""
+    kept = {k: v for k, v in profile.items()
+            if k in ("defaultAction", "defaultErrnoRet", "architectures", "syscalls")}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()
+
+
+def send_notify_fd(profile: dict, fd: int, state: dict, pid: int) -> None:
+    """Hand the notify fd to listenerPath with the container process state
+    (runtime-spec config-linux.md "Seccomp", "The Container Process State")."""
+    import array
+    import socket
+    message = {"ociVersion": state["ociVersion"], "fds": ["seccompFd"], "pid": pid,
+               "metadata": profile.get("listenerMetadata", ""), "state": state}
+    path = profile["listenerPath"]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendmsg([json.dumps(message).encode()],
+                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())])
+    except OSError as e:
+        raise PyruncError(f"seccomp listener {path} ({POINTER}/listenerPath): "
+                          f"{e.strerror.lower() if e.strerror else e}") from None

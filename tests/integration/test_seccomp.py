@@ -1,0 +1,299 @@
+"""linux.seccomp: actions, argument filters, flags, the notify listener, the
+Docker default profile, exec, the compiled-program cache and bad input."""
+import array
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+import threading
+
+import pytest
+
+from conftest import IS_PYRUNC, REPO, needs_root
+
+# Not in the cgroup-v2 lane: seccomp does not depend on the cgroup version.
+pytestmark = [needs_root()]
+
+EXDEV, ENOSYS, EPERM = 18, 38, 1
+SIGSYS = 31
+MKDIR = ["mkdir", "mkdirat"]  # libc may use either
+DOCKER_PROFILE = REPO / "tests" / "fixtures" / "seccomp" / "docker-default.json"
+
+
+def profile(*rules, default="SCMP_ACT_ALLOW", **extra) -> dict:
+    return {"defaultAction": default, "syscalls": list(rules), **extra}
+
+
+def rule(names, action, **extra) -> dict:
+    return {"names": list(names), "action": action, **extra}
+
+
+def run_call(runtime, bundle, *call, check=True):
+    """Run `/ocitest syscall ...` in a container: (exit status, "RESULT ERRNO")."""
+    bundle.args("/ocitest", "syscall", *call)
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc.returncode, proc.stdout.strip()
+
+
+@pytest.mark.parametrize("nnp", [True, False], ids=["no_new_privs", "privileged-load"])
+def test_errno_action_with_chosen_errno(runtime, bundle, nnp):
+    """Both load points: after the credentials (no_new_privs) and before the
+    capabilities are dropped (without it the kernel wants CAP_SYS_ADMIN)."""
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, "SCMP_ACT_ERRNO", errnoRet=EXDEV))
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x") == (0, f"-1 {EXDEV}")
+
+
+def test_default_errno_and_allow_list(runtime, bundle):
+    bundle.config["linux"]["seccomp"] = profile(
+        default="SCMP_ACT_ERRNO", defaultErrnoRet=EXDEV,
+        architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        syscalls=None)
+    # Everything the runtime and the program need, but not mkdir.
+    allowed = [name for r in json.loads(DOCKER_PROFILE.read_text())["syscalls"]
+               if r["action"] == "SCMP_ACT_ALLOW" and not r.get("args") for name in r["names"]]
+    bundle.config["linux"]["seccomp"]["syscalls"] = [
+        rule([n for n in allowed if n not in MKDIR], "SCMP_ACT_ALLOW")]
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x") == (0, f"-1 {EXDEV}")
+
+
+def test_argument_filters(runtime, bundle):
+    """personality: refused unless its argument is the query value; a masked
+    test refuses any persona whose low byte is 8."""
+    bundle.config["linux"]["seccomp"] = profile(
+        rule(["personality"], "SCMP_ACT_ERRNO", errnoRet=EPERM,
+             args=[{"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_NE"},
+                   {"index": 0, "value": 0x0, "op": "SCMP_CMP_NE"}]),
+    )
+    # Two conditions on one argument: runc makes each a rule of its own (an
+    # OR), so every value is refused; the query value too.
+    assert run_call(runtime, bundle, "personality", "0x8")[1] == f"-1 {EPERM}"
+    bundle.config["linux"]["seccomp"] = profile(
+        rule(["personality"], "SCMP_ACT_ERRNO", errnoRet=EPERM,
+             args=[{"index": 0, "value": 0xFF, "valueTwo": 0x8, "op": "SCMP_CMP_MASKED_EQ"}]))
+    assert run_call(runtime, bundle, "personality", "0x8")[1] == f"-1 {EPERM}"
+    assert run_call(runtime, bundle, "personality", "0xffffffff")[1].endswith(" 0")
+    assert run_call(runtime, bundle, "personality", "0x0")[1] == "0 0"
+
+
+@pytest.mark.parametrize("action", ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP"])
+def test_actions_that_end_the_process(runtime, bundle, action):
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, action))
+    status, out = run_call(runtime, bundle, "mkdir", "/tmp/x", check=False)
+    assert status == 128 + SIGSYS and out == ""
+
+
+def test_trace_without_a_tracer_gives_enosys(runtime, bundle):
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, "SCMP_ACT_TRACE"))
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x") == (0, f"-1 {ENOSYS}")
+
+
+def test_log_action_allows_the_call(runtime, bundle):
+    bundle.private_rootfs()
+    bundle.config["root"]["readonly"] = False
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, "SCMP_ACT_LOG"))
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x") == (0, "0 0")
+    assert (bundle.rootfs / "tmp" / "x").is_dir()
+
+
+RUNC_NO_FLAGS = "runc 1.1.5 refuses any seccomp flags (runc 1.2 takes them)"
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason=RUNC_NO_FLAGS)
+@pytest.mark.parametrize("flag", ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                  "SECCOMP_FILTER_FLAG_LOG"])
+def test_flags(runtime, bundle, flag):
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, "SCMP_ACT_ERRNO", errnoRet=EXDEV),
+                                                flags=[flag])
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x") == (0, f"-1 {EXDEV}")
+
+
+def test_docker_default_profile_runs_a_shell(runtime, bundle):
+    bundle.private_rootfs()
+    bundle.config["root"]["readonly"] = False
+    bundle.config["linux"]["seccomp"] = json.loads(DOCKER_PROFILE.read_text())
+    bundle.args("/bin/sh", "-c", "mkdir /tmp/d && echo made; /ocitest syscall personality 0x1;"
+                " /ocitest info")
+    proc = runtime("run", "-b", bundle.write(), bundle.id)
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["made", f"-1 {EPERM}"]  # personality: only a few values pass
+    assert json.loads("\n".join(lines[2:]))["seccomp"] == 2  # SECCOMP_MODE_FILTER
+
+
+def test_exec_gets_the_container_filter(runtime, bundle):
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, "SCMP_ACT_ERRNO", errnoRet=EXDEV))
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    out = runtime("exec", bundle.id, "/ocitest", "syscall", "mkdir", "/tmp/x").stdout
+    assert out.strip() == f"-1 {EXDEV}"
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's compiled-program cache")
+def test_second_create_uses_the_cache(runtime, bundle):
+    # A name of its own: the runtime root (and its cache) is the session's.
+    bundle.config["linux"]["seccomp"] = profile(
+        rule([*MKDIR, f"unknown_{bundle.id}"], "SCMP_ACT_ERRNO", errnoRet=EXDEV))
+    bundle.args("/ocitest", "exit", "0")
+    first = runtime("--debug", "create", "-b", bundle.write(), bundle.id)
+    assert "compiled" in first.stderr and "from the cache" not in first.stderr
+    runtime("delete", "--force", bundle.id)
+    second = runtime("--debug", "create", "-b", bundle.write(), bundle.id)
+    assert "from the cache" in second.stderr and "compiled" not in second.stderr
+    runtime("delete", "--force", bundle.id)
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's debug log")
+def test_unknown_syscall_names_are_skipped(runtime, bundle):
+    bundle.config["linux"]["seccomp"] = profile(
+        rule(["no_such_syscall", *MKDIR], "SCMP_ACT_ERRNO", errnoRet=EXDEV))
+    bundle.args("/ocitest", "syscall", "mkdir", "/tmp/x")
+    proc = runtime("--debug", "run", "-b", bundle.write(), bundle.id)
+    assert proc.stdout.strip() == f"-1 {EXDEV}"
+    assert "unknown syscall 'no_such_syscall' skipped" in proc.stderr
+
+
+# -- SCMP_ACT_NOTIFY --
+
+# include/uapi/linux/seccomp.h: struct seccomp_notif (80 bytes), struct
+# seccomp_notif_resp (24 bytes), _IOWR('!', 0 / 1, ...).
+NOTIF = struct.Struct("=QII iIQ6Q")
+NOTIF_RESP = struct.Struct("=QqiI")
+NOTIF_RECV = 0xC0000000 | NOTIF.size << 16 | ord("!") << 8 | 0
+NOTIF_SEND = 0xC0000000 | NOTIF_RESP.size << 16 | ord("!") << 8 | 1
+
+
+class Listener:
+    """A seccomp agent: takes the notify fd and the state on listenerPath and
+    answers every notification with -EXDEV."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(self.path)
+        self.server.listen(1)
+        self.messages, self.calls = [], []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        with conn:
+            fds = array.array("i")
+            data, anc, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4 * fds.itemsize))
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+            self.messages.append((json.loads(data), list(fds)))
+        if len(fds) == 1:
+            self._answer(fds[0])
+
+    def _answer(self, fd):
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while not self.stop.is_set():
+                events = poller.poll(100)
+                if any(ev & (select.POLLHUP | select.POLLERR) for _fd, ev in events):
+                    return  # no process uses the filter any more
+                if not events:
+                    continue
+                buf = bytearray(NOTIF.size)
+                try:
+                    fcntl.ioctl(fd, NOTIF_RECV, buf, True)
+                except OSError:
+                    continue  # the caller went away meanwhile
+                notif_id, pid, _f, nr, _arch, _ip, *_args = NOTIF.unpack(buf)
+                self.calls.append((pid, nr))
+                resp = bytearray(NOTIF_RESP.pack(notif_id, 0, -EXDEV, 0))
+                try:
+                    fcntl.ioctl(fd, NOTIF_SEND, resp, True)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+
+    def close(self):
+        self.stop.set()
+        try:
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(10)
+        self.server.close()
+
+
+@pytest.fixture
+def listener(tmp_path):
+    agent = Listener(tmp_path / "agent.sock")
+    yield agent
+    agent.close()
+
+
+def notify_profile(listener, **extra):
+    return profile(rule(MKDIR, "SCMP_ACT_NOTIFY"), listenerPath=listener.path,
+                   listenerMetadata="agent-metadata", **extra)
+
+
+def test_notify_hands_the_fd_and_state_to_the_listener(runtime, bundle, listener):
+    # WAIT_KILLABLE_RECV only goes with a listener; TSYNC with one needs TSYNC_ESRCH.
+    flags = ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_TSYNC"]
+    bundle.config["linux"]["seccomp"] = notify_profile(listener,
+                                                       **({"flags": flags} if IS_PYRUNC else {}))
+    bundle.args("/ocitest", "syscall", "mkdir", "/tmp/x")
+    runtime("create", "-b", bundle.write(), bundle.id)
+    pid = runtime.state(bundle.id)["pid"]
+    runtime("start", bundle.id)
+    runtime.wait_status(bundle.id, "stopped")
+    listener.thread.join(10)
+    [(message, fds)] = listener.messages
+    assert len(fds) == 1
+    assert message["fds"] == ["seccompFd"] and message["metadata"] == "agent-metadata"
+    assert message["pid"] == pid and message["ociVersion"]
+    assert message["state"]["id"] == bundle.id and message["state"]["status"] == "creating"
+    assert message["state"]["bundle"] == bundle.write()
+    assert listener.calls and all(call_pid == pid for call_pid, _nr in listener.calls)
+
+
+def test_notify_answer_reaches_the_program(runtime, bundle, listener):
+    bundle.config["linux"]["seccomp"] = notify_profile(listener)
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x") == (0, f"-1 {EXDEV}")
+
+
+# -- bad input --
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's messages")
+@pytest.mark.parametrize("seccomp, pointer, text", [
+    (profile(rule(MKDIR, "SCMP_ACT_ALLOW", errnoRet=3), default="SCMP_ACT_ERRNO"),
+     "/linux/seccomp/syscalls/0/errnoRet", "takes no errno"),
+    (profile(default="SCMP_ACT_KILL", defaultErrnoRet=3),
+     "/linux/seccomp/defaultErrnoRet", "takes no errno"),
+    (profile(rule(MKDIR, "SCMP_ACT_NOTIFY")), "/linux/seccomp/listenerPath", "required"),
+    (profile(default="SCMP_ACT_NOTIFY", listenerPath="/x"), "/linux/seccomp/defaultAction",
+     "cannot be the default"),
+    (profile(flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]), "/linux/seccomp/flags",
+     "needs an SCMP_ACT_NOTIFY"),
+    (profile(architectures=["SCMP_ARCH_LOONGARCH64"]), "/linux/seccomp/architectures/0",
+     "not supported by this libseccomp"),
+    (profile(rule(MKDIR, "SCMP_ACT_NOTIFY"), listenerPath="/nonexistent/agent.sock"),
+     "/linux/seccomp/listenerPath", "no such file"),
+], ids=["errnoRet-on-allow", "defaultErrnoRet-on-kill", "notify-without-listener",
+        "notify-default", "killable-recv-without-notify", "arch-unknown-to-libseccomp",
+        "listener-missing"])
+def test_bad_profiles_fail_cleanly(runtime, bundle, inventory, seccomp, pointer, text):
+    before = inventory()
+    bundle.config["linux"]["seccomp"] = seccomp
+    bundle.args("/ocitest", "exit", "0")
+    proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 1
+    assert pointer in proc.stderr and text in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert inventory() == before
