@@ -154,7 +154,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
                                cap_last_cap=last_cap(), cgroup_mounts=_cgroup_mounts(config, cg),
                                clone_cgroup_fd=clone_fd,
                                cgroup_task_fds=list(zip(task_numbers, tasks)),
-                               seccomp=compiled_seccomp)
+                               seccomp=compiled_seccomp, mount_label=_mount_label(config))
         ops = plan.build(config, ctx)
         init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
     finally:
@@ -168,6 +168,10 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     point("pid-saved")
     if parent_adds:
         cg.add(init.pid, parent_adds)
+    net_devices = config.get("linux", {}).get("netDevices")
+    if net_devices:  # the init waits in its new namespaces
+        from .netdevices import move
+        move(net_devices, init.pid)
     init.go(on_hooks=lambda: _create_hooks(cdir, state, config),
             on_seccomp=lambda fd: _send_notify_fd(config["linux"]["seccomp"], fd, state,
                                                   init.pid, "creating"))
@@ -210,6 +214,20 @@ def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int
                  stdio=stdio, pointer="/hooks")
     init.exec_now()
     return init.pid
+
+
+def _mount_label(config: dict) -> str:
+    """linux.mountLabel where SELinux can take it; ignored (as the spec's
+    MAY) where it is off."""
+    label = config.get("linux", {}).get("mountLabel", "")
+    if not label:
+        return ""
+    from .process_attrs import selinux_enabled
+    if selinux_enabled():
+        return label
+    from . import log
+    log.debug("linux.mountLabel ignored: SELinux is not enabled on this host")
+    return ""
 
 
 def _send_notify_fd(profile: dict, fd: int, state: dict, pid: int, status: str) -> None:

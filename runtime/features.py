@@ -150,7 +150,7 @@ def document() -> dict:
             # Id-mapped mounts need user namespaces; mounts' uidMappings and
             # gidMappings are not read.
             "mountExtensions": {"idmap": {"enabled": False}},
-            "netDevices": {"enabled": False},
+            "netDevices": {"enabled": True},
         },
         "annotations": {
             ANNOTATION_COMMIT: commit(),

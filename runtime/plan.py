@@ -108,9 +108,13 @@ class PlanContext:
     def __init__(self, bundle: str, no_pivot: bool = False, preserve_fds: int = 0,
                  cap_last_cap: int = len(caps.NAMES) - 1, cgroup_mounts: list | None = None,
                  probe: HostProbe | None = None, clone_cgroup_fd: int | None = None,
-                 cgroup_task_fds: list | None = None, seccomp=None):
+                 cgroup_task_fds: list | None = None, seccomp=None,
+                 mount_label: str = ""):
         self.bundle = bundle
         self.seccomp = seccomp  # a compiled seccomp.Filter, or None
+        # linux.mountLabel, only where SELinux is enabled: elsewhere the kernel
+        # refuses a context= option (runc passes it and fails with EINVAL).
+        self.mount_label = mount_label
         self.no_pivot = no_pivot
         self.preserve_fds = preserve_fds
         self.cap_last_cap = cap_last_cap
@@ -314,10 +318,20 @@ def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
         no_symlinks = 1 if mtype in NO_SYMLINK_TYPES else 0
         ops = [Op("MKDIRS", (0o755, dest)),
                Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype,
-                            opts.data, no_symlinks))]
+                            _with_mount_label(opts.data, mtype, ctx), no_symlinks))]
     if opts.attr_set or opts.attr_clr:
         ops.append(Op("MOUNT_SETATTR", (opts.attr_set, opts.attr_clr, dest)))
     return ops
+
+
+UNLABELLED_TYPES = ("proc", "sysfs")  # labelled by the kernel, as runc leaves them
+
+
+def _with_mount_label(data: str, mtype: str, ctx: PlanContext) -> str:
+    if not ctx.mount_label or mtype in UNLABELLED_TYPES:
+        return data
+    context = f'context="{ctx.mount_label}"'
+    return f"{data},{context}" if data else context
 
 
 def _cgroup_mount_ops(dest: str, opts, ctx: PlanContext) -> list[Op]:

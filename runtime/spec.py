@@ -211,6 +211,9 @@ def check_semantics(config: dict, bundle: str) -> None:
                               f"{m['destination']!r} climbs above the root with '..'")
     _check_sysctls(config, ns_types)
     _check_devices(config)
+    if config.get("linux", {}).get("netDevices"):
+        from .netdevices import check
+        check(config, ns_types)
 
 
 def _climbs_above_root(path: str) -> bool:

@@ -264,7 +264,7 @@ def test_linux_switches(tmp_path) -> None:
     assert linux["memoryPolicy"] == {"modes": [], "flags": []}
     assert linux["intelRdt"] == {"enabled": False, "schemata": False, "monitoring": False}
     assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
-    assert linux["netDevices"] == {"enabled": False}
+    assert linux["netDevices"] == {"enabled": True}
 
 
 def test_annotations_and_order(tmp_path, monkeypatch) -> None:

@@ -256,3 +256,37 @@ def test_mount_point_of_decodes_mountinfo(tmp_path):
     assert probe.mount_point_of("/data dir/x", str(info)) == "/data dir"
     assert probe.mount_point_of("/caf\u00e9/r", str(info)) == "/caf\u00e9"
     assert probe.mount_point_of("/data", str(info)) == "/"
+
+
+def test_mount_label_goes_to_filesystems_but_proc_and_sysfs():
+    """The plan with a label is what create builds where SELinux is enabled
+    (container._mount_label gives "" elsewhere: the kernel would refuse it)."""
+    c = config(mounts=[{"destination": "/proc", "type": "proc", "source": "proc"},
+                       {"destination": "/t", "type": "tmpfs", "source": "tmpfs",
+                        "options": ["size=1m"]},
+                       {"destination": "/q", "type": "mqueue", "source": "mqueue"}])
+    data = {op.args[4]: op.args[6] for op in build(c, mount_label="system_u:object_r:c_t:s0")
+            if op.name == "MOUNT" and op.args[4] in ("/proc", "/t", "/q")}
+    assert data == {"/proc": "", "/t": 'size=1m,context="system_u:object_r:c_t:s0"',
+                    "/q": 'context="system_u:object_r:c_t:s0"'}
+    assert all("context" not in (op.args[6] or "") for op in build(c) if op.name == "MOUNT")
+
+
+def _filter():
+    from runtime.seccomp import Filter
+    return Filter(0, b"\0" * 8, False)
+
+
+@pytest.mark.parametrize("nnp", [True, False])
+def test_seccomp_load_point(nnp):
+    """As runc: without no_new_privs before the capabilities go (the load then
+    needs CAP_SYS_ADMIN), with it after the lookup; both before READY."""
+    c = config()
+    c["process"]["noNewPrivileges"] = nnp
+    ops = names(build(c, seccomp=_filter()))
+    assert ops.count("SECCOMP") == 1
+    if nnp:
+        assert ops.index("LOOKUP") < ops.index("SECCOMP") < ops.index("READY")
+    else:
+        assert ops.index("SECCOMP") < ops.index("DROP_BOUNDING") < ops.index("CAPSET")
+    assert "SECCOMP" not in names(build(config()))
