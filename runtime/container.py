@@ -161,6 +161,10 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         for fd in files:
             os.close(fd)
     undo.append(init.kill)
+    from .userns import new_user_namespace
+    if new_user_namespace(config):  # the init waits for them (OP_WAIT)
+        from .userns import write_mappings
+        write_mappings(init.pid, config["linux"])
     point("spawned")
     state["init_pid"] = init.pid
     state["init_start"] = proc_start_time(init.pid)
@@ -273,12 +277,14 @@ def _cgroup_mounts(config: dict, cg: Cgroup) -> list:
     """(hierarchy, host dir, data for a fresh mount or None for a bind) per hierarchy."""
     if not any(m.get("type") == "cgroup" for m in config.get("mounts", [])):
         return []
-    own_ns = any(ns["type"] == "cgroup" and not ns.get("path")
-                 for ns in config.get("linux", {}).get("namespaces", []))
+    namespaces = config.get("linux", {}).get("namespaces", [])
+    own_ns = any(ns["type"] == "cgroup" and not ns.get("path") for ns in namespaces)
+    # A user namespace may mount cgroup2 but not a v1 hierarchy: bind those.
+    userns = any(ns["type"] == "user" for ns in namespaces)
     out = []
     for h in cg.hierarchies:
         data = None
-        if own_ns:
+        if own_ns and (h.is_v2 or not userns):
             data = "" if h.is_v2 else h.name
         out.append((h.name, cg.dirs[h.name], data))
     return out

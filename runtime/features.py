@@ -9,8 +9,7 @@ that acts on them wherever the code has one:
   RECURSIVE_OPTIONS, sorted. UNSUPPORTED_OPTIONS (idmap, ridmap) are refused,
   so they are not listed; filesystem data options are never listed (the spec
   says SHOULD NOT);
-- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted, but "user" until
-  user namespaces are built (spec.py refuses them).
+- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted.
 
 mountopts and plan import the cffi module runtime._native, which a command that
 reads no config does not load (docs/architecture.md) and which a source tree
@@ -96,8 +95,7 @@ def mount_options() -> list[str]:
 
 def namespaces() -> list[str]:
     """The namespace types plan.py can create or join, sorted."""
-    # "user" is refused by spec.py until user namespaces are built (issue #6).
-    return sorted(set(_table_keys("plan", ("NAMESPACE_FLAGS",))) - {"user"})
+    return sorted(_table_keys("plan", ("NAMESPACE_FLAGS",)))
 
 
 def seccomp_features() -> dict:

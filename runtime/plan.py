@@ -149,6 +149,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     ops: list[Op] = []
     process = config["process"]
     new_ns, joins = _namespaces(config)
+    in_userns = bool(new_ns & lib.CLONE_NEWUSER) or any(t == "user" for t, _p in joins)
 
     linux = config.get("linux", {})
     process_attrs.check_intel_rdt(linux)
@@ -171,7 +172,14 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
 
     # -- container init
     ops += _join_cgroup_ops(ctx)
-    ops += [Op("WAIT"), Op("SETSID"), Op("DUMPABLE", (0,))]
+    ops.append(Op("WAIT"))  # (a new user namespace gets its maps meanwhile)
+    if in_userns:
+        # Until now our ids are the host's root, unmapped there: become the
+        # namespace's root before anything is created in the rootfs.
+        if new_ns & lib.CLONE_NEWUSER:
+            ops.append(Op("SETGROUPS", ((),)))
+        ops += [Op("SETGID", (0,)), Op("SETUID", (0,))]
+    ops += [Op("SETSID"), Op("DUMPABLE", (0,))]
     ops += _final_affinity(process)
     if new_ns & lib.CLONE_NEWCGROUP:
         ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))
@@ -272,7 +280,7 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     ops.append(Op("ROOTFS", (rootfs,)))
     for i, m in enumerate(config.get("mounts", [])):
         ops += _mount_ops(m, f"/mounts/{i}", ctx)
-    ops += _device_ops(linux)
+    ops += _device_ops(linux, bind=_in_userns(config))
     cwd = config["process"].get("cwd", "/")
     if cwd != "/":
         ops.append(Op("MKDIRS", (0o755, _clean(cwd))))
@@ -365,18 +373,28 @@ def _one_cgroup_mount(target: str, name: str, host_dir: str, data: str | None, f
     return Op("MOUNT", (flags, 0, 0, fstype, target, fstype, data, 0))
 
 
-def _device_ops(linux: dict) -> list[Op]:
+def _in_userns(config: dict) -> bool:
+    return any(ns["type"] == "user" for ns in config.get("linux", {}).get("namespaces", []))
+
+
+def _device_ops(linux: dict, bind: bool = False) -> list[Op]:
+    """mknod, or (bind: in a user namespace, where mknod is refused) a bind
+    mount of the host's device at the same path, as runc."""
     ops = []
     listed = set()
     for d in linux.get("devices", []):
         path = _clean(d["path"])
         listed.add(path)
+        if bind:
+            ops.append(Op("BIND_DEV", (path, path)))
+            continue
         mode = DEVICE_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
         ops.append(Op("MKNOD", (mode, d.get("major", 0), d.get("minor", 0),
                                 d.get("uid", 0), d.get("gid", 0), path)))
     for path, major, minor in DEFAULT_DEVICES:
         if path not in listed:
-            ops.append(Op("MKNOD", (lib.S_IFCHR | 0o666, major, minor, 0, 0, path)))
+            ops.append(Op("BIND_DEV", (path, path)) if bind else
+                       Op("MKNOD", (lib.S_IFCHR | 0o666, major, minor, 0, 0, path)))
     for target, link in DEV_SYMLINKS:
         ops.append(Op("SYMLINK", (target, link)))
     return ops

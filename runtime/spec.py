@@ -198,6 +198,9 @@ def check_semantics(config: dict, bundle: str) -> None:
     _check_process(process)
     _check_root(config, bundle)
     ns_types = _check_namespaces(config)
+    if "user" in ns_types:
+        from .userns import check_rootfs_reachable
+        check_rootfs_reachable(config, os.path.join(bundle, config["root"]["path"]))
     for field, needs in (("hostname", "uts"), ("domainname", "uts")):
         if field in config and needs not in ns_types:
             raise ConfigError(f"/{field}", f"setting the {field} needs a uts namespace "
@@ -276,12 +279,12 @@ def _check_namespaces(config: dict) -> set[str]:
         if ns["type"] in types:
             raise ConfigError(f"/linux/namespaces/{i}", f"{ns['type']} namespace is listed twice")
         types.add(ns["type"])
-        if ns["type"] == "user":
-            raise ConfigError(f"/linux/namespaces/{i}", "user namespaces are not supported yet")
         if ns.get("path"):
             _check_namespace_file(ns["path"], f"/linux/namespaces/{i}/path")
     if "mount" not in types:
         raise ConfigError("/linux/namespaces", "a mount namespace is required")
+    from .userns import check
+    check(config, types)
     return types
 
 

@@ -203,8 +203,7 @@ def test_capabilities_are_caps_names(tmp_path) -> None:
 def test_namespaces_are_plan_namespace_flags(tmp_path, native_modules) -> None:
     plan = native_modules["plan"]
     doc = features.document()
-    # user namespaces are refused until issue #6 builds them
-    assert doc["linux"]["namespaces"] == sorted(set(plan.NAMESPACE_FLAGS) - {"user"})
+    assert doc["linux"]["namespaces"] == sorted(plan.NAMESPACE_FLAGS)
     assert set(plan.NAMESPACE_FLAGS) == SPEC_NAMESPACES
 
 

@@ -290,3 +290,28 @@ def test_seccomp_load_point(nnp):
     else:
         assert ops.index("SECCOMP") < ops.index("DROP_BOUNDING") < ops.index("CAPSET")
     assert "SECCOMP" not in names(build(config()))
+
+
+def test_user_namespace_root_and_bound_devices():
+    """A new user namespace: the init becomes its root after the maps (WAIT)
+    and before the rootfs; devices are bind mounts (mknod is refused there)."""
+    c = config(linux={"namespaces": [{"type": "mount"}, {"type": "user"}],
+                      "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                      "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 10}],
+                      "devices": [{"type": "c", "path": "/dev/fuse", "major": 10, "minor": 229}]})
+    ops = build(c)
+    n = names(ops)
+    assert n.index("WAIT") < n.index("SETGROUPS") < n.index("SETGID") < n.index("SETUID")
+    assert n.index("SETUID") < n.index("ROOTFS")
+    assert "MKNOD" not in n and Op("BIND_DEV", ("/dev/fuse", "/dev/fuse")) in ops
+    assert Op("BIND_DEV", ("/dev/null", "/dev/null")) in ops
+    assert ops[n.index("CLONE")].args[0] & lib.CLONE_NEWUSER
+
+
+def test_joined_user_namespace_keeps_its_groups_setting():
+    c = config(linux={"namespaces": [{"type": "mount"},
+                                     {"type": "user", "path": "/proc/1/ns/user"}]})
+    n = names(build(c))
+    # setgroups may be denied in a namespace we did not make: not called
+    assert n.index("WAIT") < n.index("SETGID") < n.index("SETUID") < n.index("ROOTFS")
+    assert n.count("SETGROUPS") == 1  # the process's own, with the credentials

@@ -1,0 +1,125 @@
+"""User namespaces (config-linux.md "User namespace mappings").
+
+A new user namespace is made by the clone with the others (so they belong to
+it); the parent writes its gid_map and uid_map while the init waits, and the
+init then becomes root of the namespace (setresgid/setresuid 0) before it
+touches the rootfs. Joining one by path needs no maps. In a user namespace
+the kernel refuses mknod and cgroup-v1 mounts: devices are bind-mounted from
+the host and v1 hierarchies bound (plan, container._cgroup_mounts), as runc.
+"""
+import os
+import re
+
+from .errors import ConfigError, PyruncError
+
+MAPS = (("uidMappings", "uid_map"), ("gidMappings", "gid_map"))
+ID_LIMIT = 2**32
+
+
+def user_namespace(config: dict) -> dict | None:
+    for ns in config.get("linux", {}).get("namespaces", []):
+        if ns["type"] == "user":
+            return ns
+    return None
+
+
+def check(config: dict, ns_types: set[str]) -> None:
+    linux = config.get("linux", {})
+    given = [key for key, _file in MAPS if linux.get(key)]
+    ns = user_namespace(config)
+    if ns is None:
+        if given:
+            raise ConfigError(f"/linux/{given[0]}", "mappings need a user namespace in "
+                                                    "/linux/namespaces")
+        return
+    if ns.get("path"):
+        _check_joined_mappings(ns["path"], linux, given)
+        return
+    for key, _file in MAPS:
+        if not linux.get(key):
+            raise ConfigError(f"/linux/{key}", "a new user namespace needs mappings (the "
+                                               "container's root must map to a host id)")
+        for i, m in enumerate(linux[key]):
+            for field in ("containerID", "hostID"):
+                if m[field] + m["size"] > ID_LIMIT:
+                    raise ConfigError(f"/linux/{key}/{i}", f"{field} + size passes {ID_LIMIT - 1}")
+            if m["size"] == 0:
+                raise ConfigError(f"/linux/{key}/{i}/size", "an empty mapping")
+
+
+def _check_joined_mappings(path: str, linux: dict, given: list[str]) -> None:
+    """A joined namespace has its maps already. Mappings given too (runc wants
+    them, CRI sends them) must be the namespace's own; checked where the path
+    names a process (/proc/PID/ns/user), whose maps can be read."""
+    match = re.fullmatch(r"/proc/(\d+|self)/ns/user", path)
+    if not match or not given:
+        return
+    for key, name in MAPS:
+        if not linux.get(key):
+            continue
+        try:
+            with open(f"/proc/{match.group(1)}/{name}") as f:
+                theirs = sorted(tuple(map(int, line.split())) for line in f if line.strip())
+        except OSError:
+            return  # the namespace check reports a path that went away
+        ours = sorted((m["containerID"], m["hostID"], m["size"]) for m in linux[key])
+        if ours != theirs:
+            raise ConfigError(f"/linux/{key}", f"differ from the joined user namespace's "
+                                               f"({path}: {theirs})")
+
+
+def host_id(mappings: list[dict], container_id: int) -> int | None:
+    for m in mappings:
+        if m["containerID"] <= container_id < m["containerID"] + m["size"]:
+            return m["hostID"] + container_id - m["containerID"]
+    return None
+
+
+def check_rootfs_reachable(config: dict, rootfs: str) -> None:
+    """The init sets up the rootfs as the namespace's root: every directory
+    on the way must let that host id through (runc just says EACCES)."""
+    if not new_user_namespace(config):
+        return
+    linux = config["linux"]
+    uid, gid = (host_id(linux[key], 0) for key, _file in MAPS)
+    for key, value in (("uidMappings", uid), ("gidMappings", gid)):
+        if value is None:
+            raise ConfigError(f"/linux/{key}", "container id 0 is not mapped: the init "
+                                               "needs a root in the namespace")
+    path = os.path.abspath(rootfs)
+    while True:
+        st = os.stat(path)
+        if st.st_uid == uid:
+            ok = st.st_mode & 0o100
+        elif st.st_gid == gid:
+            ok = st.st_mode & 0o010
+        else:
+            ok = st.st_mode & 0o001
+        if not ok:
+            raise ConfigError("/root/path", f"{path} cannot be searched by the container's "
+                                            f"root (host uid {uid}, gid {gid}), which mounts "
+                                            "the rootfs: let it through (o+x) or move the bundle")
+        if path == "/":
+            return
+        path = os.path.dirname(path)
+
+
+def new_user_namespace(config: dict) -> bool:
+    ns = user_namespace(config)
+    return ns is not None and not ns.get("path")
+
+
+def write_mappings(pid: int, linux: dict) -> None:
+    """gid_map, then uid_map, each in one write (the kernel takes one)."""
+    for key, name in reversed(MAPS):
+        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux[key])
+        path = f"/proc/{pid}/{name}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            raise PyruncError(f"config.json: /linux/{key}: write {path}: "
+                              f"{os.strerror(e.errno).lower()}") from None

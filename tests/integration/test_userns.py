@@ -1,0 +1,165 @@
+"""User namespaces: root inside is an unprivileged id outside (uid_map, file
+ownership seen from the host, the init's ids), exec joins it, a container can
+join another's by path, and bad mappings fail cleanly."""
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import pytest
+
+from conftest import IS_PYRUNC, needs_root
+
+pytestmark = [needs_root()]
+
+HOST_ID = 100000  # container ids 0..65535 are host ids 100000..165535
+SIZE = 65536
+
+
+@pytest.fixture
+def reachable(tmp_path_factory):
+    """A directory the mapped root can reach (pytest's base dir is 0700)."""
+    top = tempfile.mkdtemp(prefix="pyrunc-userns-", dir="/tmp")
+    os.chmod(top, 0o711)
+    yield pathlib.Path(top)
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def mapped(bundle, reachable, path=None):
+    """A private rootfs owned by the mapped root, where it can reach it, and
+    the mappings."""
+    rootfs = reachable / bundle.id
+    shutil.copytree(bundle.rootfs, rootfs, symlinks=True)
+    bundle.rootfs = rootfs
+    bundle.config["root"]["path"] = str(rootfs)
+    for top, dirs, files in os.walk(rootfs):
+        for name in [top, *(os.path.join(top, n) for n in dirs + files)]:
+            os.lchown(name, HOST_ID, HOST_ID)
+    bundle.config["root"]["readonly"] = False
+    ns = {"type": "user", **({"path": path} if path else {})}
+    bundle.config["linux"]["namespaces"].append(ns)
+    if not path:
+        mapping = [{"containerID": 0, "hostID": HOST_ID, "size": SIZE}]
+        bundle.config["linux"]["uidMappings"] = mapping
+        bundle.config["linux"]["gidMappings"] = mapping
+    return rootfs
+
+
+def host_ids(pid) -> tuple[int, int]:
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
+
+
+def test_root_inside_is_an_unprivileged_id_outside(runtime, bundle, reachable):
+    rootfs = mapped(bundle, reachable)
+    bundle.args("/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; "
+                "mkdir /made && touch /made/file; exec /ocitest sleep 1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    pid = runtime.state(bundle.id)["pid"]
+    assert host_ids(pid) == (HOST_ID, HOST_ID)
+    assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    deadline_file = rootfs / "made" / "file"
+    for _ in range(500):
+        if deadline_file.exists():
+            break
+        import time
+        time.sleep(0.01)
+    st = os.stat(deadline_file)
+    assert (st.st_uid, st.st_gid) == (HOST_ID, HOST_ID)
+
+
+def test_maps_and_ids_seen_inside(runtime, bundle, reachable):
+    mapped(bundle, reachable)
+    bundle.args("/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split()
+    assert out == ["0", str(HOST_ID), str(SIZE)] * 2 + ["0", "0"]
+
+
+def test_non_root_process_user(runtime, bundle, reachable):
+    mapped(bundle, reachable)
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert host_ids(runtime.state(bundle.id)["pid"]) == (HOST_ID + 1000, HOST_ID + 1000)
+
+
+def test_exec_joins_the_user_namespace(runtime, bundle, reachable, tmp_path):
+    mapped(bundle, reachable)
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    init = runtime.state(bundle.id)["pid"]
+    out = runtime("exec", bundle.id, "/bin/sh", "-c", "cat /proc/self/uid_map; id -u").stdout
+    assert out.split() == ["0", str(HOST_ID), str(SIZE), "0"]
+    pid_file = tmp_path / "exec.pid"
+    runtime("exec", "-d", "--pid-file", pid_file, bundle.id, "/ocitest", "sleep", "1000")
+    pid = int(pid_file.read_text())
+    assert host_ids(pid) == (HOST_ID, HOST_ID)
+    assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink(f"/proc/{init}/ns/user")
+
+
+@pytest.mark.parametrize("with_maps", [True, False], ids=["maps-repeated", "maps-left-out"])
+def test_join_another_containers_user_namespace(runtime, bundle, reachable, with_maps):
+    """CRI repeats the namespace's maps (runc 1.1.5 requires them); pyrunc
+    also takes none and checks repeated ones against the namespace."""
+    if not with_maps and not IS_PYRUNC:
+        pytest.skip("runc 1.1.5 requires the maps with a joined user namespace")
+    mapped(bundle, reachable)
+    bundle.args("/ocitest", "sleep", "1000")
+    first = bundle.id + "a"
+    runtime("run", "-d", "-b", bundle.write(), first)
+    try:
+        owner = runtime.state(first)["pid"]
+        config = json.loads((bundle.path / "config.json").read_text())
+        if not with_maps:
+            config["linux"].pop("uidMappings")
+            config["linux"].pop("gidMappings")
+        for ns in config["linux"]["namespaces"]:
+            if ns["type"] == "user":
+                ns["path"] = f"/proc/{owner}/ns/user"
+        (bundle.path / "config.json").write_text(json.dumps(config))
+        runtime("run", "-d", "-b", bundle.path, bundle.id)
+        pid = runtime.state(bundle.id)["pid"]
+        assert os.readlink(f"/proc/{pid}/ns/user") == os.readlink(f"/proc/{owner}/ns/user")
+        assert host_ids(pid) == (HOST_ID, HOST_ID)
+    finally:
+        runtime("delete", "--force", first, check=False)
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's messages")
+@pytest.mark.parametrize("case, pointer, text", [
+    ("mappings-without-namespace", "/linux/uidMappings", "need a user namespace"),
+    ("namespace-without-mappings", "/linux/uidMappings", "needs mappings"),
+    ("path-and-other-mappings", "/linux/uidMappings", "differ from the joined"),
+    ("overlapping", "/linux/uidMappings", "invalid argument"),
+    ("root-unmapped", "/linux/uidMappings", "container id 0 is not mapped"),
+    ("unreachable", "/root/path", "cannot be searched by the container's root"),
+])
+def test_bad_mappings_fail_cleanly(runtime, bundle, reachable, inventory, case, pointer, text):
+    before = inventory()
+    mapping = [{"containerID": 0, "hostID": HOST_ID, "size": SIZE}]
+    linux = bundle.config["linux"]
+    if case == "mappings-without-namespace":
+        linux["uidMappings"] = linux["gidMappings"] = mapping
+    elif case == "namespace-without-mappings":
+        linux["namespaces"].append({"type": "user"})
+    elif case == "path-and-other-mappings":
+        linux["namespaces"].append({"type": "user", "path": "/proc/self/ns/user"})
+        linux["uidMappings"] = linux["gidMappings"] = mapping
+    elif case == "overlapping":  # the kernel refuses them when the map is written
+        mapped(bundle, reachable)
+        linux["uidMappings"] = [*mapping, {"containerID": 10, "hostID": 300000, "size": 5}]
+    elif case == "root-unmapped":
+        linux["namespaces"].append({"type": "user"})
+        linux["gidMappings"] = mapping
+        linux["uidMappings"] = [{"containerID": 1, "hostID": HOST_ID, "size": 10}]
+    else:  # the bundle under pytest's 0700 base dir
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"] = linux["gidMappings"] = mapping
+    bundle.args("/ocitest", "exit", "0")
+    proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 1
+    assert pointer in proc.stderr and text in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert inventory() == before
