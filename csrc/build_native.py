@@ -54,6 +54,8 @@ ffibuilder.cdef(
     int pyrunc_bpf_dev_query(int cgroup_fd, unsigned int *ids, unsigned int capacity);
     int pyrunc_bpf_dev_detach_id(int cgroup_fd, unsigned int prog_id);
     int pyrunc_seccomp_flag_supported(unsigned int flag);
+    int pyrunc_userns_holder(int *release_fd);
+    int pyrunc_idmapped_tree(const char *source, int whole_tree, int map_submounts, int userns_fd);
     int pyrunc_seccomp_action_available(unsigned int action);
     """
 )
@@ -76,6 +78,7 @@ ffibuilder.set_source(
     #include <string.h>
     #include <stdint.h>
     #include <linux/bpf.h>
+    #include <sys/wait.h>
     #ifndef MS_NOSYMFOLLOW
     #define MS_NOSYMFOLLOW 256
     #endif
@@ -195,6 +198,76 @@ ffibuilder.set_source(
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flag, NULL) == 0)
             return 1;  /* cannot happen with no program */
         return errno == EFAULT || errno == EACCES;
+    }
+
+    /* A child waiting in a new user namespace, for its maps (written by the
+     * caller through /proc/PID/{uid,gid}_map) and its ns file: the caller
+     * closes *release_fd to let it exit, then reaps it. Returns the pid or
+     * -errno. The child makes syscalls only (it is a fork of Python). */
+    static int pyrunc_userns_holder(int *release_fd)
+    {
+        int ready[2], hold[2];
+        if (pipe2(ready, O_CLOEXEC) < 0)
+            return -errno;
+        if (pipe2(hold, O_CLOEXEC) < 0) {
+            int err = errno;
+            close(ready[0]);
+            close(ready[1]);
+            return -err;
+        }
+        pid_t pid = fork();
+        if (pid == 0) {
+            char c;
+            close(ready[0]);
+            close(hold[1]);
+            if (unshare(CLONE_NEWUSER) < 0)
+                _exit(1);
+            if (write(ready[1], "x", 1) != 1)
+                _exit(1);
+            while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            _exit(0);
+        }
+        int err = pid < 0 ? errno : 0;
+        close(ready[1]);
+        close(hold[0]);
+        char c;
+        if (pid > 0 && read(ready[0], &c, 1) != 1)
+            err = EPERM;  /* the child could not make the namespace */
+        close(ready[0]);
+        if (err) {
+            close(hold[1]);
+            if (pid > 0)
+                waitpid(pid, NULL, 0);
+            return -err;
+        }
+        *release_fd = hold[1];
+        return pid;
+    }
+
+    /* A detached copy of SOURCE (whole_tree: with its submounts, as rbind)
+     * whose ids are mapped through the user namespace USERNS_FD (the
+     * submounts' too with map_submounts: ridmap): the fd, or -errno. Made
+     * here, where we hold CAP_SYS_ADMIN over the source's filesystem; the
+     * init attaches it with move_mount. */
+    static int pyrunc_idmapped_tree(const char *source, int whole_tree, int map_submounts,
+                                    int userns_fd)
+    {
+        int fd = (int)syscall(SYS_open_tree, AT_FDCWD, source,
+                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (whole_tree ? AT_RECURSIVE : 0));
+        if (fd < 0)
+            return -errno;
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = MOUNT_ATTR_IDMAP;
+        attr.userns_fd = (uint64_t)userns_fd;
+        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (map_submounts ? AT_RECURSIVE : 0),
+                    &attr, sizeof attr) < 0) {
+            int err = errno;
+            close(fd);
+            return -err;
+        }
+        return fd;
     }
 
     /* Whether this kernel has a seccomp return action (SECCOMP_RET_*). */

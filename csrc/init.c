@@ -249,6 +249,9 @@ static void remount_ro(const char *path)
         fail(errno, "remount %s read-only", path);
 }
 
+static void after_mount(const char *source, const char *target, unsigned long remount,
+                        unsigned long propagation);
+
 static void do_mount(struct cursor *c)
 {
     unsigned long flags = get_u64(c), remount = get_u64(c), propagation = get_u64(c);
@@ -264,10 +267,34 @@ static void do_mount(struct cursor *c)
     if (mount(source, fd_path(fd), *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
         fail(errno, "mount %s on %s", source, target);
     close(fd);
+    after_mount(source, target, remount, propagation);
+}
+
+/* Attach a detached tree the parent made (an id-mapped bind mount). */
+static void do_move_mount(struct cursor *c)
+{
+    int tree = (int)get_u32(c);
+    unsigned long remount = get_u64(c), propagation = get_u64(c);
+    const char *target = get_str(c);
+    int fd = open_in_root(target, O_PATH);
+    if (fd < 0)
+        fail(errno, "open mount target %s", target);
+    if (syscall(SYS_move_mount, tree, "", fd, "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        fail(errno, "attach the id-mapped mount on %s", target);
+    close(fd);
+    close(tree);
+    after_mount("the id-mapped mount", target, remount, propagation);
+}
+
+/* The remount (bind flags) and propagation steps that follow a mount. */
+static void after_mount(const char *source, const char *target, unsigned long remount,
+                        unsigned long propagation)
+{
     if (!remount && !propagation)
         return;
     /* Reopen: the earlier fd refers to what lies under the new mount. */
-    fd = open_in_root(target, O_PATH);
+    int fd = open_in_root(target, O_PATH);
     if (fd < 0)
         fail(errno, "open mount target %s", target);
     if (remount && mount(NULL, fd_path(fd), NULL, remount, NULL) < 0)
@@ -787,6 +814,9 @@ static void run(struct cursor *c)
             break;
         case OP_MOUNT_SETATTR:
             do_mount_setattr(&a);
+            break;
+        case OP_MOVE_MOUNT:
+            do_move_mount(&a);
             break;
         case OP_MKNOD:
             do_mknod(&a);

@@ -79,6 +79,8 @@
 #define OP_PERSONALITY 62     /* u32 persona */
 #define OP_HOOKS 63           /* send MSG_HOOKS, wait for MSG_GO: the parent runs the
                                  prestart, createRuntime, createContainer hooks */
+#define OP_MOVE_MOUNT 64      /* u32 fd (a detached mount tree: id-mapped), u64 remount
+                                 flags, u64 propagation, str target (in rootfs): attach */
 
 /* Sync messages over the SOCK_SEQPACKET socketpair: fixed size. */
 #define MSG_PID 1       /* init -> parent: pid of the container init */

@@ -37,12 +37,13 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
                          "config.json: /process/terminal")
     preserve_fds = _listen_fds(config, preserve_fds, preserved)
     compiled = compile_seccomp(config.get("linux", {}).get("seccomp"), root)
+    id_mapped = _id_mapped_mounts(config, bundle)
     cdir.claim()
     point("claimed")
     undo = []
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
-                               preserved, undo, console_socket, compiled)
+                               preserved, undo, console_socket, compiled, id_mapped)
     except BaseException as e:
         for step in reversed(undo):
             try:
@@ -60,6 +61,14 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     finally:
         cdir.unlock()
     return init
+
+
+def _id_mapped_mounts(config: dict, bundle: str) -> list:
+    if not any("uidMappings" in m or "gidMappings" in m
+               or {"idmap", "ridmap"} & set(m.get("options", [])) for m in config.get("mounts", [])):
+        return []
+    from .idmap import wanted
+    return wanted(config, bundle)
 
 
 def compile_seccomp(profile: dict | None, root: str):
@@ -97,7 +106,7 @@ def _listen_fds(config: dict, preserve_fds: int, preserved: list[int]) -> int:
 
 
 def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, preserved, undo,
-                    console_socket, compiled_seccomp):
+                    console_socket, compiled_seccomp, id_mapped):
     from . import plan
     from .caps import last_cap
     from .launcher import Init
@@ -145,7 +154,14 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         parent_adds, unified = [unified], None
     files = _open_placement_files(unified, tasks)
     try:
-        numbers = Init.fd_numbers(preserve_fds, len(files))
+        trees = {}
+        if id_mapped:
+            from .idmap import make_trees
+            trees = make_trees(id_mapped)
+        numbers = Init.fd_numbers(preserve_fds, len(files) + len(trees))
+        tree_numbers = dict(zip(trees, numbers[len(files):]))
+        numbers = numbers[:len(files)]
+        files += trees.values()
         if unified:
             clone_fd, task_numbers = numbers[0], numbers[1:]
         else:
@@ -154,7 +170,8 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
                                cap_last_cap=last_cap(), cgroup_mounts=_cgroup_mounts(config, cg),
                                clone_cgroup_fd=clone_fd,
                                cgroup_task_fds=list(zip(task_numbers, tasks)),
-                               seccomp=compiled_seccomp, mount_label=_mount_label(config))
+                               seccomp=compiled_seccomp, mount_label=_mount_label(config),
+                               idmapped=tree_numbers)
         ops = plan.build(config, ctx)
         init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
     finally:

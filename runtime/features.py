@@ -5,10 +5,9 @@ asks for the runtime's abilities, not the host's. The lists come from the code
 that acts on them wherever the code has one:
 
 - capabilities: caps.NAMES (kernel number order, as runc prints them);
-- mountOptions: the keys of mountopts' FLAG_OPTIONS, PROPAGATION_OPTIONS and
-  RECURSIVE_OPTIONS, sorted. UNSUPPORTED_OPTIONS (idmap, ridmap) are refused,
-  so they are not listed; filesystem data options are never listed (the spec
-  says SHOULD NOT);
+- mountOptions: the keys of mountopts' FLAG_OPTIONS, PROPAGATION_OPTIONS,
+  RECURSIVE_OPTIONS and IDMAP_OPTIONS, sorted; filesystem data options are
+  never listed (the spec says SHOULD NOT);
 - linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted.
 
 mountopts and plan import the cffi module runtime._native, which a command that
@@ -90,7 +89,8 @@ def _table_keys(module: str, names: tuple[str, ...]) -> set[str]:
 def mount_options() -> list[str]:
     """Every mount option name mountopts.parse() acts on, sorted."""
     return sorted(_table_keys("mountopts",
-                              ("FLAG_OPTIONS", "PROPAGATION_OPTIONS", "RECURSIVE_OPTIONS")))
+                              ("FLAG_OPTIONS", "PROPAGATION_OPTIONS", "RECURSIVE_OPTIONS",
+                               "IDMAP_OPTIONS")))
 
 
 def namespaces() -> list[str]:
@@ -145,9 +145,7 @@ def document() -> dict:
                 "schemata": False,
                 "monitoring": False,
             },
-            # Id-mapped mounts need user namespaces; mounts' uidMappings and
-            # gidMappings are not read.
-            "mountExtensions": {"idmap": {"enabled": False}},
+            "mountExtensions": {"idmap": {"enabled": True}},
             "netDevices": {"enabled": True},
         },
         "annotations": {

@@ -49,15 +49,16 @@ RECURSIVE_OPTIONS = {
     "rnorelatime": (lib.MOUNT_ATTR_STRICTATIME, _ATIME),
 }
 
-# Id-mapped mounts come with user namespaces; until then they are refused
-# rather than silently dropped.
-UNSUPPORTED_OPTIONS = {"idmap", "ridmap"}
+# Id-mapped bind mounts (the tree is made by the parent: container.py):
+# ridmap maps the submounts of an rbind too.
+IDMAP_OPTIONS = {"idmap": 1, "ridmap": 2}
 
 # Flags that a bind mount can only get from a second, remounting mount(2) call.
 BIND_KEEP = lib.MS_BIND | lib.MS_REC
 
 
-class MountOptions(namedtuple("MountOptions", "flags propagation data is_bind attr_set attr_clr")):
+class MountOptions(namedtuple("MountOptions",
+                              "flags propagation data is_bind attr_set attr_clr idmap")):
     __slots__ = ()
 
     @property
@@ -69,14 +70,11 @@ class MountOptions(namedtuple("MountOptions", "flags propagation data is_bind at
         return lib.MS_BIND | lib.MS_REMOUNT | extra
 
 
-class UnsupportedOption(ValueError):
-    pass
-
-
 def parse(options: list[str], mount_type: str = "") -> MountOptions:
     flags = 0
     propagation = 0
     attr_set = attr_clr = 0
+    idmap = 0
     data = []
     for opt in options:
         if opt in FLAG_OPTIONS:
@@ -90,11 +88,11 @@ def parse(options: list[str], mount_type: str = "") -> MountOptions:
             attr_clr = (attr_clr & ~set_) | clear
         elif opt in PROPAGATION_OPTIONS:
             propagation = PROPAGATION_OPTIONS[opt]  # the last one wins
-        elif opt in UNSUPPORTED_OPTIONS:
-            raise UnsupportedOption(opt)
+        elif opt in IDMAP_OPTIONS:
+            idmap = IDMAP_OPTIONS[opt]
         else:
             data.append(opt)  # filesystem-specific: passed to the kernel as is
     is_bind = bool(flags & lib.MS_BIND) or mount_type == "bind"
     if is_bind:
         flags |= lib.MS_BIND
-    return MountOptions(flags, propagation, ",".join(data), is_bind, attr_set, attr_clr)
+    return MountOptions(flags, propagation, ",".join(data), is_bind, attr_set, attr_clr, idmap)

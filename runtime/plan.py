@@ -13,7 +13,7 @@ from collections import namedtuple
 from . import caps, process_attrs
 from ._native import lib
 from .errors import ConfigError
-from .mountopts import PROPAGATION_OPTIONS, UnsupportedOption, parse as parse_mount_options
+from .mountopts import PROPAGATION_OPTIONS, parse as parse_mount_options
 
 NAMESPACE_FLAGS = {
     "pid": lib.CLONE_NEWPID, "network": lib.CLONE_NEWNET, "mount": lib.CLONE_NEWNS,
@@ -55,7 +55,7 @@ DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S
 SIGNATURES = {
     "SETNS": "Is", "CLONE": "QI", "WRITE_FD": "Iss", "WAIT": "", "READY": "", "UNSHARE": "Q",
     "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "s", "MKDIRS": "Is",
-    "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
+    "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MOVE_MOUNT": "IQQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
     "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
     "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
@@ -109,8 +109,11 @@ class PlanContext:
                  cap_last_cap: int = len(caps.NAMES) - 1, cgroup_mounts: list | None = None,
                  probe: HostProbe | None = None, clone_cgroup_fd: int | None = None,
                  cgroup_task_fds: list | None = None, seccomp=None,
-                 mount_label: str = ""):
+                 mount_label: str = "", idmapped: dict | None = None):
         self.bundle = bundle
+        # Id-mapped bind mounts: mount pointer ("/mounts/N") -> the number of
+        # the fd of the detached tree in the init.
+        self.idmapped = idmapped or {}
         self.seccomp = seccomp  # a compiled seccomp.Filter, or None
         # linux.mountLabel, only where SELinux is enabled: elsewhere the kernel
         # refuses a context= option (runc passes it and fails with EINVAL).
@@ -305,10 +308,7 @@ def _propagation(name: str) -> int:
 def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
     dest = _clean(m["destination"])
     mtype = m.get("type", "")
-    try:
-        opts = parse_mount_options(m.get("options", []), mtype)
-    except UnsupportedOption as e:
-        raise ConfigError(f"{pointer}/options", f"mount option {e} is not supported yet") from None
+    opts = parse_mount_options(m.get("options", []), mtype)
     source = m.get("source", "")
     if mtype == "cgroup":
         return _cgroup_mount_ops(dest, opts, ctx)
@@ -319,9 +319,14 @@ def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
         if not ctx.probe.exists(source):
             raise ConfigError(f"{pointer}/source", f"{source}: no such file or directory")
         prepare = Op("MKDIRS", (0o755, dest)) if ctx.probe.is_dir(source) else Op("MKFILE", (dest,))
-        flags = opts.flags & (lib.MS_BIND | lib.MS_REC)
-        ops = [prepare, Op("MOUNT", (flags, opts.remount_flags, opts.propagation,
-                                     source, dest, "", "", 0))]
+        if pointer in ctx.idmapped:  # the parent made the tree (runtime/idmap.py)
+            attach = Op("MOVE_MOUNT", (ctx.idmapped[pointer], opts.remount_flags,
+                                       opts.propagation, dest))
+        else:
+            flags = opts.flags & (lib.MS_BIND | lib.MS_REC)
+            attach = Op("MOUNT", (flags, opts.remount_flags, opts.propagation,
+                                  source, dest, "", "", 0))
+        ops = [prepare, attach]
     else:
         no_symlinks = 1 if mtype in NO_SYMLINK_TYPES else 0
         ops = [Op("MKDIRS", (0o755, dest)),

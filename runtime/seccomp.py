@@ -8,7 +8,6 @@ Load flags (TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, ...) are not part of the
 program: they go to seccomp(2) in the init.
 """
 import json
-import os
 
 from . import log, root_cache
 from .errors import ConfigError, PyruncError

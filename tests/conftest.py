@@ -297,3 +297,13 @@ def host_inventory(runtime_root: str) -> dict:
 @pytest.fixture
 def inventory(runtime_root):
     return lambda: host_inventory(runtime_root)
+
+
+@pytest.fixture
+def reachable(tmp_path_factory):
+    """A directory a user namespace's root can reach (pytest's base dir is
+    0700): for rootfs and bind sources of user-namespace tests."""
+    top = tempfile.mkdtemp(prefix="pyrunc-userns-", dir="/tmp")
+    os.chmod(top, 0o711)
+    yield pathlib.Path(top)
+    shutil.rmtree(top, ignore_errors=True)

@@ -7,7 +7,6 @@ import select
 import shlex
 import socket
 import subprocess
-import termios
 import threading
 
 import pytest

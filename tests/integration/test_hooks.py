@@ -1,7 +1,6 @@
 """OCI hooks: all six kinds, their order, namespaces and state, failures and timeouts."""
 import json
 import os
-import stat
 
 import pytest
 

@@ -3,9 +3,7 @@ ownership seen from the host, the init's ids), exec joins it, a container can
 join another's by path, and bad mappings fail cleanly."""
 import json
 import os
-import pathlib
 import shutil
-import tempfile
 
 import pytest
 
@@ -15,15 +13,6 @@ pytestmark = [needs_root()]
 
 HOST_ID = 100000  # container ids 0..65535 are host ids 100000..165535
 SIZE = 65536
-
-
-@pytest.fixture
-def reachable(tmp_path_factory):
-    """A directory the mapped root can reach (pytest's base dir is 0700)."""
-    top = tempfile.mkdtemp(prefix="pyrunc-userns-", dir="/tmp")
-    os.chmod(top, 0o711)
-    yield pathlib.Path(top)
-    shutil.rmtree(top, ignore_errors=True)
 
 
 def mapped(bundle, reachable, path=None):

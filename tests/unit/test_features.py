@@ -210,10 +210,10 @@ def test_namespaces_are_plan_namespace_flags(tmp_path, native_modules) -> None:
 def test_mount_options_are_what_mountopts_parses(tmp_path, native_modules) -> None:
     mountopts = native_modules["mountopts"]
     listed = features.document()["mountOptions"]
-    tables = (mountopts.FLAG_OPTIONS, mountopts.PROPAGATION_OPTIONS, mountopts.RECURSIVE_OPTIONS)
+    tables = (mountopts.FLAG_OPTIONS, mountopts.PROPAGATION_OPTIONS, mountopts.RECURSIVE_OPTIONS,
+              mountopts.IDMAP_OPTIONS)
     assert listed == sorted(set().union(*tables))
     assert len(listed) == len(set(listed))
-    assert not set(listed) & mountopts.UNSUPPORTED_OPTIONS  # refused, so not listed
     for option in listed:  # each one is acted on, none goes to the kernel as data
         assert mountopts.parse([option]).data == "", option
     # Recursive and propagation options are there.
@@ -262,7 +262,7 @@ def test_linux_switches(tmp_path) -> None:
     assert linux["selinux"] == {"enabled": False}
     assert linux["memoryPolicy"] == {"modes": [], "flags": []}
     assert linux["intelRdt"] == {"enabled": False, "schemata": False, "monitoring": False}
-    assert linux["mountExtensions"] == {"idmap": {"enabled": False}}
+    assert linux["mountExtensions"] == {"idmap": {"enabled": True}}
     assert linux["netDevices"] == {"enabled": True}
 
 

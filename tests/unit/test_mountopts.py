@@ -1,7 +1,5 @@
-import pytest
-
 from runtime._native import lib
-from runtime.mountopts import UnsupportedOption, parse
+from runtime.mountopts import parse
 
 
 def test_flags_and_data():
@@ -44,7 +42,6 @@ def test_recursive_attributes():
     assert parse(["ro"]).attr_set == 0
 
 
-@pytest.mark.parametrize("opt", ["idmap", "ridmap"])
-def test_unsupported(opt):
-    with pytest.raises(UnsupportedOption):
-        parse([opt])
+def test_idmap_options():
+    assert (parse(["rbind", "idmap"]).idmap, parse(["rbind", "ridmap"]).idmap) == (1, 2)
+    assert parse(["rbind"]).idmap == 0 and parse(["idmap"]).data == ""

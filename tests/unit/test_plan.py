@@ -214,12 +214,6 @@ def test_cgroup_mount_without_namespace_binds():
                                 "", "", 0))]
 
 
-def test_unsupported_mount_option_is_refused():
-    c = config(mounts=[{"destination": "/x", "type": "tmpfs", "source": "t", "options": ["idmap"]}])
-    with pytest.raises(ConfigError, match=r"/mounts/0/options: mount option idmap"):
-        build(c)
-
-
 def test_recursive_options_follow_the_mount():
     c = config(mounts=[{"destination": "/x", "source": "/h", "options": ["rbind", "rro"]}])
     ops = build(c, probe=FakeProbe(dirs={"/h"}))
@@ -315,3 +309,13 @@ def test_joined_user_namespace_keeps_its_groups_setting():
     # setgroups may be denied in a namespace we did not make: not called
     assert n.index("WAIT") < n.index("SETGID") < n.index("SETUID") < n.index("ROOTFS")
     assert n.count("SETGROUPS") == 1  # the process's own, with the credentials
+
+
+def test_id_mapped_mount_is_attached_from_the_parents_tree():
+    c = config(mounts=[{"destination": "/data", "type": "bind", "source": "/src",
+                        "options": ["rbind", "idmap", "ro"]}])
+    ops = build(c, probe=FakeProbe(dirs={"/src"}), idmapped={"/mounts/0": 42})
+    [attach] = [op for op in ops if op.name == "MOVE_MOUNT"]
+    assert attach.args[0] == 42 and attach.args[3] == "/data"
+    assert attach.args[1] & lib.MS_RDONLY  # ro still comes from a remount
+    assert not [op for op in ops if op.name == "MOUNT" and op.args[4] == "/data"]

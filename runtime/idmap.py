@@ -1,0 +1,105 @@
+"""Id-mapped bind mounts (config.md "Mounts": idmap, ridmap, uidMappings,
+gidMappings).
+
+mount_setattr(MOUNT_ATTR_IDMAP) wants CAP_SYS_ADMIN over the source's
+filesystem, which the container's init (maybe in a user namespace) lacks:
+the parent makes each detached, id-mapped tree (open_tree + mount_setattr)
+and the init attaches it (OP_MOVE_MOUNT), as runc 1.2 does. The mapping is
+a user namespace: a child waits in a new one while we write its maps.
+"""
+import os
+
+from .errors import ConfigError, PyruncError
+
+
+class Wanted:
+    def __init__(self, pointer, source, whole_tree, map_submounts, uid_maps, gid_maps):
+        self.pointer = pointer
+        self.source = source
+        self.whole_tree = whole_tree
+        self.map_submounts = map_submounts
+        self.maps = (uid_maps, gid_maps)
+
+
+def wanted(config: dict, bundle: str) -> list[Wanted]:
+    """The id-mapped mounts of a config, checked."""
+    from .mountopts import parse
+    from .userns import new_user_namespace
+    out = []
+    for i, m in enumerate(config.get("mounts", [])):
+        pointer = f"/mounts/{i}"
+        opts = parse(m.get("options", []), m.get("type", ""))
+        given = [k for k in ("uidMappings", "gidMappings") if k in m]
+        if not opts.idmap and not given:
+            continue
+        if not opts.is_bind:
+            raise ConfigError(f"{pointer}/options", "id-mapped mounts must be bind mounts")
+        if given:  # both: the schema requires them together
+            uid_maps, gid_maps = m["uidMappings"], m["gidMappings"]
+        elif new_user_namespace(config):  # the spec's MAY: the container's own
+            uid_maps, gid_maps = config["linux"]["uidMappings"], config["linux"]["gidMappings"]
+        else:
+            raise ConfigError(f"{pointer}/options", "idmap needs uidMappings and gidMappings "
+                                                    "on the mount, or a new user namespace")
+        source = os.path.normpath(os.path.join(bundle, m.get("source", "")))
+        out.append(Wanted(pointer, source, bool(opts.flags & _rec()), opts.idmap == 2,
+                          uid_maps, gid_maps))
+    return out
+
+
+def _rec() -> int:
+    from ._native import lib
+    return lib.MS_REC
+
+
+def make_trees(mounts: list[Wanted]) -> dict[str, int]:
+    """pointer -> fd of the detached id-mapped tree (the caller closes them)."""
+    trees, namespaces = {}, {}
+    try:
+        for w in mounts:
+            key = repr(w.maps)
+            if key not in namespaces:
+                namespaces[key] = _user_namespace(w)
+            trees[w.pointer] = _tree(w, namespaces[key])
+    except BaseException:
+        for fd in trees.values():
+            os.close(fd)
+        raise
+    finally:
+        for fd in namespaces.values():
+            os.close(fd)
+    return trees
+
+
+def _user_namespace(w: Wanted) -> int:
+    """An fd of a user namespace with w's maps."""
+    from ._native import ffi, lib
+    release = ffi.new("int *")
+    pid = lib.pyrunc_userns_holder(release)
+    if pid < 0:
+        raise PyruncError(f"config.json: {w.pointer}: make a user namespace for the id "
+                          f"mapping: {os.strerror(-pid).lower()}")
+    try:
+        for key, name, maps in (("gidMappings", "gid_map", w.maps[1]),
+                                ("uidMappings", "uid_map", w.maps[0])):
+            text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in maps)
+            try:
+                with open(f"/proc/{pid}/{name}", "w") as f:
+                    f.write(text)
+            except OSError as e:
+                raise PyruncError(f"config.json: {w.pointer}/{key}: "
+                                  f"{os.strerror(e.errno).lower()}") from None
+        return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(release[0])
+        os.waitpid(pid, 0)
+
+
+def _tree(w: Wanted, userns_fd: int) -> int:
+    from ._native import lib
+    fd = lib.pyrunc_idmapped_tree(w.source.encode(), int(w.whole_tree), int(w.map_submounts),
+                                  userns_fd)
+    if fd < 0:
+        raise PyruncError(f"config.json: {w.pointer}: id-map {w.source}: "
+                          f"{os.strerror(-fd).lower()}")
+    return fd
