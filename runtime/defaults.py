@@ -1,11 +1,13 @@
 """The config.json `pyrunc spec` writes: the same defaults as `runc spec`."""
+import os
+
 from . import OCI_VERSION
 
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
 def default_config(rootless: bool = False) -> dict:
-    return {
+    config = {
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": True,
@@ -47,3 +49,28 @@ def default_config(rootless: bool = False) -> dict:
                               "/proc/sysrq-trigger"],
         },
     }
+    if rootless:
+        _make_rootless(config)
+    return config
+
+
+def _make_rootless(config: dict) -> None:
+    """runc's `spec --rootless`: a user namespace mapping root to the caller,
+    no network namespace (an unprivileged user cannot set one up), /sys bound
+    from the host (sysfs needs a network namespace of the user namespace), no
+    gid= mount options (gid 5 is not mapped), no cgroup resources."""
+    linux = config["linux"]
+    linux.pop("resources", None)
+    linux["uidMappings"] = [{"containerID": 0, "hostID": os.geteuid(), "size": 1}]
+    linux["gidMappings"] = [{"containerID": 0, "hostID": os.getegid(), "size": 1}]
+    linux["namespaces"] = [ns for ns in linux["namespaces"]
+                           if ns["type"] != "network"] + [{"type": "user"}]
+    mounts = []
+    for m in config["mounts"]:
+        if m["type"] == "sysfs":
+            m = {"destination": "/sys", "type": "none", "source": "/sys",
+                 "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
+        elif "options" in m:
+            m = {**m, "options": [o for o in m["options"] if not o.startswith("gid=")]}
+        mounts.append(m)
+    config["mounts"] = mounts

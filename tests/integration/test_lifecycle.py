@@ -1,6 +1,7 @@
 """The OCI lifecycle driven through the CLI, as containerd and podman drive it."""
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -224,3 +225,25 @@ def test_spec_writes_config(runtime, tmp_path):
     assert {"type": "mount"} in config["linux"]["namespaces"]
     proc = runtime("spec", "--bundle", tmp_path, check=False)
     assert proc.returncode == 1  # never overwrites
+
+
+@pytest.mark.parametrize("flags", [[], ["--rootless"]], ids=["default", "rootless"])
+def test_spec_matches_runc_spec(runtime, tmp_path, flags):
+    """Differential: the same document as runc 1.1.5's `spec` (but the
+    version and the hostname, which name the runtime); rootless: a user
+    namespace mapping root to the caller, no network namespace, /sys bound,
+    no gid= options, no resources."""
+    if not os.access("/usr/sbin/runc", os.X_OK):
+        pytest.skip("runc (Debian package runc) is not installed: it is the reference")
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    ours.mkdir()
+    theirs.mkdir()
+    runtime("spec", *flags, "--bundle", ours)
+    subprocess.run(["/usr/sbin/runc", "spec", *flags, "--bundle", str(theirs)], check=True)
+    a, b = (json.loads((d / "config.json").read_text()) for d in (ours, theirs))
+    for doc in (a, b):
+        doc.pop("ociVersion")
+        doc.pop("hostname")
+    # runc 1.2 and later add a cgroup namespace, as pyrunc does; 1.1.5 not.
+    a["linux"]["namespaces"].remove({"type": "cgroup"})
+    assert a == b

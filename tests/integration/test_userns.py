@@ -152,3 +152,18 @@ def test_bad_mappings_fail_cleanly(runtime, bundle, reachable, inventory, case, 
     assert pointer in proc.stderr and text in proc.stderr, proc.stderr
     assert proc.stderr.count("\n") == 1
     assert inventory() == before
+
+
+def test_the_rootless_spec_runs(runtime, bundle, tmp_path):
+    """`spec --rootless` (run here as root, so root maps to root): a user
+    namespace without a network namespace, /sys bound from the host."""
+    spec_dir = tmp_path / "spec"
+    spec_dir.mkdir()
+    runtime("spec", "--rootless", "--bundle", spec_dir)
+    config = json.loads((spec_dir / "config.json").read_text())
+    config["root"] = bundle.config["root"]
+    config["process"].update(terminal=False, args=["/bin/sh", "-c",
+                             "cat /proc/self/uid_map; ls /sys/fs/cgroup > /dev/null && echo sys"])
+    bundle.config = config
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split()
+    assert out == ["0", "0", "1", "sys"]
