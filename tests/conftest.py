@@ -4,12 +4,14 @@ when a test fails.
 PYRUNC_TEST_RUNTIME picks the runtime (default /usr/local/bin/pyrunc), so the same
 integration tests can be pointed at runc to check the tests themselves.
 """
+import array
 import copy
 import importlib.util
 import json
 import os
 import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -56,6 +58,24 @@ def process_report() -> str:
         fields = stat[stat.rindex(")") + 2:].split()
         lines.append(f"{entry} ppid={fields[1]} {fields[0]} wchan={wchan or '-'} {cmdline[:160]}")
     return "\n".join(lines)
+
+
+def assert_one_line_error(proc, *texts: str) -> None:
+    """Bad input: exit status 1 and one stderr line holding every text (the
+    pointer, the reason)."""
+    assert proc.returncode == 1, proc.stderr
+    assert all(t in proc.stderr for t in texts), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def recv_with_fds(conn, size: int, max_fds: int) -> tuple[bytes, list[int]]:
+    """One recvmsg: the data and the fds that came with it (SCM_RIGHTS)."""
+    fds = array.array("i")
+    data, anc, _flags, _addr = conn.recvmsg(size, socket.CMSG_SPACE(max_fds * fds.itemsize))
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
 
 
 def needs_root():

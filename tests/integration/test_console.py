@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, needs_root, recv_with_fds
 
 # Not in the cgroup-v2 lane: nothing here depends on the cgroup version (exec's
 # cgroup join, which hooks and terminals share, is tested there by test_exec.py),
@@ -40,14 +40,10 @@ class ConsoleReceiver:
             return
         with conn:
             while True:
-                fds = array.array("i")
-                data, anc, _flags, _addr = conn.recvmsg(4096, socket.CMSG_SPACE(16 * fds.itemsize))
-                for level, kind, payload in anc:
-                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                        fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+                data, fds = recv_with_fds(conn, 4096, 16)
                 if not data and not fds:
                     return
-                self.messages.append((data, list(fds)))
+                self.messages.append((data, fds))
 
     def master(self, timeout=20):
         self.thread.join(timeout)

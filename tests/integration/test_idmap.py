@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, needs_root
 from test_userns import HOST_ID, mapped
 
 pytestmark = [needs_root(),
@@ -87,7 +87,5 @@ def test_bad_id_mapped_mounts(runtime, bundle, inventory, shared, case, pointer,
     pointer = pointer.format(i=len(bundle.config["mounts"]) - 1)
     bundle.args("/ocitest", "exit", "0")
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
-    assert proc.returncode == 1
-    assert pointer in proc.stderr and text in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1
+    assert_one_line_error(proc, pointer, text)
     assert inventory() == before

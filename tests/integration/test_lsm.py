@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, needs_root
 
 pytestmark = [
     needs_root(),
@@ -25,9 +25,7 @@ def test_process_label_refused(runtime, bundle, inventory, field, value, text):
     bundle.config["process"][field] = value
     bundle.args("/ocitest", "exit", "0")
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
-    assert proc.returncode == 1
-    assert f"/process/{field}" in proc.stderr and text in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1
+    assert_one_line_error(proc, f"/process/{field}", text)
     assert inventory() == before
 
 

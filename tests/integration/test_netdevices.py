@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, needs_root
 
 pytestmark = [needs_root(),
               pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 has no netDevices (runc 1.3)")]
@@ -100,8 +100,7 @@ def test_bad_input_leaves_devices_and_nothing_else(runtime, bundle, veth, invent
     bundle.config["linux"]["netDevices"] = devices
     bundle.args("/ocitest", "exit", "0")
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
-    assert proc.returncode == 1
-    assert pointer in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert_one_line_error(proc, pointer)
     assert on_host(end) and on_host(peer)
     assert inventory() == before
 

@@ -1,6 +1,5 @@
 """linux.seccomp: actions, argument filters, flags, the notify listener, the
 Docker default profile, exec, the compiled-program cache and bad input."""
-import array
 import fcntl
 import json
 import os
@@ -11,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import IS_PYRUNC, REPO, needs_root
+from conftest import IS_PYRUNC, REPO, assert_one_line_error, needs_root, recv_with_fds
 
 # Not in the cgroup-v2 lane: seccomp does not depend on the cgroup version.
 pytestmark = [needs_root()]
@@ -187,12 +186,8 @@ class Listener:
         except OSError:
             return
         with conn:
-            fds = array.array("i")
-            data, anc, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4 * fds.itemsize))
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-            self.messages.append((json.loads(data), list(fds)))
+            data, fds = recv_with_fds(conn, 65536, 4)
+            self.messages.append((json.loads(data), fds))
         if len(fds) == 1:
             self._answer(fds[0])
 
@@ -293,7 +288,5 @@ def test_bad_profiles_fail_cleanly(runtime, bundle, inventory, seccomp, pointer,
     bundle.config["linux"]["seccomp"] = seccomp
     bundle.args("/ocitest", "exit", "0")
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
-    assert proc.returncode == 1
-    assert pointer in proc.stderr and text in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert_one_line_error(proc, pointer, text)
     assert inventory() == before

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, needs_root
 
 pytestmark = [needs_root()]
 
@@ -148,9 +148,7 @@ def test_bad_mappings_fail_cleanly(runtime, bundle, reachable, inventory, case, 
         linux["uidMappings"] = linux["gidMappings"] = mapping
     bundle.args("/ocitest", "exit", "0")
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
-    assert proc.returncode == 1
-    assert pointer in proc.stderr and text in proc.stderr, proc.stderr
-    assert proc.stderr.count("\n") == 1
+    assert_one_line_error(proc, pointer, text)
     assert inventory() == before
 
 
