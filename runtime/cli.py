@@ -12,8 +12,6 @@ import sys
 from . import OCI_VERSION, __version__, log
 from .errors import ConfigError, PyruncError
 
-DEFAULT_ROOT = "/run/pyrunc"
-
 # runc update's flags: (flag, help). Sizes take k/m/g suffixes (powers of 1024).
 UPDATE_FLAGS = (
     ("--memory", "memory limit (bytes, or 64m, 1g; -1: none)"),
@@ -63,12 +61,14 @@ class _Version(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pyrunc", description="An OCI container runtime (runc compatible).")
-    p.add_argument("--root", default=DEFAULT_ROOT, help="state directory (default %(default)s)")
+    p.add_argument("--root", help="state directory (default /run/pyrunc; "
+                                  "$XDG_RUNTIME_DIR/pyrunc when not root)")
     p.add_argument("--log", help="append log lines to this file")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
     p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
     p.add_argument("--systemd-cgroup", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--rootless", default="auto", help=argparse.SUPPRESS)
+    p.add_argument("--rootless", default="auto", metavar="true|false|auto",
+                   help="leave out cgroups we may not write (default auto: when not root)")
     p.add_argument("-v", "--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -204,15 +204,19 @@ def _dispatch(args) -> int:
     from . import container
 
     cmd = args.command
+    if args.root is None:
+        from .rootless import default_root
+        args.root = default_root()
     if cmd in ("create", "run"):
         _check_create_flags(args)
     if cmd == "create":
         container.create(args.root, args.container_id, args.bundle, args.pid_file,
-                         args.no_pivot, args.preserve_fds, args.console_socket)
+                         args.no_pivot, args.preserve_fds, args.console_socket,
+                         optional_cgroups=args.optional_cgroups)
     elif cmd == "run":
         return container.run(args.root, args.container_id, args.bundle, args.pid_file,
                              args.detach, args.no_pivot, args.preserve_fds,
-                             args.console_socket)
+                             args.console_socket, optional_cgroups=args.optional_cgroups)
     elif cmd == "exec":
         return _exec(args)
     elif cmd == "start":
@@ -250,6 +254,8 @@ def _dispatch(args) -> int:
 def _check_create_flags(args) -> None:
     if args.preserve_fds < 0:
         raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
+    from .rootless import cgroups_optional
+    args.optional_cgroups = cgroups_optional(args.rootless)
 
 
 def _exec(args) -> int:

@@ -11,7 +11,7 @@ import time
 from .cgroups import Cgroup, clone_into_cgroup_supported
 from .errors import ConfigError, ContainerNotExist, PyruncError
 from .faults import point
-from .state import ContainerDir, oci_state, proc_start_time
+from .state import ContainerDir, oci_state, proc_start_time, require_cgroup
 
 DELETE_TIMEOUT = 10.0  # seconds to wait for a killed container to go away
 
@@ -20,11 +20,12 @@ DELETE_TIMEOUT = 10.0  # seconds to wait for a killed container to go away
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            no_pivot: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
-           foreground: bool = False):
+           foreground: bool = False, optional_cgroups: bool = False):
     """Create the container and leave its init blocked on the exec fifo.
     Returns the Init (the caller is its parent: `run` waits for it). With a
     terminal, the pty master goes to console_socket, or (foreground `run`)
-    stays in init.console_fd for the caller to relay."""
+    stays in init.console_fd for the caller to relay. optional_cgroups:
+    rootless, cgroups we may not write are left out (rootless.py)."""
     from .launcher import open_fds  # create-only imports: keep state/kill/delete light
 
     preserved = open_fds(3, preserve_fds)
@@ -43,7 +44,8 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     undo = []
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
-                               preserved, undo, console_socket, compiled, id_mapped)
+                               preserved, undo, console_socket, compiled, id_mapped,
+                               optional_cgroups)
     except BaseException as e:
         for step in reversed(undo):
             try:
@@ -106,11 +108,12 @@ def _listen_fds(config: dict, preserve_fds: int, preserved: list[int]) -> int:
 
 
 def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, preserved, undo,
-                    console_socket, compiled_seccomp, id_mapped):
+                    console_socket, compiled_seccomp, id_mapped, optional_cgroups):
     from . import plan
     from .caps import last_cap
     from .launcher import Init
     from .state import new_state
+    from .userns import denies_setgroups
 
     rootfs = plan.rootfs_path(config, bundle)
     _default_home(config["process"], rootfs)
@@ -142,10 +145,16 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     os.chmod(fifo, 0o622)  # mkfifo honours the umask
     point("state-saved")
 
-    cg.create()
+    _create_cgroup(cg, optional_cgroups, config.get("linux", {}).get("cgroupsPath"))
     undo.append(cg.remove_made)
     undo.append(cg.destroy)
-    _apply_resources(cg, config.get("linux", {}).get("resources"))
+    if cg.left_out:
+        state["cgroup"] = cg.dirs
+        cdir.save_cleanup(cg.dirs)
+        cdir.save(state)
+        from . import log
+        log.debug("rootless: left out the cgroups " + "; ".join(cg.left_out_reasons))
+    _apply_resources(cg, config.get("linux", {}).get("resources"), optional_cgroups)
     point("cgroup-made")
 
     unified, tasks = cg.placement()
@@ -171,7 +180,8 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
                                clone_cgroup_fd=clone_fd,
                                cgroup_task_fds=list(zip(task_numbers, tasks)),
                                seccomp=compiled_seccomp, mount_label=_mount_label(config),
-                               idmapped=tree_numbers)
+                               idmapped=tree_numbers, setgroups_denied=denies_setgroups(config),
+                               dumpable=_rootless_in_own_pid_namespace(config))
         ops = plan.build(config, ctx)
         init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
     finally:
@@ -212,6 +222,23 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     init.release()
     point("released")
     return init
+
+
+def _create_cgroup(cg: Cgroup, rootless: bool, cgroups_path: str | None) -> None:
+    """Rootless, cgroups we may not write are left out, unless config.json
+    asked for a path (runc's rule: a cgroup asked for is needed)."""
+    try:
+        cg.create(optional=rootless and not cgroups_path)
+    except PyruncError as e:
+        if not (rootless and cgroups_path):
+            raise
+        raise ConfigError("/linux/cgroupsPath", f"{e}: a rootless container gets the cgroup "
+                          "it names only where the caller may write") from None
+
+
+def _rootless_in_own_pid_namespace(config: dict) -> bool:
+    return os.geteuid() != 0 and any(ns["type"] == "pid" and not ns.get("path")
+                                     for ns in config["linux"]["namespaces"])
 
 
 def _create_hooks(cdir: ContainerDir, state: dict, config: dict) -> None:
@@ -270,9 +297,27 @@ def _default_home(process: dict, rootfs: str) -> None:
         env.append("HOME=" + home_dir(rootfs, process.get("user", {}).get("uid", 0)))
 
 
-def _apply_resources(cg: Cgroup, resources: dict | None) -> None:
+def _apply_resources(cg: Cgroup, resources: dict | None, rootless: bool) -> None:
     from .cgroups.resources import apply
-    apply(cg.dirs, resources, creating=True)
+    if rootless:
+        resources = _rootless_resources(cg, resources or {})
+    apply(cg.dirs, resources, creating=True, devices=not rootless)
+
+
+def _rootless_resources(cg: Cgroup, resources: dict) -> dict:
+    """Device rules are left out (as runc: the user namespace refuses mknod
+    anyway, and a cgroup-v2 device program needs host privileges); other
+    limits need the cgroups that were left out."""
+    if "devices" in resources:
+        from . import log
+        log.debug("rootless: /linux/resources/devices ignored")
+        resources = {k: v for k, v in resources.items() if k != "devices"}
+    if resources and cg.left_out:
+        raise ConfigError(f"/linux/resources/{next(iter(resources))}",
+                          "cannot set a limit without a cgroup: this rootless container "
+                          f"could not make its own ({cg.left_out_reasons[0]}); remove the "
+                          "limits, or run with a delegated cgroup")
+    return resources
 
 
 def _open_placement_files(unified: str | None, tasks: list[str]) -> list[int]:
@@ -299,12 +344,32 @@ def _cgroup_mounts(config: dict, cg: Cgroup) -> list:
     # A user namespace may mount cgroup2 but not a v1 hierarchy: bind those.
     userns = any(ns["type"] == "user" for ns in namespaces)
     out = []
-    for h in cg.hierarchies:
+    dirs = cg.mount_dirs()
+    for h, host_dir in dirs:
         data = None
         if own_ns and (h.is_v2 or not userns):
             data = "" if h.is_v2 else h.name
-        out.append((h.name, cg.dirs[h.name], data))
+        if data == "" and len(dirs) == 1 and _bound_at_cgroup_mount(config, h.mountpoint):
+            data = None  # the kernel refuses a second cgroup2 mount there (EBUSY)
+        out.append((h.name, host_dir, data))
     return out
+
+
+def _bound_at_cgroup_mount(config: dict, host_path: str) -> bool:
+    """Whether an earlier rbind (runc's rootless spec binds /sys) puts the
+    host's host_path exactly where the "cgroup" mount goes."""
+    mounts = config["mounts"]
+    at = next(i for i, m in enumerate(mounts) if m.get("type") == "cgroup")
+    target = os.path.normpath(mounts[at]["destination"])
+    for m in mounts[:at]:
+        dest, source = os.path.normpath(m["destination"]), m.get("source", "")
+        if "rbind" not in m.get("options", []) or not source.startswith("/"):
+            continue
+        if target == dest or target.startswith(dest.rstrip("/") + "/"):
+            shown = os.path.normpath(os.path.join(source, os.path.relpath(target, dest)))
+            if shown == os.path.normpath(host_path):
+                return True
+    return False
 
 
 def write_pid_file(path: str, pid: int) -> None:
@@ -423,6 +488,10 @@ def kill(root: str, container_id: str, sig: int, all_processes: bool = False) ->
     if cdir.status(st) not in ("created", "running", "paused"):
         raise PyruncError("container not running")
     if all_processes:
+        if not st["cgroup"]:  # rootless, without cgroups
+            from .processes import signal_all
+            signal_all(st["init_pid"], sig)
+            return
         _signal_all(Cgroup.from_dirs(st["cgroup"]), sig)
         return
     pidfd = _pidfd(st)
@@ -467,7 +536,7 @@ def pause(root: str, container_id: str) -> None:
             raise PyruncError("container not running: it is paused already")
         if status not in ("created", "running"):
             raise PyruncError("container not running")
-        Freezer(st["cgroup"]).freeze()
+        Freezer(require_cgroup(st, "pause")).freeze()
 
 
 def resume(root: str, container_id: str) -> None:
@@ -476,7 +545,7 @@ def resume(root: str, container_id: str) -> None:
         st = cdir.load()
         if cdir.status(st) != "paused":
             raise PyruncError("container not paused")
-        Freezer(st["cgroup"]).thaw()
+        Freezer(require_cgroup(st, "resume")).thaw()
 
 
 def pids(root: str, container_id: str) -> list[int]:
@@ -485,6 +554,9 @@ def pids(root: str, container_id: str) -> list[int]:
     st = cdir.load()
     if cdir.status(st) == "stopped":
         return []
+    if not st["cgroup"]:  # rootless, without cgroups
+        from .processes import container_pids
+        return container_pids(st["init_pid"])
     return sorted(Cgroup.from_dirs(st["cgroup"]).pids())
 
 
@@ -499,7 +571,7 @@ def update(root: str, container_id: str, resources: dict, source: str = "flags")
             resources["memory"].setdefault("checkBeforeUpdate", True)
         from .cgroups.resources import apply
         try:
-            apply(st["cgroup"], resources, creating=False)
+            apply(require_cgroup(st, "update"), resources, creating=False)
         except ConfigError as e:
             pointer = e.pointer.removeprefix("/linux/resources")
             raise ConfigError(pointer or "/", e.problem,
@@ -558,6 +630,9 @@ def _kill_everything(st: dict, cg: Cgroup) -> None:
         pidfd = _pidfd(st)
     except PyruncError:
         pidfd = -1
+    if not cg.dirs and pidfd >= 0:  # rootless, without cgroups
+        from .processes import signal_all
+        signal_all(st["init_pid"], signal.SIGKILL)
     _kill_cgroup(cg)
     # A v1-frozen process dies of SIGKILL only once thawed.
     from .cgroups.freezer import Freezer
@@ -605,12 +680,12 @@ FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTER
 
 def run(root: str, container_id: str, bundle: str, pid_file: str | None = None,
         detach: bool = False, no_pivot: bool = False, preserve_fds: int = 0,
-        console_socket: str | None = None) -> int:
+        console_socket: str | None = None, optional_cgroups: bool = False) -> int:
     """create + start, then (unless detached) wait and delete; the container's
     exit status becomes ours. A terminal without a console socket is relayed
     to our own (runc's foreground mode)."""
     init = create(root, container_id, bundle, pid_file, no_pivot, preserve_fds,
-                  console_socket, foreground=not detach)
+                  console_socket, foreground=not detach, optional_cgroups=optional_cgroups)
     if init.console_fd is not None:
         from .terminal import take_our_size
         take_our_size(init.console_fd)

@@ -21,7 +21,7 @@ import time
 from . import log
 from .cgroups.stats import collect
 from .errors import PyruncError
-from .state import ContainerDir, proc_start_time
+from .state import ContainerDir, proc_start_time, require_cgroup
 
 _UNITS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6,
           "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
@@ -63,7 +63,7 @@ def run(root: str, container_id: str, stats_only: bool, interval: str) -> int:
         raise PyruncError("duration interval must be greater than 0")
     if cdir.status(st) == "stopped":
         raise PyruncError(f"container with id {container_id} is not running")
-    dirs = st.get("cgroup", {})
+    dirs = require_cgroup(st, "collect events of")
     if stats_only:
         _emit("stats", container_id, collect(dirs))
         return 0

@@ -94,6 +94,11 @@ def _namespace_flags(pid: int) -> int:
             ours = os.stat(f"/proc/self/ns/{ns}")
         except FileNotFoundError:
             continue  # a kernel without that namespace type
+        except PermissionError:
+            raise PyruncError(f"cannot enter the container: /proc/{pid}/ns is hidden from uid "
+                              f"{os.geteuid()}, as the process is not dumpable (a rootless "
+                              "init that shares a pid namespace is not, until it starts)") \
+                from None
         if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino):
             flags |= NAMESPACE_FLAGS[names.get(ns, ns)]
     return flags
@@ -150,6 +155,7 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
     from .launcher import Init
     from . import plan
     from .caps import last_cap
+    from .userns import setgroups_denied_in
 
     pidfd = _pidfd(st)
     files = [pidfd]
@@ -164,7 +170,8 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
         clone_fd = numbers.pop(0) if unified else None
         ctx = plan.PlanContext(bundle=st["bundle"], preserve_fds=preserve_fds,
                                cap_last_cap=last_cap(), clone_cgroup_fd=clone_fd,
-                               cgroup_task_fds=list(zip(numbers, tasks)), seccomp=seccomp)
+                               cgroup_task_fds=list(zip(numbers, tasks)), seccomp=seccomp,
+                               setgroups_denied=setgroups_denied_in(st["init_pid"]))
         ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
                               pointer, program, st.get("personality"))
         init = Init(plan.encode(ops), state_dir, preserve_fds, list(preserved), files, stdio)

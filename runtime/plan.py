@@ -109,8 +109,20 @@ class PlanContext:
                  cap_last_cap: int = len(caps.NAMES) - 1, cgroup_mounts: list | None = None,
                  probe: HostProbe | None = None, clone_cgroup_fd: int | None = None,
                  cgroup_task_fds: list | None = None, seccomp=None,
-                 mount_label: str = "", idmapped: dict | None = None):
+                 mount_label: str = "", idmapped: dict | None = None,
+                 setgroups_denied: bool = False, dumpable: bool = False):
         self.bundle = bundle
+        # The init is made non-dumpable, so that no process that can see it
+        # may ptrace it or open its /proc files (it holds host fds, and is in
+        # the host's mounts until pivot_root). But an unprivileged caller may
+        # join its namespaces (exec, in-container hooks) or read them (ps)
+        # only if it is dumpable: so a rootless init in a new pid namespace
+        # stays dumpable. Nothing else of the user's that runs confined can
+        # see it there, and the user has its rights anyway.
+        self.dumpable = dumpable
+        # The user namespace refuses setgroups(2) (a rootless single-gid map):
+        # no SETGROUPS op, and no additional gids.
+        self.setgroups_denied = setgroups_denied
         # Id-mapped bind mounts: mount pointer ("/mounts/N") -> the number of
         # the fd of the detached tree in the init.
         self.idmapped = idmapped or {}
@@ -179,10 +191,12 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     if in_userns:
         # Until now our ids are the host's root, unmapped there: become the
         # namespace's root before anything is created in the rootfs.
-        if new_ns & lib.CLONE_NEWUSER:
+        if new_ns & lib.CLONE_NEWUSER and not ctx.setgroups_denied:
             ops.append(Op("SETGROUPS", ((),)))
         ops += [Op("SETGID", (0,)), Op("SETUID", (0,))]
-    ops += [Op("SETSID"), Op("DUMPABLE", (0,))]
+    ops.append(Op("SETSID"))
+    if not ctx.dumpable:
+        ops.append(Op("DUMPABLE", (0,)))
     ops += _final_affinity(process)
     if new_ns & lib.CLONE_NEWCGROUP:
         ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))
@@ -265,7 +279,7 @@ def _process_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> 
         ops.append(Op("SCHED", sched))
     ops += _rlimit_ops(process)
     ops += [Op("WRITE_FILE", w) for w in process_attrs.lsm_writes(process, pointer)]
-    ops += _credential_ops(process, ctx)
+    ops += _credential_ops(process, ctx, pointer)
     return ops
 
 
@@ -432,8 +446,15 @@ def _rlimit_ops(process: dict) -> list[Op]:
     return ops
 
 
-def _credential_ops(process: dict, ctx: PlanContext) -> list[Op]:
+def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> list[Op]:
     user = process.get("user", {})
+    groups = [Op("SETGROUPS", (tuple(user.get("additionalGids", [])),))]
+    if ctx.setgroups_denied:
+        if user.get("additionalGids"):
+            raise ConfigError(f"{pointer}/user/additionalGids", "cannot be set: the user "
+                              "namespace denies setgroups (a rootless gid map of the caller's "
+                              "own gid); map subordinate gids (newgidmap, /etc/subgid) instead")
+        groups = []
     capsets = {s: caps.mask(process.get("capabilities", {}).get(s, [])) for s in caps.SETS}
     ops = []
     if process.get("noNewPrivileges"):
@@ -445,7 +466,7 @@ def _credential_ops(process: dict, ctx: PlanContext) -> list[Op]:
     ops += [
         Op("DROP_BOUNDING", (capsets["bounding"], ctx.cap_last_cap)),
         Op("KEEPCAPS", (1,)),
-        Op("SETGROUPS", (tuple(user.get("additionalGids", [])),)),
+        *groups,
         Op("SETGID", (user.get("gid", 0),)),
         Op("SETUID", (user.get("uid", 0),)),
         Op("UMASK", (user.get("umask", 0o022),)),

@@ -57,11 +57,16 @@ class ContainerDir:
 
     def claim(self) -> None:
         """Create the directory: exactly one concurrent create of an id wins."""
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
         try:
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
             os.mkdir(self.path, 0o711)
         except FileExistsError:
             raise PyruncError(f"container with id {self.id} already exists") from None
+        except OSError as e:
+            from .rootless import state_dir_hint
+            raise PyruncError(f"--root {self.root}: cannot make the state directory "
+                              f"{e.filename}: {os.strerror(e.errno).lower()}"
+                              f"{state_dir_hint(self.root)}") from None
         self.lock()
 
     def exists(self) -> bool:
@@ -199,6 +204,15 @@ def _still_init(pid: int) -> bool:
 def _frozen(state: dict) -> bool:
     from .cgroups.freezer import Freezer
     return Freezer(state.get("cgroup", {})).frozen()
+
+
+def require_cgroup(state: dict, what: str) -> dict:
+    """The container's cgroup dirs, for an operation that needs them: a
+    rootless container may have none (rootless.py)."""
+    if not state.get("cgroup"):
+        raise PyruncError(f"cannot {what} container {state['id']}: it has no cgroup (it was "
+                          "created rootless, and its cgroups could not be made)")
+    return state["cgroup"]
 
 
 def new_state(container_id: str, bundle: str, rootfs: str, annotations: dict) -> dict:

@@ -28,6 +28,10 @@ def check(config: dict, ns_types: set[str]) -> None:
     given = [key for key, _file in MAPS if linux.get(key)]
     ns = user_namespace(config)
     if ns is None:
+        if os.geteuid() != 0:
+            raise ConfigError("/linux/namespaces", f"pyrunc runs as uid {os.geteuid()}: a "
+                              "rootless container needs a user namespace (`pyrunc spec "
+                              "--rootless` writes such a config)")
         if given:
             raise ConfigError(f"/linux/{given[0]}", "mappings need a user namespace in "
                                                     "/linux/namespaces")
@@ -109,17 +113,79 @@ def new_user_namespace(config: dict) -> bool:
     return ns is not None and not ns.get("path")
 
 
+def setgroups_denied(linux: dict) -> bool:
+    """A caller without CAP_SETGID may write a gid_map of its own gid alone,
+    and only once setgroups(2) is denied in the namespace (user_namespaces(7))."""
+    return os.geteuid() != 0 and _own_id_only(linux["gidMappings"], os.getegid())
+
+
+def denies_setgroups(config: dict) -> bool:
+    """Whether the container's user namespace (new, or joined by a
+    /proc/PID/ns/user path) will refuse setgroups(2)."""
+    ns = user_namespace(config)
+    if ns is None:
+        return False
+    if not ns.get("path"):
+        return setgroups_denied(config["linux"])
+    match = re.fullmatch(r"/proc/(\d+|self)/ns/user", ns["path"])
+    return bool(match) and setgroups_denied_in(match.group(1))
+
+
+def setgroups_denied_in(pid: int | str) -> bool:
+    """Whether process pid's user namespace refuses setgroups (exec joins it)."""
+    try:
+        with open(f"/proc/{pid}/setgroups") as f:
+            return f.read().strip() == "deny"
+    except OSError:
+        return False
+
+
+def _own_id_only(mappings: list[dict], own: int) -> bool:
+    return len(mappings) == 1 and mappings[0]["size"] == 1 and mappings[0]["hostID"] == own
+
+
 def write_mappings(pid: int, linux: dict) -> None:
-    """gid_map, then uid_map, each in one write (the kernel takes one)."""
+    """gid_map, then uid_map, each in one write (the kernel takes one). Root
+    writes them; any other caller writes a map of its own id alone, and hands
+    the others to the setuid newuidmap/newgidmap, which check /etc/subuid and
+    /etc/subgid (runc's rootless rules)."""
     for key, name in reversed(MAPS):
+        own = os.getegid() if key == "gidMappings" else os.geteuid()
+        if os.geteuid() != 0 and not _own_id_only(linux[key], own):
+            _map_with_tool(pid, key, linux[key])
+            continue
+        if key == "gidMappings" and setgroups_denied(linux):
+            _write(f"/proc/{pid}/setgroups", "deny", key)
         text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux[key])
-        path = f"/proc/{pid}/{name}"
+        _write(f"/proc/{pid}/{name}", text, key)
+
+
+def _write(path: str, text: str, key: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(fd, text.encode())
-            finally:
-                os.close(fd)
-        except OSError as e:
-            raise PyruncError(f"config.json: /linux/{key}: write {path}: "
-                              f"{os.strerror(e.errno).lower()}") from None
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise PyruncError(f"config.json: /linux/{key}: write {path}: "
+                          f"{os.strerror(e.errno).lower()}") from None
+
+
+def _map_with_tool(pid: int, key: str, mappings: list[dict]) -> None:
+    import shutil
+    import subprocess
+    tool, ids, table = (("newuidmap", "uid", "/etc/subuid") if key == "uidMappings"
+                        else ("newgidmap", "gid", "/etc/subgid"))
+    own = os.geteuid() if ids == "uid" else os.getegid()
+    why = (f"config.json: /linux/{key}: maps more than your own {ids} ({own}), which a "
+           f"non-root user can do only with {tool} and ranges in {table}")
+    path = shutil.which(tool) or (f"/usr/bin/{tool}" if os.path.exists(f"/usr/bin/{tool}")
+                                  else None)
+    if path is None:
+        raise PyruncError(f"{why}: {tool} is not installed (Debian package uidmap)")
+    args = [str(v) for m in mappings for v in (m["containerID"], m["hostID"], m["size"])]
+    done = subprocess.run([path, str(pid), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise PyruncError(f"{why}: {said}")

@@ -6,8 +6,9 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (pyrunc creates namespaces, mounts and cgroups)" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=/opt/pyrunc/venv
-# runc, containerd and podman (with conmon) are references and real clients in the tests.
-APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd podman conmon"
+# runc, containerd and podman (with conmon) are references and real clients in the tests;
+# uidmap (newuidmap/newgidmap) maps subordinate ids for rootless containers.
+APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd podman conmon uidmap"
 
 missing=""
 for p in $APT_PACKAGES; do

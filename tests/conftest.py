@@ -89,9 +89,12 @@ class Runtime:
         self.binary = binary
         self.root = root
 
+    def command(self, args) -> list[str]:
+        return [self.binary, "--root", self.root, *map(str, args)]
+
     def __call__(self, *args, check: bool = True, timeout: float = 60, input=None,
                  env=None, pass_fds=(), cwd=None) -> subprocess.CompletedProcess:
-        cmd = [self.binary, "--root", self.root, *map(str, args)]
+        cmd = self.command(args)
         # Files, not pipes: a created container's init inherits the runtime's
         # stdio and holds it open, so a pipe would never reach EOF.
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

@@ -5,6 +5,7 @@ mount at /sys/fs/cgroup/unified, like this project's CI host) and "legacy" (v1
 only). On hybrid hosts the container goes into every v1 hierarchy and also into
 the unified one, as runc does. Resource limits are a later layer on top of this.
 """
+import errno
 import os
 import select
 import signal
@@ -22,6 +23,8 @@ class Cgroup:
         self.hierarchies = hierarchies
         self.dirs = {h.name: h.container_dir(path) for h in hierarchies}
         self._made: list[str] = []
+        self.left_out: list[Hierarchy] = []
+        self.left_out_reasons: list[str] = []
 
     @classmethod
     def for_container(cls, cgroups_path: str | None, container_id: str) -> "Cgroup":
@@ -34,14 +37,34 @@ class Cgroup:
         cg.dirs = dict(dirs)
         return cg
 
-    def create(self) -> None:
-        """Make the directories; a failure removes what this call made."""
-        try:
-            for h in self.hierarchies:
-                self._made += h.make_dirs(self.dirs[h.name])
-        except OSError as e:
-            self.remove_made()
-            raise PyruncError(f"create cgroup {e.filename}: {os.strerror(e.errno).lower()}") from None
+    def create(self, optional: bool = False) -> None:
+        """Make the directories; a failure removes what this call made. With
+        optional (rootless), a hierarchy the caller may not create or join
+        a cgroup in is left out instead (self.left_out says why), as runc's
+        rootless cgroup manager does."""
+        for h in list(self.hierarchies):
+            path = self.dirs[h.name]
+            try:
+                h.make_dirs(path, self._made)
+                if optional and not os.access(os.path.join(path, "cgroup.procs"), os.W_OK):
+                    raise PermissionError(errno.EACCES, "permission denied",
+                                          os.path.join(path, "cgroup.procs"))
+            except OSError as e:
+                reason = f"{e.filename}: {os.strerror(e.errno).lower()}"
+                if optional and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    self.hierarchies.remove(h)
+                    self.left_out.append(h)
+                    self.left_out_reasons.append(reason)
+                    del self.dirs[h.name]
+                    continue
+                self.remove_made()
+                raise PyruncError(f"create cgroup {reason}") from None
+
+    def mount_dirs(self) -> list[tuple[Hierarchy, str]]:
+        """Every hierarchy with the directory the container sees as its own:
+        a left-out hierarchy's is the caller's cgroup, where the init stays."""
+        return ([(h, self.dirs[h.name]) for h in self.hierarchies]
+                + [(h, h.container_dir(h.own_path)) for h in self.left_out])
 
     def remove_made(self) -> None:
         """Undo create(): every directory it made, deepest first."""

@@ -31,10 +31,10 @@ class Hierarchy:
             inner = inner[len(self.mount_root):] or "/"
         return os.path.join(self.mountpoint, inner.lstrip("/"))
 
-    def make_dirs(self, path: str) -> list[str]:
-        """mkdir -p, returning what was made (outermost first). On v1 cpuset a new
-        cgroup starts with no cpus and mems, so they are copied from the parent."""
-        made = []
+    def make_dirs(self, path: str, made: list[str]) -> None:
+        """mkdir -p, adding what it made to `made` (outermost first; also when
+        it fails part way). On v1 cpuset a new cgroup starts with no cpus and
+        mems, so they are copied from the parent."""
         missing = []
         p = path
         while not os.path.isdir(p):
@@ -48,7 +48,6 @@ class Hierarchy:
             made.append(d)
             if "cpuset" in self.name.split(","):
                 _inherit_cpuset(d)
-        return made
 
 
 def _inherit_cpuset(path: str) -> None:

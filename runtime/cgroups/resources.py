@@ -14,10 +14,11 @@ from .v2_tree import available, check_type, enable_controllers, hierarchy_root
 V2_FALLBACK = {"hugepageLimits": "hugetlb", "rdma": "rdma"}
 
 
-def apply(dirs: dict, resources: dict | None, creating: bool) -> None:
+def apply(dirs: dict, resources: dict | None, creating: bool, devices: bool = True) -> None:
+    """devices=False: no default device rules at create (rootless)."""
     resources = resources or {}
     unified = dirs.get("unified")
-    if creating and "devices" not in resources and _has_devices_control(dirs):
+    if creating and devices and "devices" not in resources and _has_devices_control(dirs):
         # As runc: no rules still means deny all but the always-allowed devices.
         resources = {**resources, "devices": []}
     v2_only = unified is not None and len(dirs) == 1

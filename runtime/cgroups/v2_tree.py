@@ -52,19 +52,27 @@ def enable_controllers(directory: str, wanted: set[str], pointers: dict[str, str
         if _type(ancestor) != "domain":  # its children are threaded
             usable &= THREAD_AWARE
         missing = sorted(usable - have)
-        if not missing:
-            continue
-        path = os.path.join(ancestor, "cgroup.subtree_control")
-        try:
-            with open(path, "w") as f:
-                f.write(" ".join("+" + c for c in missing))
-        except OSError as e:
-            raise PyruncError(f"enable {' '.join(missing)} in {path}: {_why(e.errno, ancestor)}") \
-                from None
+        if missing:
+            _enable(ancestor, missing, set(pointers))
     for controller, pointer in pointers.items():
         if controller not in available(directory):
             raise ConfigError(pointer, f"the {controller} controller cannot be enabled for "
                                        f"{directory} (an ancestor does not delegate it)")
+
+
+def _enable(directory: str, controllers: list[str], needed: set[str]) -> None:
+    """An ancestor the caller may not write (a rootless caller above its
+    delegated subtree) may keep controllers the container does not need."""
+    import errno
+    path = os.path.join(directory, "cgroup.subtree_control")
+    try:
+        with open(path, "w") as f:
+            f.write(" ".join("+" + c for c in controllers))
+    except OSError as e:
+        if e.errno in (errno.EACCES, errno.EPERM) and not needed & set(controllers):
+            return
+        raise PyruncError(f"enable {' '.join(controllers)} in {path}: "
+                          f"{_why(e.errno, directory)}") from None
 
 
 def _why(err: int, directory: str) -> str:

@@ -43,7 +43,8 @@ def test_global_flags_both_forms():
     assert (a.all, a.container_id, a.signal) == (True, "c", "KILL")
     assert p.parse_args(["kill", "c"]).signal == "TERM"
     assert p.parse_args(["delete", "-f", "c"]).force
-    assert p.parse_args(["state", "c"]).root == "/run/pyrunc"
+    # No --root: the command picks the default (rootless.default_root) once parsed.
+    assert p.parse_args(["state", "c"]).root is None
 
 
 def test_usage_error_is_exit_1(capsys):
