@@ -207,6 +207,8 @@ def _dispatch(args) -> int:
     if args.root is None:
         from .rootless import default_root
         args.root = default_root()
+    from .rootless import cgroups_optional
+    args.optional_cgroups = cgroups_optional(args.rootless)  # also checks the value
     if cmd in ("create", "run"):
         _check_create_flags(args)
     if cmd == "create":
@@ -254,8 +256,6 @@ def _dispatch(args) -> int:
 def _check_create_flags(args) -> None:
     if args.preserve_fds < 0:
         raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
-    from .rootless import cgroups_optional
-    args.optional_cgroups = cgroups_optional(args.rootless)
 
 
 def _exec(args) -> int:

@@ -59,3 +59,15 @@ def test_version(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("pyrunc version ") and out[2] == "spec: 1.3.0"
+
+
+@pytest.mark.parametrize("value", ["maybe", "", "yes"])
+def test_rootless_value_is_checked_for_every_command(capsys, value):
+    assert main(["--rootless", value, "--root", "/nonexistent", "list"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"pyrunc: --rootless {value}: must be true, false or auto"]
+
+
+@pytest.mark.parametrize("value", ["true", "1", "False", "auto"])
+def test_rootless_values_runc_takes(capsys, value):
+    assert main(["--rootless", value, "--root", "/nonexistent", "list", "-q"]) == 0
