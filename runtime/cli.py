@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("features", "print the features this runtime supports (runtime-spec JSON)")
     c = command("spec", "write a default config.json")
     c.add_argument("-b", "--bundle", default=".", help="where to write it (default: cwd)")
-    c.add_argument("--rootless", action="store_true", help=argparse.SUPPRESS)
+    # Its own dest: the global --rootless (true|false|auto) is another flag.
+    c.add_argument("--rootless", dest="spec_rootless", action="store_true",
+                   help="a config for a user without privileges (user namespace, no cgroups)")
     return p
 
 
@@ -359,7 +361,7 @@ def _spec(args) -> None:
         raise PyruncError(f"{path}: exists; remove it first")
     try:
         with open(path, "x") as f:
-            json.dump(default_config(args.rootless), f, indent=2)
+            json.dump(default_config(args.spec_rootless), f, indent=2)
             f.write("\n")
     except OSError as e:
         raise PyruncError(f"{path}: {e.strerror.lower()}") from None

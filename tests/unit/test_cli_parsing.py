@@ -71,3 +71,9 @@ def test_rootless_value_is_checked_for_every_command(capsys, value):
 @pytest.mark.parametrize("value", ["true", "1", "False", "auto"])
 def test_rootless_values_runc_takes(capsys, value):
     assert main(["--rootless", value, "--root", "/nonexistent", "list", "-q"]) == 0
+
+
+def test_spec_rootless_is_not_the_global_rootless():
+    a = build_parser().parse_args(["--rootless", "false", "spec", "--rootless"])
+    assert (a.rootless, a.spec_rootless) == ("false", True)
+    assert build_parser().parse_args(["spec"]).rootless == "auto"
