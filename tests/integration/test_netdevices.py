@@ -105,6 +105,25 @@ def test_bad_input_leaves_devices_and_nothing_else(runtime, bundle, veth, invent
     assert inventory() == before
 
 
+def test_device_moves_into_a_joined_namespace(runtime, bundle, veth):
+    """A container joining another's network namespace by path takes its
+    devices there: the first container sees it."""
+    (end, _peer), v4, _v6 = veth
+    first = bundle.id + "a"
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), first)
+    pid = runtime.state(first)["pid"]
+    for ns in bundle.config["linux"]["namespaces"]:
+        if ns["type"] == "network":
+            ns["path"] = f"/proc/{pid}/ns/net"
+    bundle.config["linux"]["netDevices"] = {end: {"name": "ctr0"}}
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert not on_host(end)
+    for cid in (first, bundle.id):
+        assert any("ctr0" in line and f"inet {v4}" in line
+                   for line in inside(runtime, bundle, cid).splitlines())
+
+
 def test_clash_inside_a_joined_namespace(runtime, bundle, veth, tmp_path):
     """A name taken in the namespace the container joins: refused before
     anything moves (the kernel, refusing the rename, can still move it)."""
