@@ -9,8 +9,9 @@ import signal
 
 
 def _ns_id(pid, kind: str) -> tuple[int, int] | None:
-    """None if the process is gone or, non-dumpable, hides its namespaces
-    from a caller without privileges (the init before it execs)."""
+    """None if the process is gone or, not dumpable, hides its namespaces
+    from a caller without privileges (an init that shares a pid namespace,
+    before it execs)."""
     try:
         st = os.stat(f"/proc/{pid}/ns/{kind}")
     except OSError:
@@ -34,8 +35,7 @@ def _parent(pid: int) -> int | None:
 def container_pids(init_pid: int) -> list[int]:
     """Host pids of the container whose init is init_pid (empty once it is
     gone): the processes in its pid namespace, unless that is ours or hidden
-    (an init that has not exec'd yet has no others), and every descendant of
-    those (nested pid namespaces)."""
+    (_ns_id), and every descendant of those (nested pid namespaces)."""
     parents = {p: _parent(p) for p in _all_pids()}
     if init_pid not in parents:
         return []

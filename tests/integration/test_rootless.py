@@ -109,7 +109,10 @@ def subordinate_ids():
     (this host's files are empty); the files restored afterwards."""
     saved = {}
     for path in ("/etc/subuid", "/etc/subgid"):
-        saved[path] = open(path).read() if os.path.exists(path) else None
+        saved[path] = None
+        if os.path.exists(path):
+            with open(path) as f:
+                saved[path] = f.read()
         with open(path, "a") as f:
             f.write(f"{USER.pw_name}:{SUB_START}:{SUB_SIZE}\n")
     yield
@@ -126,9 +129,8 @@ def leftovers(rt: AsUser, cid: str) -> list[str]:
     found = [f"state {p}" for p in [os.path.join(rt.root, cid)] if os.path.exists(p)]
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/comm") as f:
-                comm = f.read().strip()
-            owner = os.stat(f"/proc/{pid}").st_uid
+            comm = _read(f"/proc/{pid}/comm")
+            owner = host_ids(pid)[0]  # /proc/PID itself is root's if not dumpable
         except OSError:
             continue
         if owner == UID and comm in ("pyrunc:init", "ocitest") and not _zombie(pid):
@@ -264,9 +266,9 @@ def test_lifecycle_ps_exec_kill_all(user_runtime, rootless_bundle, pid_namespace
 
 
 @beyond_runc("cannot ps or kill --all without cgroups")
-def test_created_container_hides_its_namespaces(user_runtime, rootless_bundle):
-    """Until it execs, the init is not dumpable, and /proc hides its
-    namespaces from the user: ps, exec and kill --all still find it."""
+def test_before_start_ps_exec_kill_all(user_runtime, rootless_bundle):
+    """The waiting init is the only process; the user may join its
+    namespaces (it stays dumpable in a pid namespace of its own)."""
     b = rootless_bundle.args("/ocitest", "sleep", "1000")
     user_runtime("create", "-b", b.write(), b.id)
     init = user_runtime.state(b.id)["pid"]
