@@ -206,13 +206,13 @@ def _dispatch(args) -> int:
     from . import container
 
     cmd = args.command
+    from . import rootless
     if args.root is None:
-        from .rootless import default_root
-        args.root = default_root()
-    from .rootless import cgroups_optional
-    args.optional_cgroups = cgroups_optional(args.rootless)  # also checks the value
+        args.root = rootless.default_root()
+    rootless.check_flag(args.rootless)
     if cmd in ("create", "run"):
         _check_create_flags(args)
+        args.optional_cgroups = rootless.cgroups_optional(args.rootless)
     if cmd == "create":
         container.create(args.root, args.container_id, args.bundle, args.pid_file,
                          args.no_pivot, args.preserve_fds, args.console_socket,

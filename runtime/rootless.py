@@ -37,16 +37,17 @@ def default_root() -> str:
     return SYSTEM_ROOT
 
 
+def check_flag(flag: str) -> None:
+    if flag != "auto" and flag not in TRUE and flag not in FALSE:
+        raise PyruncError(f"--rootless {flag}: must be true, false or auto")
+
+
 def cgroups_optional(flag: str) -> bool:
     """--rootless: whether cgroups we may not write are left out. auto: when
     not root, or root of a user namespace (whose cgroups the caller may not
     own), as runc decides."""
-    if flag in TRUE:
-        return True
-    if flag in FALSE:
-        return False
     if flag != "auto":
-        raise PyruncError(f"--rootless {flag}: must be true, false or auto")
+        return flag in TRUE
     return os.geteuid() != 0 or in_user_namespace()
 
 
