@@ -6,6 +6,8 @@ init then becomes root of the namespace (setresgid/setresuid 0) before it
 touches the rootfs. Joining one by path needs no maps. In a user namespace
 the kernel refuses mknod and cgroup-v1 mounts: devices are bind-mounted from
 the host and v1 hierarchies bound (plan, container._cgroup_mounts), as runc.
+A caller other than root (rootless.py) writes a map of its own id alone, and
+leaves the others to newuidmap/newgidmap.
 """
 import os
 import re
@@ -113,7 +115,7 @@ def new_user_namespace(config: dict) -> bool:
     return ns is not None and not ns.get("path")
 
 
-def setgroups_denied(linux: dict) -> bool:
+def _must_deny_setgroups(linux: dict) -> bool:
     """A caller without CAP_SETGID may write a gid_map of its own gid alone,
     and only once setgroups(2) is denied in the namespace (user_namespaces(7))."""
     return os.geteuid() != 0 and _own_id_only(linux["gidMappings"], os.getegid())
@@ -126,7 +128,7 @@ def denies_setgroups(config: dict) -> bool:
     if ns is None:
         return False
     if not ns.get("path"):
-        return setgroups_denied(config["linux"])
+        return _must_deny_setgroups(config["linux"])
     match = re.fullmatch(r"/proc/(\d+|self)/ns/user", ns["path"])
     return bool(match) and setgroups_denied_in(match.group(1))
 
@@ -154,7 +156,7 @@ def write_mappings(pid: int, linux: dict) -> None:
         if os.geteuid() != 0 and not _own_id_only(linux[key], own):
             _map_with_tool(pid, key, linux[key])
             continue
-        if key == "gidMappings" and setgroups_denied(linux):
+        if key == "gidMappings" and _must_deny_setgroups(linux):
             _write(f"/proc/{pid}/setgroups", "deny", key)
         text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in linux[key])
         _write(f"/proc/{pid}/{name}", text, key)
