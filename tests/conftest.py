@@ -24,6 +24,9 @@ RUNTIME = os.environ.get("PYRUNC_TEST_RUNTIME", "/usr/local/bin/pyrunc")
 IS_PYRUNC = "runc" not in os.path.basename(RUNTIME) or "pyrunc" in os.path.basename(RUNTIME)
 SESSION = uuid.uuid4().hex[:8]
 CGROUP_PARENT = f"/ocitest-{SESSION}"
+# A pure cgroup-v2 host (the VM lane), not a hybrid one like this project's CI host.
+V2_ONLY = (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+           and not os.path.isdir("/sys/fs/cgroup/memory"))
 
 
 def _load(path: pathlib.Path, name: str):
@@ -236,6 +239,22 @@ def cgroup_procs(cgroups_path: str) -> pathlib.Path:
     v1 = pathlib.Path(f"/sys/fs/cgroup/pids{cgroups_path}/cgroup.procs")
     return v1 if v1.parent.is_dir() or pathlib.Path("/sys/fs/cgroup/pids").is_dir() \
         else pathlib.Path(f"/sys/fs/cgroup{cgroups_path}/cgroup.procs")
+
+
+def proc_state(pid) -> str:
+    """The process's state letter from /proc/PID/stat; "X" once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def host_ids(pid) -> tuple[int, int]:
+    """The real uid and gid of a process, as the host sees them."""
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
 
 
 def wait_for(predicate, what: str, timeout: float = 10.0, interval: float = 0.02):

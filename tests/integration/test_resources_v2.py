@@ -7,10 +7,8 @@ import subprocess
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_PYRUNC, block_device, needs_root, wait_for
+from conftest import CGROUP_PARENT, IS_PYRUNC, V2_ONLY, block_device, needs_root, wait_for
 
-V2_ONLY = (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-           and not os.path.isdir("/sys/fs/cgroup/memory"))
 pytestmark = [needs_root(), pytest.mark.cgroup_v2,
               pytest.mark.skipif(not V2_ONLY, reason="needs a cgroup-v2-only host: these run in "
                                                      "the VM lane (tests/vm), this host is not one")]

@@ -11,15 +11,14 @@ import uuid
 
 import pytest
 
-from conftest import CGROUP_PARENT, IS_PYRUNC, Runtime, assert_one_line_error, needs_root, wait_for
+from conftest import (CGROUP_PARENT, IS_PYRUNC, V2_ONLY, Runtime, assert_one_line_error,
+                      host_ids, needs_root, proc_state, wait_for)
 
 pytestmark = [needs_root()]
 
 USER = pwd.getpwnam("nobody")
 UID, GID = USER.pw_uid, USER.pw_gid
 SUB_START, SUB_SIZE = 300000, 65536  # the subordinate ids the tests give nobody
-V2_ONLY = (os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-           and not os.path.isdir("/sys/fs/cgroup/memory"))
 pyrunc_only = pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own message or feature")
 
 
@@ -133,31 +132,14 @@ def leftovers(rt: AsUser, cid: str) -> list[str]:
             owner = host_ids(pid)[0]  # /proc/PID itself is root's if not dumpable
         except OSError:
             continue
-        if owner == UID and comm in ("pyrunc:init", "ocitest") and not _zombie(pid):
+        alive = proc_state(pid) not in ("Z", "X")
+        if owner == UID and comm in ("pyrunc:init", "ocitest") and alive:
             found.append(f"process {pid} {comm}")
     for top, dirs, _files in os.walk("/sys/fs/cgroup"):
         found += [f"cgroup {top}/{d}" for d in dirs if d == cid]
         if top.count("/") > 5:
             dirs[:] = []
     return found
-
-
-def _state(pid) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "X"
-
-
-def _zombie(pid) -> bool:
-    return _state(pid) in ("Z", "X")
-
-
-def host_ids(pid) -> tuple[int, int]:
-    with open(f"/proc/{pid}/status") as f:
-        fields = dict(line.split(":", 1) for line in f)
-    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
 
 
 # -- the default root --
@@ -258,7 +240,7 @@ def test_lifecycle_ps_exec_kill_all(user_runtime, rootless_bundle, pid_namespace
     # Every process gets the signal, not the init alone.
     user_runtime("kill", "--all", b.id, "STOP")
     for pid in pids:
-        wait_for(lambda: _state(pid) == "T", f"process {pid} stopped")
+        wait_for(lambda: proc_state(pid) == "T", f"process {pid} stopped")
     user_runtime("kill", "--all", b.id, "KILL")
     assert user_runtime.wait_status(b.id, "stopped") == "stopped"
     user_runtime("delete", b.id)

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import IS_PYRUNC, assert_one_line_error, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, host_ids, needs_root
 
 pytestmark = [needs_root()]
 
@@ -33,12 +33,6 @@ def mapped(bundle, reachable, path=None):
         bundle.config["linux"]["uidMappings"] = mapping
         bundle.config["linux"]["gidMappings"] = mapping
     return rootfs
-
-
-def host_ids(pid) -> tuple[int, int]:
-    with open(f"/proc/{pid}/status") as f:
-        fields = dict(line.split(":", 1) for line in f)
-    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
 
 
 def test_root_inside_is_an_unprivileged_id_outside(runtime, bundle, reachable):
