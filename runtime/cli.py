@@ -163,10 +163,26 @@ def _terminate(signum, _frame):
     raise Terminated(signum)
 
 
+_UNWIND_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _default_signals_in_fork_child() -> None:
+    """A library's fork (pyroute2 makes its netns socket in one and ends it
+    with SIGTERM) must die, not unwind pyrunc's work: an inherited handler
+    would run create's undo (killing the init) in the child and let the
+    child read the parent's netlink replies."""
+    for sig in _UNWIND_SIGNALS:
+        if signal.getsignal(sig) is _terminate:
+            signal.signal(sig, signal.SIG_DFL)
+
+
+os.register_at_fork(after_in_child=_default_signals_in_fork_child)  # once, at import
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in _UNWIND_SIGNALS:
         signal.signal(sig, _terminate)
     _configure_log(argv)  # first, so that even a usage error reaches --log
     try:
