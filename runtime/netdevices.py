@@ -59,6 +59,7 @@ def move(devices: dict, pid: int) -> None:
     """Move each device into pid's network namespace. Everything is checked
     before the first move: a refused rename can still move the device (seen
     on 6.x kernels), so a clash is found by looking, not by trying."""
+    _pyroute2_logs_to_debug()
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
     with IPRoute() as host, IPRoute(netns=f"/proc/{pid}/ns/net", flags=0) as inside:
@@ -81,6 +82,23 @@ def move(devices: dict, pid: int) -> None:
                                   f"into the container as {name!r}: {_describe(e)}") from None
         for host_name, name, index, addrs in plans:
             _set_up(inside, host_name, name, index, addrs)
+
+
+def _pyroute2_logs_to_debug() -> None:
+    """pyroute2 logs through the logging module, whose fallback prints
+    warnings on stderr (its netns helper, slow under load, says "no response
+    from the child" and retries): they go to pyrunc's debug log instead, so
+    an error stays one line on stderr."""
+    import logging
+    from . import log
+    logger = logging.getLogger("pyroute2")
+    if getattr(logger, "pyrunc_debug", False):
+        return
+    handler = logging.Handler()
+    handler.emit = lambda record: log.debug(f"pyroute2: {record.getMessage()}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.pyrunc_debug = True
 
 
 def _permanent_global_addresses(ipr, index: int) -> list[tuple]:
