@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import (CGROUP_PARENT, IS_PYRUNC, V2_ONLY, Runtime, assert_one_line_error,
+from conftest import (CGROUP_PARENT, IS_PYRUNC, V2_ONLY, Bundle, Runtime, assert_one_line_error,
                       host_ids, needs_root, proc_state, wait_for)
 
 pytestmark = [needs_root()]
@@ -75,23 +75,17 @@ def rootless_bundle(user_runtime, home, rootfs):
     return RootlessBundle(bundle_dir, home / "rootfs")
 
 
-class RootlessBundle:
+class RootlessBundle(Bundle):
+    """conftest's Bundle, but its config is the one `spec --rootless` wrote
+    (no cgroupsPath: the user may not write the test's cgroup parent)."""
     def __init__(self, path, rootfs):
         self.path = path
+        self.rootfs = rootfs
         self.id = f"rl{uuid.uuid4().hex[:10]}"
         with open(path / "config.json") as f:
             self.config = json.load(f)
         self.config["root"]["path"] = str(rootfs)
         self.config["process"]["terminal"] = False
-
-    def args(self, *args) -> "RootlessBundle":
-        self.config["process"]["args"] = list(args)
-        return self
-
-    def write(self) -> str:
-        with open(self.path / "config.json", "w") as f:
-            json.dump(self.config, f, indent=1)
-        return str(self.path)
 
     def map_subordinate_ids(self) -> None:
         """Root is the user, 1..65536 its subordinate ids (newuidmap's job)."""
