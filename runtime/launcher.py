@@ -135,7 +135,13 @@ class Init:
         return msg
 
     def _send(self, msg_type: int) -> None:
-        self._sock.send(MSG.pack(msg_type, 0, 0, 0, b""))
+        try:
+            self._sock.send(MSG.pack(msg_type, 0, 0, 0, b""))
+        except OSError as e:
+            # The init is gone: the error it sent before it exited says why
+            # (_recv raises it), else it died without a word.
+            self._recv()
+            raise InitError(f"write to the container init: {strerror(e.errno)}") from None
 
     def go(self, on_hooks=None, on_seccomp=None) -> None:
         """Let the init set up the container; returns once it is ready to exec.

@@ -33,8 +33,9 @@ class Hierarchy:
 
     def make_dirs(self, path: str, made: list[str]) -> None:
         """mkdir -p, adding what it made to `made` (outermost first; also when
-        it fails part way). On v1 cpuset a new cgroup starts with no cpus and
-        mems, so they are copied from the parent."""
+        it fails part way). On v1 cpuset a cgroup with no cpus or mems can
+        hold no process: as runc, every level from the mount point down that
+        has none (new ones, and existing parents too) gets its parent's."""
         missing = []
         p = path
         while not os.path.isdir(p):
@@ -46,8 +47,10 @@ class Hierarchy:
             except FileExistsError:
                 continue
             made.append(d)
-            if "cpuset" in self.name.split(","):
-                _inherit_cpuset(d)
+        if "cpuset" in self.name.split(","):
+            inner = os.path.relpath(path, self.mountpoint).split(os.sep)
+            for depth in range(1, len(inner) + 1):
+                _inherit_cpuset(os.path.join(self.mountpoint, *inner[:depth]))
 
 
 def _inherit_cpuset(path: str) -> None:
