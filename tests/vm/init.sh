@@ -19,6 +19,7 @@
 # Kernel command line parameters reach us as environment variables:
 #   pyrunc_lane=DIR          the run's directory on the host (run.sh, results)
 #   pyrunc_lane_init=PATH    this file's path on the host
+#   pyrunc_lane_repo=DIR     the clone's directory on the host (kept visible under /tmp)
 #   pyrunc_lane_timeout=S    seconds pytest may take before it gets SIGINT
 #   pyrunc_lane_msize=N      9p msize
 #   pyrunc_lane_debug=1      trace this script (set -x)
@@ -87,7 +88,17 @@ stage2() {
     $bb mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm || die "mount /dev/shm"
     $bb mount -t mqueue mqueue /dev/mqueue 2>/dev/null
     $bb mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run || die "mount /run"
+    # A fresh /tmp would hide a clone that lives under the host's /tmp: keep
+    # the clone's directory (from the overlay) where it was, on top of it.
+    case "$pyrunc_lane_repo" in
+        /tmp/*) $bb mkdir -p /run/lane-repo &&
+                $bb mount --bind "$pyrunc_lane_repo" /run/lane-repo || die "bind $pyrunc_lane_repo" ;;
+    esac
     $bb mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp || die "mount /tmp"
+    case "$pyrunc_lane_repo" in
+        /tmp/*) $bb mkdir -p "$pyrunc_lane_repo" &&
+                $bb mount --move /run/lane-repo "$pyrunc_lane_repo" || die "move $pyrunc_lane_repo back" ;;
+    esac
     # With systemd's options: nsdelegate, memory_recursiveprot. The root's
     # cgroup.subtree_control stays empty (the kernel's default): enabling
     # controllers below is the runtime's job.

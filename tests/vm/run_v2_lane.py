@@ -396,7 +396,7 @@ def qemu_command(vmlinux, initramfs, lane: pathlib.Path, rw_dirs: list[str], gue
     cmdline = [
         "console=ttyS0", "cgroup_no_v1=all", "panic=-1", "mitigations=off",
         "8250.nr_uarts=1", "random.trust_cpu=on",
-        f"pyrunc_lane={lane}", f"pyrunc_lane_init={INIT_SH}",
+        f"pyrunc_lane={lane}", f"pyrunc_lane_init={INIT_SH}", f"pyrunc_lane_repo={REPO}",
         f"pyrunc_lane_timeout={guest_timeout}", f"pyrunc_lane_msize={MSIZE}",
     ]
     cmdline += ["pyrunc_lane_debug=1"] if args.debug else ["quiet"]
