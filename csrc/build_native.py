@@ -16,7 +16,7 @@ SYSTEM_CONSTANTS = """
 MS_RDONLY MS_NOSUID MS_NODEV MS_NOEXEC MS_SYNCHRONOUS MS_REMOUNT MS_MANDLOCK
 MS_DIRSYNC MS_NOSYMFOLLOW MS_NOATIME MS_NODIRATIME MS_BIND MS_MOVE MS_REC
 MS_SILENT MS_UNBINDABLE MS_PRIVATE MS_SLAVE MS_SHARED MS_RELATIME MS_STRICTATIME
-MS_LAZYTIME
+MS_LAZYTIME MNT_DETACH
 CLONE_NEWNS CLONE_NEWUTS CLONE_NEWIPC CLONE_NEWNET CLONE_NEWPID CLONE_NEWUSER
 CLONE_NEWCGROUP CLONE_NEWTIME CLONE_INTO_CGROUP
 MOUNT_ATTR_RDONLY MOUNT_ATTR_NOSUID MOUNT_ATTR_NODEV MOUNT_ATTR_NOEXEC MOUNT_ATTR__ATIME
@@ -38,7 +38,7 @@ BPF_DEVCG_DEV_BLOCK BPF_DEVCG_DEV_CHAR
 
 
 def plan_constants():
-    names = re.findall(r"^#define\s+((?:OP|MSG|PLAN|FD)_[A-Z0-9_]+)\s", PLAN_H.read_text(), re.M)
+    names = re.findall(r"^#define\s+((?:OP|MSG|PLAN|FD|ROOT)_[A-Z0-9_]+)\s", PLAN_H.read_text(), re.M)
     return [n for n in names if n != "PYRUNC_PLAN_H"]
 
 
@@ -48,6 +48,7 @@ ffibuilder.cdef(
     + """
     struct sync_msg { unsigned int type; int err; int pid; char text[...]; ...; };
     int pyrunc_open_in_root(int rootfd, const char *path, int flags);
+    int umount2(const char *target, int flags);
     int pyrunc_bpf_dev_load(const void *insns, unsigned int insn_cnt, const char *license,
                             char *log, unsigned int log_size);
     int pyrunc_bpf_dev_attach(int cgroup_fd, int prog_fd);

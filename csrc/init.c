@@ -355,9 +355,14 @@ static void do_symlink(const char *target, const char *path)
     close(dir);
 }
 
-static void do_pivot(int no_pivot)
+static void do_pivot(uint32_t how)
 {
-    if (no_pivot) {
+    if (how == ROOT_CHROOT) {
+        if (fchdir(rootfd) < 0)
+            fail(errno, "chdir %s", rootfs_path);
+        if (chroot(".") < 0)
+            fail(errno, "chroot %s", rootfs_path);
+    } else if (how == ROOT_MOVE) {
         if (chdir(rootfs_path) < 0)
             fail(errno, "chdir %s", rootfs_path);
         if (mount(rootfs_path, "/", NULL, MS_MOVE, NULL) < 0)
@@ -795,7 +800,7 @@ static void run(struct cursor *c)
         }
         case OP_ROOTFS:
             rootfs_path = get_str(&a);
-            if (mount(rootfs_path, rootfs_path, NULL, MS_BIND | MS_REC, NULL) < 0)
+            if (get_u32(&a) && mount(rootfs_path, rootfs_path, NULL, MS_BIND | MS_REC, NULL) < 0)
                 fail(errno, "bind rootfs %s", rootfs_path);
             rootfd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
             if (rootfd < 0)
@@ -836,7 +841,7 @@ static void run(struct cursor *c)
             break;
         }
         case OP_PIVOT:
-            do_pivot((int)get_u32(&a));
+            do_pivot(get_u32(&a));
             break;
         case OP_MASK:
             do_mask(get_str(&a));
@@ -974,8 +979,10 @@ static void run(struct cursor *c)
                 fail(E2BIG, "too many environment variables");
             exec_envp[nenv++] = (char *)get_str(&a);
             break;
-        case OP_EXEC:
+        case OP_RESET_SIGNALS:
             reset_signals();
+            break;
+        case OP_EXEC:
             execve(resolved, exec_argv, exec_envp);
             fail(errno, "exec %s", resolved);
         case OP_SETSID:

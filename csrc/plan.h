@@ -24,7 +24,7 @@
 #define OP_UNSHARE 12         /* u64 flags */
 #define OP_DUMPABLE 13        /* u32 value */
 #define OP_MOUNT_PROPAGATE 20 /* u64 flags, str target (host path): change propagation */
-#define OP_ROOTFS 21          /* str path: bind the rootfs onto itself and open it */
+#define OP_ROOTFS 21          /* str path, u32 bind: (bind the rootfs onto itself and) open it */
 #define OP_MKDIRS 22          /* u32 mode, str path (in rootfs) */
 #define OP_MKFILE 23          /* str path (in rootfs): empty file as a bind target */
 #define OP_MOUNT 24           /* u64 flags, u64 remount flags, u64 propagation,
@@ -33,7 +33,10 @@
 #define OP_MKNOD 25           /* u32 mode, u32 major, u32 minor, u32 uid, u32 gid, str path */
 #define OP_BIND_DEV 26        /* str host device path, str target (in rootfs) */
 #define OP_SYMLINK 27         /* str target, str linkpath (in rootfs) */
-#define OP_PIVOT 28           /* u32 no_pivot */
+#define OP_PIVOT 28           /* u32 ROOT_*: how the rootfs becomes / */
+#define ROOT_PIVOT 0          /* pivot_root, the old root detached */
+#define ROOT_MOVE 1           /* MS_MOVE onto / and chroot (--no-pivot) */
+#define ROOT_CHROOT 2         /* chroot only: no mount namespace of its own */
 #define OP_MASK 29            /* str path (after pivot) */
 #define OP_READONLY 30        /* str path (after pivot) */
 #define OP_REMOUNT_RO 31      /* str path (after pivot): remount read-only keeping flags */
@@ -59,7 +62,7 @@
                                  with NEW_LISTENER the notify fd goes to the parent */
 #define OP_ARG 51             /* str */
 #define OP_ENV 52             /* str */
-#define OP_EXEC 53            /* execve the looked-up path with OP_ARG/OP_ENV */
+#define OP_EXEC 53            /* execve the looked-up path with OP_ARG/OP_ENV: nothing else */
 #define OP_SETSID 54          /* new session: the init leads its own */
 #define OP_WRITE_FD 56        /* u32 fd, str content, str label: write and close, e.g.
                                  "0" to a v1 cgroup's tasks file: the init moves
@@ -79,6 +82,9 @@
 #define OP_PERSONALITY 62     /* u32 persona */
 #define OP_HOOKS 63           /* send MSG_HOOKS, wait for MSG_GO: the parent runs the
                                  prestart, createRuntime, createContainer hooks */
+#define OP_RESET_SIGNALS 65   /* every signal disposition to default, an empty mask:
+                                 before the seccomp filter, so that EXEC is the
+                                 only system call after it */
 #define OP_MOVE_MOUNT 64      /* u32 fd (a detached mount tree: id-mapped), u64 remount
                                  flags, u64 propagation, str target (in rootfs): attach */
 

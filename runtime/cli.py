@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("run", "create, start, wait and delete a container")
     bundle_flags(c)
     c.add_argument("-d", "--detach", action="store_true", help="return once it runs")
-    c.add_argument("--keep", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--keep", action="store_true",
+                   help="keep the stopped container (state, cgroup) until delete")
     c = command("exec", "run a new process in a running container")
     c.add_argument("-p", "--process", metavar="FILE", help="the process as OCI process JSON")
     c.add_argument("--cwd", help="working directory in the container")
@@ -236,7 +237,8 @@ def _dispatch(args) -> int:
     elif cmd == "run":
         return container.run(args.root, args.container_id, args.bundle, args.pid_file,
                              args.detach, args.no_pivot, args.preserve_fds,
-                             args.console_socket, optional_cgroups=args.optional_cgroups)
+                             args.console_socket, optional_cgroups=args.optional_cgroups,
+                             keep=args.keep)
     elif cmd == "exec":
         return _exec(args)
     elif cmd == "start":

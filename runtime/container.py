@@ -138,6 +138,10 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         state["hooks"] = config["hooks"]
     if compiled_seccomp:  # exec'd processes get it too
         state["seccomp"] = config["linux"]["seccomp"]
+    if not plan.has_mount_namespace(config):
+        from . import host_mounts
+        state["host_mounts"] = {"rootfs": rootfs, "before": host_mounts.under(rootfs)}
+        undo.append(lambda: host_mounts.unmount_new(rootfs, state["host_mounts"]["before"]))
     cdir.save_cleanup(cg.dirs)
     cdir.save(state)
     fifo = cdir.fifo_path()
@@ -145,6 +149,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     os.chmod(fifo, 0o622)  # mkfifo honours the umask
     point("state-saved")
 
+    _check_existing_cgroup(cg)
     _create_cgroup(cg, optional_cgroups, config.get("linux", {}).get("cgroupsPath"))
     undo.append(cg.remove_made)
     undo.append(cg.destroy)
@@ -236,6 +241,19 @@ def _create_cgroup(cg: Cgroup, rootless: bool, cgroups_path: str | None) -> None
                           "it names only where the caller may write") from None
 
 
+def _check_existing_cgroup(cg: Cgroup) -> None:
+    """A cgroup that exists already, as runc checks it: a frozen one would
+    freeze the init before it is ready (create would wait forever), so it is
+    refused; one with processes in it is used, with a warning."""
+    from .cgroups.freezer import Freezer
+    if Freezer(cg.dirs).frozen():
+        raise PyruncError("container's cgroup unexpectedly frozen")
+    pids = cg.pids()
+    if pids:
+        from . import log
+        log.warning(f"container's cgroup is not empty: {len(pids)} process(es) found")
+
+
 def _rootless_in_own_pid_namespace(config: dict) -> bool:
     return os.geteuid() != 0 and any(ns["type"] == "pid" and not ns.get("path")
                                      for ns in config["linux"]["namespaces"])
@@ -258,7 +276,7 @@ def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int
     """Start a hook inside the container (as exec does); its pid."""
     from .exec_process import spawn
     from .hooks import container_process
-    init = spawn(cdir.path, st, container_process(hook, base), program=hook["path"],
+    init = spawn(cdir.path, st, container_process(hook, base, st["rootfs"]), program=hook["path"],
                  stdio=stdio, pointer="/hooks")
     init.exec_now()
     return init.pid
@@ -619,6 +637,9 @@ def _delete_locked(cdir: ContainerDir, force: bool) -> None:
     if status != "stopped":
         _kill_everything(st, cg)
     point("delete-killed")
+    if st.get("host_mounts"):  # no mount namespace: it mounted in ours
+        from . import host_mounts
+        host_mounts.unmount_new(st["host_mounts"]["rootfs"], st["host_mounts"]["before"])
     _destroy_cgroup(cg)
     point("delete-cgroup")
     cdir.remove()
@@ -680,10 +701,12 @@ FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTER
 
 def run(root: str, container_id: str, bundle: str, pid_file: str | None = None,
         detach: bool = False, no_pivot: bool = False, preserve_fds: int = 0,
-        console_socket: str | None = None, optional_cgroups: bool = False) -> int:
-    """create + start, then (unless detached) wait and delete; the container's
-    exit status becomes ours. A terminal without a console socket is relayed
-    to our own (runc's foreground mode)."""
+        console_socket: str | None = None, optional_cgroups: bool = False,
+        keep: bool = False) -> int:
+    """create + start, then (unless detached) wait and delete (with keep, the
+    stopped container stays for `delete`); the container's exit status
+    becomes ours. A terminal without a console socket is relayed to our own
+    (runc's foreground mode)."""
     init = create(root, container_id, bundle, pid_file, no_pivot, preserve_fds,
                   console_socket, foreground=not detach, optional_cgroups=optional_cgroups)
     if init.console_fd is not None:
@@ -702,7 +725,8 @@ def run(root: str, container_id: str, bundle: str, pid_file: str | None = None,
     try:
         return wait(init.pid, init.console_fd)
     finally:
-        delete(root, container_id, force=True)
+        if not keep:
+            delete(root, container_id, force=True)
 
 
 def _forward(pid: int, sig: int) -> None:

@@ -122,7 +122,10 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
 
     preserved = open_fds(3, preserve_fds)
     cdir = ContainerDir(root, container_id)
-    with cdir:  # no delete meanwhile; released before the process is waited for
+    # The lock keeps delete out until the process is in the container's
+    # cgroups and namespaces, and no longer: in a paused container
+    # (--ignore-paused) it stays frozen until a resume, which takes the lock.
+    with cdir:
         st = cdir.load()
         status = cdir.status(st)
         if status == "stopped":
@@ -135,7 +138,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
         _default_home(process, st["rootfs"])
         compiled = compile_seccomp(st.get("seccomp"), root)  # the container's, as runc
         init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer,
-                     seccomp=compiled, status=status)
+                     seccomp=compiled, status=status, placed=cdir.unlock)
         if init.console_fd is not None and foreground:
             from .terminal import take_our_size
             take_our_size(init.console_fd)
@@ -145,12 +148,14 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
 
 def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
           preserved: list[int] = (), pointer: str = "/process", program: str | None = None,
-          stdio: list[int] | None = None, seccomp=None, status: str = "running"):
+          stdio: list[int] | None = None, seccomp=None, status: str = "running",
+          placed=None):
     """Start the C init for a process in the container of state st and drive
     it up to just before execve (init.exec_now() lets it go). program: the
     file to execute when it is not args[0] (hooks); stdio: fds for 0, 1, 2;
     seccomp: a compiled filter to load (exec; hooks run without); status:
-    the container's, for the seccomp listener."""
+    the container's, for the seccomp listener; placed(): called once the
+    process exists in the container's cgroups, before it is waited for."""
     from .container import _open_placement_files, _pidfd, _send_notify_fd
     from .launcher import Init
     from . import plan
@@ -181,6 +186,8 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
     try:
         if parent_adds:
             Cgroup.from_dirs(st["cgroup"]).add(init.pid, parent_adds)
+        if placed:
+            placed()
         init.wait_ready(on_seccomp=lambda fd: _send_notify_fd(st["seccomp"], fd, st, init.pid,
                                                               status))
     except BaseException:

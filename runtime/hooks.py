@@ -5,7 +5,8 @@ Where each kind runs:
   container's namespaces exist and its mounts are made, before pivot_root
   (the init waits at OP_HOOKS);
 - createContainer: at that same point, in the container's namespaces (joined
-  through the C init, as exec does), so paths resolve as on the host;
+  through the C init, as exec does), so paths resolve as on the host; its
+  working directory is the rootfs;
 - startContainer: during start, in the container (its namespaces, cgroups and
   the process's credentials), before the user program runs;
 - poststart: after start, poststop: after delete, in the runtime's namespaces.
@@ -115,13 +116,14 @@ def _read(fd: int) -> str:
     return text + "..." if len(data) > OUTPUT_LIMIT else text
 
 
-def container_process(hook: dict, base: dict | None) -> dict:
+def container_process(hook: dict, base: dict | None, rootfs: str = "/") -> dict:
     """The process a hook runs as inside the container: startContainer as the
     container's process (its user, capabilities, rlimits, cwd), createContainer
-    (base None) as root with the runtime's capabilities."""
+    (base None) as root with the runtime's capabilities, in the rootfs (the
+    container's root before pivot_root, as runc: `touch ./x` lands in it)."""
     if base is None:
         own = _own_capabilities()
-        process = {"cwd": "/", "user": {"uid": 0, "gid": 0},
+        process = {"cwd": rootfs, "user": {"uid": 0, "gid": 0},
                    "capabilities": {s: own for s in ("bounding", "effective", "permitted")},
                    "env": []}
     else:

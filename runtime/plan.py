@@ -6,13 +6,13 @@ none. Building a plan does no I/O except through the `HostProbe` it is given, so
 it can be unit-tested without root.
 """
 import os
-import re
 import struct
 from collections import namedtuple
 
 from . import caps, process_attrs
 from ._native import lib
 from .errors import ConfigError
+from .mountinfo import unescape as unescape_mountinfo
 from .mountopts import PROPAGATION_OPTIONS, parse as parse_mount_options
 
 NAMESPACE_FLAGS = {
@@ -54,14 +54,14 @@ DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S
 # L = u32 count followed by that many u32.
 SIGNATURES = {
     "SETNS": "Is", "CLONE": "QI", "WRITE_FD": "Iss", "WAIT": "", "READY": "", "UNSHARE": "Q",
-    "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "s", "MKDIRS": "Is",
+    "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "sI", "MKDIRS": "Is",
     "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MOVE_MOUNT": "IQQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
     "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
     "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
-    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "III",
+    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "III",
     "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "",
 }
 
@@ -93,12 +93,6 @@ class HostProbe:
                 if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
                     best = point
         return best
-
-
-def unescape_mountinfo(field: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as \\ooo octal escapes;
-    anything else (UTF-8 included) is as it is."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 class PlanContext:
@@ -286,15 +280,21 @@ def _process_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> 
 def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     linux = config.get("linux", {})
     rootfs = rootfs_path(config, ctx.bundle)
-    propagation = linux.get("rootfsPropagation", "")
-    prop_flags = _propagation(propagation) if propagation else lib.MS_SLAVE | lib.MS_REC
-    ops = [Op("MOUNT_PROPAGATE", (prop_flags, "/"))]
-    if prop_flags & lib.MS_SHARED:
-        # The rootfs bind must not join the host's peer group (its mounts would
-        # propagate out), and pivot_root refuses a shared parent: make the
-        # mount holding the rootfs private first, as runc does.
-        ops.append(Op("MOUNT_PROPAGATE", (lib.MS_PRIVATE, ctx.probe.mount_point_of(rootfs))))
-    ops.append(Op("ROOTFS", (rootfs,)))
+    own_mounts = has_mount_namespace(config)
+    ops = []
+    if own_mounts:
+        propagation = linux.get("rootfsPropagation", "")
+        prop_flags = _propagation(propagation) if propagation else lib.MS_SLAVE | lib.MS_REC
+        ops.append(Op("MOUNT_PROPAGATE", (prop_flags, "/")))
+        if prop_flags & lib.MS_SHARED:
+            # The rootfs bind must not join the host's peer group (its mounts would
+            # propagate out), and pivot_root refuses a shared parent: make the
+            # mount holding the rootfs private first, as runc does.
+            ops.append(Op("MOUNT_PROPAGATE", (lib.MS_PRIVATE, ctx.probe.mount_point_of(rootfs))))
+    # Without a mount namespace of its own the container shares ours: no
+    # propagation change, no bind of the rootfs onto itself, and chroot (as
+    # runc); what it mounts is unmounted at delete (host_mounts).
+    ops.append(Op("ROOTFS", (rootfs, 1 if own_mounts else 0)))
     for i, m in enumerate(config.get("mounts", [])):
         ops += _mount_ops(m, f"/mounts/{i}", ctx)
     ops += _device_ops(linux, bind=_in_userns(config))
@@ -304,8 +304,16 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     hooks = config.get("hooks", {})
     if any(hooks.get(k) for k in ("prestart", "createRuntime", "createContainer")):
         ops.append(Op("HOOKS"))  # mounts made, pivot_root not yet: the parent runs them
-    ops.append(Op("PIVOT", (1 if ctx.no_pivot else 0,)))
+    if not own_mounts:
+        ops.append(Op("PIVOT", (lib.ROOT_CHROOT,)))
+    else:
+        ops.append(Op("PIVOT", (lib.ROOT_MOVE if ctx.no_pivot else lib.ROOT_PIVOT,)))
     return ops
+
+
+def has_mount_namespace(config: dict) -> bool:
+    """A new mount namespace, or one joined by path."""
+    return any(ns["type"] == "mount" for ns in config.get("linux", {}).get("namespaces", []))
 
 
 def rootfs_path(config: dict, bundle: str) -> str:
@@ -455,14 +463,8 @@ def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process") 
                               "namespace denies setgroups (a rootless gid map of the caller's "
                               "own gid); map subordinate gids (newgidmap, /etc/subgid) instead")
         groups = []
-    capsets = {s: caps.mask(process.get("capabilities", {}).get(s, [])) for s in caps.SETS}
-    ops = []
-    if process.get("noNewPrivileges"):
-        ops.append(Op("NO_NEW_PRIVS"))
-    elif ctx.seccomp:
-        # Without no_new_privs the kernel wants CAP_SYS_ADMIN for the load:
-        # before the capabilities go (as runc does).
-        ops.append(_seccomp_op(ctx.seccomp))
+    capsets = _capsets(process)
+    ops = [Op("NO_NEW_PRIVS")] if process.get("noNewPrivileges") else []
     ops += [
         Op("DROP_BOUNDING", (capsets["bounding"], ctx.cap_last_cap)),
         Op("KEEPCAPS", (1,)),
@@ -471,8 +473,16 @@ def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process") 
         Op("SETUID", (user.get("uid", 0),)),
         Op("UMASK", (user.get("umask", 0o022),)),
         Op("CHDIR", (process.get("cwd", "/"),)),
-        Op("CAPSET", (capsets["effective"], capsets["permitted"], capsets["inheritable"])),
     ]
+    if _caps_after_seccomp(process, ctx):
+        # Without no_new_privs the kernel wants CAP_SYS_ADMIN to load a
+        # filter, and the filter goes on right before exec: keep that one
+        # capability until then (_exec_ops sets the final sets after the load).
+        sys_admin = 1 << caps.NUMBERS["CAP_SYS_ADMIN"]
+        ops.append(Op("CAPSET", (capsets["effective"] | sys_admin,
+                                 capsets["permitted"] | sys_admin, capsets["inheritable"])))
+    else:
+        ops.append(_final_caps(process))
     # The kernel raises an ambient capability only if it is also permitted and
     # inheritable; runc skips the others silently, and so do we.
     ambient = capsets["ambient"] & capsets["permitted"] & capsets["inheritable"]
@@ -482,8 +492,27 @@ def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process") 
     return ops
 
 
-def _seccomp_op(compiled) -> Op:
-    return Op("SECCOMP", (compiled.flags, compiled.program))
+def _caps_after_seccomp(process: dict, ctx: PlanContext) -> bool:
+    return bool(ctx.seccomp) and not process.get("noNewPrivileges")
+
+
+def _capsets(process: dict) -> dict:
+    return {s: caps.mask(process.get("capabilities", {}).get(s, [])) for s in caps.SETS}
+
+
+def _final_caps(process: dict) -> Op:
+    capsets = _capsets(process)
+    return Op("CAPSET", (capsets["effective"], capsets["permitted"], capsets["inheritable"]))
+
+
+def _seccomp_ops(process: dict, ctx: PlanContext) -> list[Op]:
+    """Load the filter; without no_new_privs, then drop the CAP_SYS_ADMIN
+    that the load needed. After these, the init makes no system call but
+    execve (and, for a notify filter, the few that hand its fd over)."""
+    ops = [Op("SECCOMP", (ctx.seccomp.flags, ctx.seccomp.program))]
+    if _caps_after_seccomp(process, ctx):
+        ops.append(_final_caps(process))
+    return ops
 
 
 def path_env(env: list[str]) -> str:
@@ -515,16 +544,23 @@ def _exec_ops(process: dict, ctx: PlanContext, fifo: bool = True,
     (create) block on the exec fifo; exec reports an exec failure over the
     socket that a success closes."""
     env = dedupe_env(process.get("env", []))
-    ops = [Op("LOOKUP", (program or process["args"][0], path_env(env)))]
-    if ctx.seccomp and process.get("noNewPrivileges"):
-        # As late as can be, while the parent still listens (a notify fd).
-        ops.append(_seccomp_op(ctx.seccomp))
+    ops = [Op("LOOKUP", (program or process["args"][0], path_env(env))),
+           Op("CLOSE_FDS", (3 + ctx.preserve_fds,)),  # close-on-exec: the init's own fds stay usable
+           Op("RESET_SIGNALS")]
+    # The seccomp filter comes as late as can be, so that a profile need allow
+    # nothing of the init's own (runc and crun arrange it the same way): right
+    # before execve. A notify filter's fd must reach the parent, which passes
+    # it to the listener at create: that one loads before READY.
+    notify = bool(ctx.seccomp) and ctx.seccomp.notify
+    if notify:
+        ops += _seccomp_ops(process, ctx)
     ops.append(Op("READY"))
     if fifo:
         ops.append(Op("EXEC_FIFO", (EXEC_FIFO,)))
-    ops.append(Op("CLOSE_FDS", (3 + ctx.preserve_fds,)))
     ops += [Op("ARG", (a,)) for a in process["args"]]
     ops += [Op("ENV", (e,)) for e in env]
+    if ctx.seccomp and not notify:
+        ops += _seccomp_ops(process, ctx)
     ops.append(Op("EXEC"))
     return ops
 

@@ -282,10 +282,26 @@ def _check_namespaces(config: dict) -> set[str]:
         if ns.get("path"):
             _check_namespace_file(ns["path"], f"/linux/namespaces/{i}/path")
     if "mount" not in types:
-        raise ConfigError("/linux/namespaces", "a mount namespace is required")
+        _check_without_mount_namespace(config)
     from .userns import check
     check(config, types)
     return types
+
+
+def _check_without_mount_namespace(config: dict) -> None:
+    """No mount namespace: the container's mounts are made in ours (as runc
+    does; delete unmounts them) and it is chrooted, not pivoted. What would
+    change the host's own mounts is refused (runc applies some of it to the
+    host, or ignores it)."""
+    linux = config.get("linux", {})
+    for key, what in (("rootfsPropagation", "would change the host's / propagation"),
+                      ("maskedPaths", "would mask the host's paths"),
+                      ("readonlyPaths", "would remount the host's paths read-only")):
+        if linux.get(key):
+            raise ConfigError(f"/linux/{key}", f"needs a mount namespace ({what})")
+    if config.get("root", {}).get("readonly"):
+        raise ConfigError("/root/readonly", "needs a mount namespace (it would remount "
+                                            "the host's mount of the rootfs read-only)")
 
 
 DEVICE_NUMBER_MAX = 2**32 - 1

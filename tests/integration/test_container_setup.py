@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_PYRUNC, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, needs_root
 
 pytestmark = needs_root()
 
@@ -344,6 +344,53 @@ def test_host_mounts_do_not_change(runtime, bundle):
     info(runtime, bundle)
     with open("/proc/self/mountinfo") as f:
         assert f.read() == before
+
+
+def without_mount_namespace(bundle):
+    bundle.private_rootfs()
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
+                                            if ns["type"] != "mount"]
+    for key in ("maskedPaths", "readonlyPaths"):
+        bundle.config["linux"].pop(key, None)
+    bundle.config["root"]["readonly"] = False
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 leaves the container's mounts in the "
+                                          "host's namespace after delete")
+def test_without_a_mount_namespace(runtime, bundle, inventory):
+    """The spec: a namespace not listed is inherited. The container shares
+    ours, chrooted into its rootfs; its mounts (made in ours, as runc makes
+    them) are unmounted by delete, which runc leaves behind."""
+    before = inventory()
+    without_mount_namespace(bundle)
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    pid = runtime.state(bundle.id)["pid"]
+    assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{pid}/root") == str(bundle.rootfs)
+    with open("/proc/self/mountinfo") as f:
+        ours = [line.split()[4] for line in f]
+    assert f"{bundle.rootfs}/proc" in ours and f"{bundle.rootfs}/dev" in ours
+    runtime("delete", "--force", bundle.id)
+    assert inventory() == before
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 applies rootfsPropagation to the host's "
+                                          "/, ignores root.readonly, and refuses masked paths "
+                                          "without naming the field")
+@pytest.mark.parametrize("key, value", [("/linux/maskedPaths", ["/proc/kcore"]),
+                                        ("/linux/readonlyPaths", ["/proc/sys"]),
+                                        ("/linux/rootfsPropagation", "private"),
+                                        ("/root/readonly", True)])
+def test_without_a_mount_namespace_host_changes_refused(runtime, bundle, inventory, key, value):
+    """What would change the host's own mounts needs a mount namespace."""
+    before = inventory()
+    without_mount_namespace(bundle)
+    section, field = key.strip("/").split("/")
+    bundle.config[section][field] = value
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    assert_one_line_error(proc, key, "needs a mount namespace")
+    assert inventory() == before
 
 
 @pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 passes the caller's blocked-signal mask on")

@@ -167,3 +167,16 @@ def test_hook_that_ignores_a_large_state_on_stdin(runtime, bundle, recorder):
     bundle.args("/ocitest", "exit", "0")
     proc = runtime("run", "-b", bundle.write(), bundle.id)
     assert proc.returncode == 0
+
+
+def test_create_container_hook_runs_in_the_rootfs(runtime, bundle):
+    """Its working directory is the container's root (before pivot_root, as
+    runc): a relative path lands in the rootfs, never in the host's /."""
+    rootfs = bundle.private_rootfs()
+    bundle.config["hooks"] = {"createContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "pwd > ./hook-cwd; touch ./etc/hook-mark"]}]}
+    bundle.args("/bin/cat", "/hook-cwd")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout
+    assert out.strip() == str(rootfs)
+    assert (rootfs / "etc" / "hook-mark").exists()
+    assert not os.path.exists("/etc/hook-mark")

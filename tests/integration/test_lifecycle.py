@@ -131,6 +131,17 @@ def test_run_exit_status(runtime, bundle):
     assert bundle.id not in runtime.ids()
 
 
+def test_run_keep(runtime, bundle):
+    """run --keep: the stopped container stays, cgroup included, until delete."""
+    bundle.args("/bin/sh", "-c", "exit 3")
+    assert runtime("run", "--keep", "-b", bundle.write(), bundle.id, check=False).returncode == 3
+    assert runtime.state(bundle.id)["status"] == "stopped"
+    assert cgroup_procs(bundle.config["linux"]["cgroupsPath"]).exists()
+    runtime("delete", bundle.id)
+    assert bundle.id not in runtime.ids()
+    assert not cgroup_procs(bundle.config["linux"]["cgroupsPath"]).exists()
+
+
 def test_run_stdio_passes_through(runtime, bundle):
     bundle.args("/bin/sh", "-c", "read line; echo got:$line; echo err >&2")
     proc = runtime("run", "-b", bundle.write(), bundle.id, input="hello\n")

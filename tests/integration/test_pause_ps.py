@@ -67,6 +67,53 @@ def test_pause_and_resume(runtime, bundle):
     assert proc.returncode == 1 and "not paused" in proc.stderr
 
 
+def test_exec_ignore_paused_waits_for_resume(runtime, bundle):
+    """exec --ignore-paused into a frozen container: its process is frozen
+    too, and resume (which takes the container's lock) lets it finish; exec
+    holds no lock while it waits."""
+    import subprocess
+    start_counter(runtime, bundle)
+    runtime("pause", bundle.id)
+    exec_call = subprocess.Popen(runtime.command(["exec", "--ignore-paused", bundle.id,
+                                                  "/bin/echo", "from exec"]),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        assert exec_call.poll() is None  # frozen with the container
+        runtime("resume", bundle.id, timeout=15)
+        out, err = exec_call.communicate(timeout=15)
+    finally:
+        if exec_call.poll() is None:
+            exec_call.kill()
+            exec_call.wait()
+    assert (exec_call.returncode, out) == (0, "from exec\n"), err
+    refused = runtime("exec", bundle.id, "/bin/true", check=False)
+    assert refused.returncode == 0  # running again
+
+
+def test_a_frozen_cgroup_is_refused_at_create(runtime, bundle, inventory):
+    """runc's check: a container whose cgroup exists and is frozen would
+    freeze its init before it is ready (run -d used to wait forever)."""
+    before = inventory()
+    cg = bundle.config["linux"]["cgroupsPath"]
+    v1 = f"/sys/fs/cgroup/freezer{cg}"
+    path, value = ((f"{v1}/freezer.state", "FROZEN") if os.path.isdir("/sys/fs/cgroup/freezer")
+                   else (f"/sys/fs/cgroup{cg}/cgroup.freeze", "1"))
+    os.makedirs(os.path.dirname(path))
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+        for call in (["run", "-d"], ["create"]):
+            proc = runtime(*call, "-b", bundle.write(), bundle.id, check=False, timeout=20)
+            assert proc.returncode == 1
+            assert "container's cgroup unexpectedly frozen" in proc.stderr
+            assert bundle.id not in runtime.ids()
+        assert os.path.isdir(os.path.dirname(path))  # not ours: left as it was
+    finally:
+        os.rmdir(os.path.dirname(path))
+    assert inventory() == before
+
+
 def test_pause_created_and_stopped(runtime, bundle):
     """runc pauses a created container (its init is frozen on the fifo) and
     refuses a stopped one."""

@@ -290,3 +290,43 @@ def test_bad_profiles_fail_cleanly(runtime, bundle, inventory, seccomp, pointer,
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
     assert_one_line_error(proc, pointer, text)
     assert inventory() == before
+
+
+# Every system call the init itself made after the load before it went last;
+# the program (`ocitest exit`, static) makes none of them.
+INIT_CALLS = ["close_range", "rt_sigaction", "rt_sigprocmask", "sendmsg", "recvmsg", "sendto",
+              "recvfrom", "openat", "open", "close", "write", "prctl", "setuid", "setgid",
+              "setgroups", "chdir", "fchdir", "getcwd", "umask"]
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5's Go init makes system calls after the "
+                                          "load (the exec fifo's open and write, close, futex)")
+@pytest.mark.parametrize("nnp", [True, False], ids=["no_new_privs", "privileged-load"])
+def test_nothing_but_execve_after_the_load(runtime, bundle, nnp):
+    """A profile that kills every call the init could still make: the program
+    runs, so the init made none after the load (runtime-tools' default profile
+    has no close_range: the init's close_range ended every container). Without
+    no_new_privs, capset drops the CAP_SYS_ADMIN the load needed (runc too
+    makes it after the load)."""
+    bundle.config["process"]["noNewPrivileges"] = nnp
+    bundle.config["linux"]["seccomp"] = profile(rule(INIT_CALLS, "SCMP_ACT_KILL_PROCESS"))
+    bundle.args("/ocitest", "exit", "7")
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 7, proc.stderr
+    # ... and the capability sets are the config's, CAP_SYS_ADMIN gone.
+    bundle.config["linux"]["seccomp"] = profile()
+    bundle.args("/bin/grep", "^Cap[EPI]", "/proc/self/status")
+    out = runtime("run", "-b", bundle.write(), bundle.id).stdout
+    sys_admin = 1 << 21
+    assert all(not int(line.split()[1], 16) & sys_admin for line in out.splitlines()), out
+
+
+def test_an_old_allow_list_without_close_range(runtime, bundle):
+    """runtime-tools' default: an allow list (default ERRNO) older than close_range."""
+    allowed = [name for r in json.loads(DOCKER_PROFILE.read_text())["syscalls"]
+               if r["action"] == "SCMP_ACT_ALLOW" and not r.get("args") for name in r["names"]]
+    bundle.config["linux"]["seccomp"] = profile(
+        rule([n for n in allowed if n not in ("close_range", "clone3")], "SCMP_ACT_ALLOW"),
+        default="SCMP_ACT_ERRNO")
+    bundle.args("/bin/echo", "ran")
+    assert runtime("run", "-b", bundle.write(), bundle.id).stdout == "ran\n"

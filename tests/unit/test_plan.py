@@ -273,17 +273,52 @@ def _filter():
 
 @pytest.mark.parametrize("nnp", [True, False])
 def test_seccomp_load_point(nnp):
-    """As runc: without no_new_privs before the capabilities go (the load then
-    needs CAP_SYS_ADMIN), with it after the lookup; both before READY."""
+    """The filter goes on last: after it the init makes no system call but
+    execve (a profile need allow nothing of the init's own: runtime-tools'
+    default profile does not allow close_range). Without no_new_privs the
+    load needs CAP_SYS_ADMIN, kept until then: the final capability sets come
+    right after the load."""
     c = config()
     c["process"]["noNewPrivileges"] = nnp
-    ops = names(build(c, seccomp=_filter()))
-    assert ops.count("SECCOMP") == 1
+    ops = build(c, seccomp=_filter())
+    n = names(ops)
+    assert n.count("SECCOMP") == 1
+    assert n.index("RESET_SIGNALS") < n.index("READY") < n.index("EXEC_FIFO") < n.index("SECCOMP")
+    assert n.index("CLOSE_FDS") < n.index("SECCOMP")
+    after = n[n.index("SECCOMP") + 1:]
+    sys_admin = 1 << 21
+    capsets = [op.args for op in ops if op.name == "CAPSET"]
     if nnp:
-        assert ops.index("LOOKUP") < ops.index("SECCOMP") < ops.index("READY")
+        assert after == ["EXEC"]
+        assert len(capsets) == 1 and not capsets[0][0] & sys_admin
     else:
-        assert ops.index("SECCOMP") < ops.index("DROP_BOUNDING") < ops.index("CAPSET")
+        assert after == ["CAPSET", "EXEC"]
+        interim, final = capsets
+        assert interim[0] & sys_admin and interim[1] & sys_admin
+        assert not final[0] & sys_admin and not final[1] & sys_admin
     assert "SECCOMP" not in names(build(config()))
+
+
+def test_seccomp_notify_loads_before_ready():
+    """A notify filter's fd goes to the parent (and on to the listener) at
+    create: that load comes before READY."""
+    from runtime.seccomp import Filter
+    n = names(build(config(), seccomp=Filter(0, b"\0" * 8, True)))
+    assert n.index("RESET_SIGNALS") < n.index("SECCOMP") < n.index("READY") < n.index("EXEC")
+
+
+def test_without_mount_namespace_chroot_and_host_left_alone():
+    """No mount namespace: runc's way (mounts in ours, then chroot), without
+    a propagation change or a bind of the rootfs that would touch the host."""
+    c = config()
+    c["linux"]["namespaces"] = [ns for ns in c["linux"]["namespaces"] if ns["type"] != "mount"]
+    ops = build(c)
+    assert "MOUNT_PROPAGATE" not in names(ops)
+    assert [op.args[1] for op in ops if op.name == "ROOTFS"] == [0]
+    assert [op.args for op in ops if op.name == "PIVOT"] == [(lib.ROOT_CHROOT,)]
+    own = build(config())
+    assert [op.args[1] for op in own if op.name == "ROOTFS"] == [1]
+    assert [op.args for op in own if op.name == "PIVOT"] == [(lib.ROOT_PIVOT,)]
 
 
 def test_user_namespace_root_and_bound_devices():

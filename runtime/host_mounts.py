@@ -1,0 +1,26 @@
+"""A container without a mount namespace of its own mounts in ours, under its
+rootfs (as runc does). Those mounts are ours to undo: create records which
+mounts were there before, and delete (or create's undo) unmounts every newer
+one under the rootfs, last mounted first."""
+from . import mountinfo
+
+
+def under(rootfs: str) -> list[int]:
+    """The ids of the mounts at or below rootfs now."""
+    return [m.id for m in mountinfo.mounts() if _below(m.point, rootfs)]
+
+
+def unmount_new(rootfs: str, before: list[int]) -> None:
+    """Detach the mounts below rootfs that are not in `before`."""
+    from ._native import ffi, lib
+    from .errors import PyruncError, strerror
+    old = set(before)
+    for m in reversed(mountinfo.mounts()):
+        if m.id in old or not _below(m.point, rootfs):
+            continue
+        if lib.umount2(m.point.encode(), lib.MNT_DETACH) < 0:
+            raise PyruncError(f"unmount {m.point}: {strerror(ffi.errno)}")
+
+
+def _below(point: str, rootfs: str) -> bool:
+    return point == rootfs or point.startswith(rootfs.rstrip("/") + "/")
