@@ -2,12 +2,13 @@
 (runtime._seccomp). Imported only on a cache miss or to make a cache key."""
 import os
 
-from . import log
+from . import log, seccomp_enosys
 from .errors import ConfigError, PyruncError
 from .seccomp import POINTER, action_value
 from ._seccomp import ffi, lib
 
 ARCH_PREFIX = "SCMP_ARCH_"
+STUB_VERSION = 1  # a changed stub must not come from a cache of the old one
 
 
 def cache_key(program_input: bytes) -> str:
@@ -15,7 +16,8 @@ def cache_key(program_input: bytes) -> str:
     decides what libseccomp may emit) name a program."""
     from _sha256 import sha256  # hashlib's OpenSSL import costs ~2.5 ms
     v = lib.seccomp_version()
-    host = f"libseccomp {v.major}.{v.minor}.{v.micro} api {lib.seccomp_api_get()}\0"
+    host = (f"libseccomp {v.major}.{v.minor}.{v.micro} api {lib.seccomp_api_get()} "
+            f"enosys-stub {STUB_VERSION}\0")
     return sha256(host.encode() + program_input).hexdigest()
 
 
@@ -28,7 +30,7 @@ def compile_profile(profile: dict) -> bytes:
         _add_architectures(ctx, profile.get("architectures", []))
         for i, rule in enumerate(profile.get("syscalls", [])):
             _add_rule(ctx, rule, default, f"{POINTER}/syscalls/{i}")
-        return _export(ctx)
+        return seccomp_enosys.patch(profile, _export(ctx), lib)
     finally:
         lib.seccomp_release(ctx)
 

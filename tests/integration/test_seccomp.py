@@ -330,3 +330,21 @@ def test_an_old_allow_list_without_close_range(runtime, bundle):
         default="SCMP_ACT_ERRNO")
     bundle.args("/bin/echo", "ran")
     assert runtime("run", "-b", bundle.write(), bundle.id).stdout == "ran\n"
+
+
+def test_calls_newer_than_the_profile_get_enosys(runtime, bundle):
+    """runc's -ENOSYS stub: a call numbered above the highest one the profile
+    names (for its architecture) is "not implemented", so libc falls back
+    (clone3 -> clone); one below it that the profile leaves out gets the
+    default action."""
+    allowed = [name for r in json.loads(DOCKER_PROFILE.read_text())["syscalls"]
+               if r["action"] == "SCMP_ACT_ALLOW" and not r.get("args") for name in r["names"]]
+    bundle.config["linux"]["seccomp"] = profile(
+        rule([n for n in allowed if n not in MKDIR], "SCMP_ACT_ALLOW"),
+        default="SCMP_ACT_ERRNO", architectures=["SCMP_ARCH_X86_64", "SCMP_ARCH_X86",
+                                                 "SCMP_ARCH_X32"])
+    assert run_call(runtime, bundle, "nr", "1000")[1] == f"-1 {ENOSYS}"
+    assert run_call(runtime, bundle, "mkdir", "/tmp/x")[1] == f"-1 {EPERM}"
+    # No stub where the default allows, or without architectures (as runc).
+    bundle.config["linux"]["seccomp"]["architectures"] = []
+    assert run_call(runtime, bundle, "nr", "1000")[1] == f"-1 {EPERM}"
