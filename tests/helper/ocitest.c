@@ -19,12 +19,26 @@
  *   fds                  JSON array of open fds [{"fd":0,"target":"/dev/null"}]
  *   sigmask              JSON {"blocked": SigBlk, "ignored": SigIgn}
  *   sh-exec PATH ARGS... execv(PATH, [PATH, ARGS...])
+ *   open-read FILE       open O_RDONLY; "ok" / "error: ..."
+ *   ioprio               JSON {"class": C, "level": L} of ioprio_get(self)
+ *   sched                JSON of sched_getattr(self)
+ *   clocks               JSON {"monotonic": S, "boottime": S, "realtime": S}
+ *   mempolicy            JSON {"mode": M, "flags": F, "nodes": HEXMASK}
+ *   winsize              "ROWS COLS" of the terminal on fd 0
+ *   uname                JSON of uname(2) (machine: personality tests)
+ *   netif                JSON array of interfaces: name, flags, addresses
+ *   sigwait              block every signal, print "signal N" for the first
+ *   multi CMD... [--- CMD...]...  run each subcommand in a forked child
+ *                        (same credentials, caps, limits) between
+ *                        "@@ocitest-begin I" and "@@ocitest-end I exit|signal N"
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <math.h>
 #include <net/if.h>
@@ -42,6 +56,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1104,6 +1119,296 @@ static int cmd_sh_exec(int argc, char **argv)
     return e == ENOENT ? 127 : 126;
 }
 
+/* ------------------------------------------------------------------ */
+/* conformance-suite subcommands (conformance/suite)                   */
+/* ------------------------------------------------------------------ */
+
+static int cmd_open_read(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return report(-1);
+    close(fd);
+    return report(0);
+}
+
+/* ioprio_get(IOPRIO_WHO_PROCESS, 0): class in the top bits, level below. */
+static int cmd_ioprio(void)
+{
+    long v = syscall(SYS_ioprio_get, 1, 0);
+    if (v < 0) {
+        errmsg("ioprio: %s", strerror(errno));
+        return 1;
+    }
+    j_obj_begin();
+    j_key("class");
+    j_ll(v >> 13);
+    j_key("level");
+    j_ll(v & 0x1fff);
+    j_obj_end();
+    j_finish();
+    return 0;
+}
+
+/* The kernel's struct sched_attr (uapi/linux/sched/types.h). */
+struct ocitest_sched_attr {
+    unsigned int size;
+    unsigned int sched_policy;
+    unsigned long long sched_flags;
+    int sched_nice;
+    unsigned int sched_priority;
+    unsigned long long sched_runtime;
+    unsigned long long sched_deadline;
+    unsigned long long sched_period;
+    unsigned int sched_util_min;
+    unsigned int sched_util_max;
+};
+
+static int cmd_sched(void)
+{
+    struct ocitest_sched_attr a;
+    memset(&a, 0, sizeof(a));
+    if (syscall(SYS_sched_getattr, 0, &a, (unsigned int)sizeof(a), 0) != 0) {
+        errmsg("sched: sched_getattr: %s", strerror(errno));
+        return 1;
+    }
+    j_obj_begin();
+    j_key("policy");
+    j_ull(a.sched_policy);
+    j_key("flags");
+    j_ull(a.sched_flags);
+    j_key("nice");
+    j_ll(a.sched_nice);
+    j_key("priority");
+    j_ull(a.sched_priority);
+    j_key("runtime");
+    j_ull(a.sched_runtime);
+    j_key("deadline");
+    j_ull(a.sched_deadline);
+    j_key("period");
+    j_ull(a.sched_period);
+    j_obj_end();
+    j_finish();
+    return 0;
+}
+
+static void j_clock(const char *name, clockid_t id)
+{
+    struct timespec ts;
+    j_key(name);
+    if (clock_gettime(id, &ts) != 0) {
+        j_null();
+        return;
+    }
+    j_pre_value();
+    printf("%lld.%09ld", (long long)ts.tv_sec, ts.tv_nsec);
+}
+
+static int cmd_clocks(void)
+{
+    j_obj_begin();
+    j_clock("monotonic", CLOCK_MONOTONIC);
+    j_clock("boottime", CLOCK_BOOTTIME);
+    j_clock("realtime", CLOCK_REALTIME);
+    j_obj_end();
+    j_finish();
+    return 0;
+}
+
+/* get_mempolicy(2): the mode word carries the mode flags in its high bits. */
+static int cmd_mempolicy(void)
+{
+    int mode = 0;
+    unsigned long mask[16];
+    memset(mask, 0, sizeof(mask));
+    if (syscall(SYS_get_mempolicy, &mode, mask, (unsigned long)(sizeof(mask) * 8), 0UL, 0UL) != 0) {
+        errmsg("mempolicy: get_mempolicy: %s", strerror(errno));
+        return 1;
+    }
+    j_obj_begin();
+    j_key("mode");
+    j_ll(mode & 0xff);
+    j_key("flags");
+    j_ll(mode & ~0xff);
+    j_key("nodes");
+    j_arr_begin();
+    for (unsigned int i = 0; i < sizeof(mask) * 8; i++)
+        if (mask[i / (8 * sizeof(unsigned long))] & (1UL << (i % (8 * sizeof(unsigned long)))))
+            j_ll(i);
+    j_arr_end();
+    j_obj_end();
+    j_finish();
+    return 0;
+}
+
+static int cmd_winsize(void)
+{
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) != 0) {
+        errmsg("winsize: %s", strerror(errno));
+        return 1;
+    }
+    printf("%u %u\n", ws.ws_row, ws.ws_col);
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_uname(void)
+{
+    struct utsname u;
+    if (uname(&u) != 0) {
+        errmsg("uname: %s", strerror(errno));
+        return 1;
+    }
+    j_obj_begin();
+    j_key("sysname");
+    j_str(u.sysname);
+    j_key("nodename");
+    j_str(u.nodename);
+    j_key("release");
+    j_str(u.release);
+    j_key("machine");
+    j_str(u.machine);
+    j_key("domainname");
+    j_str(u.domainname);
+    j_obj_end();
+    j_finish();
+    return 0;
+}
+
+/* Prefix length of a netmask. */
+static int mask_bits(const struct sockaddr *sa)
+{
+    int bits = 0;
+    const unsigned char *p;
+    size_t n;
+    if (!sa)
+        return -1;
+    if (sa->sa_family == AF_INET) {
+        p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+        n = 4;
+    } else if (sa->sa_family == AF_INET6) {
+        p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        n = 16;
+    } else {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int b = 7; b >= 0; b--)
+            bits += (p[i] >> b) & 1;
+    return bits;
+}
+
+/* One object per getifaddrs() entry: interface name, flags, and the
+ * address ("family": "inet"/"inet6"/other) with its prefix length. */
+static int cmd_netif(void)
+{
+    struct ifaddrs *ifa = NULL;
+    if (getifaddrs(&ifa) != 0) {
+        errmsg("netif: getifaddrs: %s", strerror(errno));
+        return 1;
+    }
+    j_arr_begin();
+    for (struct ifaddrs *p = ifa; p; p = p->ifa_next) {
+        char buf[INET6_ADDRSTRLEN] = "";
+        const char *family = "other";
+        if (p->ifa_addr && p->ifa_addr->sa_family == AF_INET) {
+            family = "inet";
+            inet_ntop(AF_INET, &((struct sockaddr_in *)p->ifa_addr)->sin_addr, buf, sizeof(buf));
+        } else if (p->ifa_addr && p->ifa_addr->sa_family == AF_INET6) {
+            family = "inet6";
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)p->ifa_addr)->sin6_addr, buf, sizeof(buf));
+        }
+        j_obj_begin();
+        j_key("name");
+        j_str(p->ifa_name);
+        j_key("flags");
+        j_ull(p->ifa_flags);
+        j_key("family");
+        j_str(family);
+        j_key("address");
+        if (buf[0])
+            j_str(buf);
+        else
+            j_null();
+        j_key("prefix");
+        j_ll(buf[0] ? mask_bits(p->ifa_netmask) : -1);
+        j_obj_end();
+    }
+    j_arr_end();
+    j_finish();
+    freeifaddrs(ifa);
+    return 0;
+}
+
+/* Block every signal, print the number of the first one that arrives. */
+static int cmd_sigwait(void)
+{
+    sigset_t all;
+    siginfo_t si;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) {
+        int sig = sigwaitinfo(&all, &si);
+        if (sig < 0) {
+            if (errno == EINTR)
+                continue;
+            errmsg("sigwait: %s", strerror(errno));
+            return 1;
+        }
+        printf("signal %d\n", sig);
+        fflush(stdout);
+        return 0;
+    }
+}
+
+static int run(int argc, char **argv);
+
+/* multi CMD [ARGS...] [--- CMD [ARGS...]]...: each subcommand runs in a
+ * forked child (fork keeps credentials, capabilities, limits, seccomp and
+ * namespaces), so one container reports many observations of itself. */
+static int cmd_multi(int argc, char **argv)
+{
+    int idx = 0;
+    printf("@@ocitest-multi pid=%ld\n", (long)getpid());
+    fflush(stdout);
+    for (int start = 2; start < argc; idx++) {
+        int end = start;
+        while (end < argc && strcmp(argv[end], "---") != 0)
+            end++;
+        printf("@@ocitest-begin %d\n", idx);
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid < 0) {
+            printf("@@ocitest-end %d fork-error %d\n", idx, errno);
+        } else if (pid == 0) {
+            /* the child's argv: [prog, CMD, ARGS...] */
+            int n = end - start;
+            char **cargv = xrealloc(NULL, (size_t)(n + 2) * sizeof(char *));
+            cargv[0] = argv[0];
+            for (int i = 0; i < n; i++)
+                cargv[i + 1] = argv[start + i];
+            cargv[n + 1] = NULL;
+            die_exit(run(n + 1, cargv));
+        } else {
+            int st = 0;
+            while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+            fflush(stdout);
+            if (WIFSIGNALED(st))
+                printf("@@ocitest-end %d signal %d\n", idx, WTERMSIG(st));
+            else
+                printf("@@ocitest-end %d exit %d\n", idx, WEXITSTATUS(st));
+        }
+        fflush(stdout);
+        start = end + 1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -1111,7 +1416,9 @@ static void usage(void)
             "  info | cat FILE... | write FILE TEXT | open-write FILE |\n"
             "  sleep SECONDS | exit CODE | mknod PATH | ls DIR | stat PATH |\n"
             "  readlink PATH | notify MSG | kill-self SIGNAL | fds | sigmask |\n"
-            "  syscall mkdir PATH | syscall personality N | sh-exec PATH ARGS...\n",
+            "  syscall mkdir PATH | syscall personality N | syscall nr N | sh-exec PATH ARGS... |\n"
+            "  open-read FILE | ioprio | sched | clocks | mempolicy | winsize |\n"
+            "  uname | netif | sigwait | multi CMD... [--- CMD...]...\n",
             prog);
     fflush(stdout);
     fflush(stderr);
@@ -1135,6 +1442,8 @@ static int cmd_syscall(const char *name, const char *arg)
         rc = mkdir(arg, 0755);
     } else if (strcmp(name, "personality") == 0) {
         rc = syscall(SYS_personality, strtoul(arg, NULL, 0));
+    } else if (strcmp(name, "nr") == 0) { /* a raw system call number, no arguments */
+        rc = syscall(strtol(arg, NULL, 0));
     } else {
         errmsg("syscall: unknown call '%s'", name);
         return 2;
@@ -1226,6 +1535,44 @@ static int run(int argc, char **argv)
         }
         return cmd_sh_exec(argc, argv);
     }
+    if (strcmp(cmd, "open-read") == 0) {
+        NEED(3);
+        return cmd_open_read(argv[2]);
+    }
+    if (strcmp(cmd, "ioprio") == 0) {
+        NEED(2);
+        return cmd_ioprio();
+    }
+    if (strcmp(cmd, "sched") == 0) {
+        NEED(2);
+        return cmd_sched();
+    }
+    if (strcmp(cmd, "clocks") == 0) {
+        NEED(2);
+        return cmd_clocks();
+    }
+    if (strcmp(cmd, "mempolicy") == 0) {
+        NEED(2);
+        return cmd_mempolicy();
+    }
+    if (strcmp(cmd, "winsize") == 0) {
+        NEED(2);
+        return cmd_winsize();
+    }
+    if (strcmp(cmd, "uname") == 0) {
+        NEED(2);
+        return cmd_uname();
+    }
+    if (strcmp(cmd, "netif") == 0) {
+        NEED(2);
+        return cmd_netif();
+    }
+    if (strcmp(cmd, "sigwait") == 0) {
+        NEED(2);
+        return cmd_sigwait();
+    }
+    if (strcmp(cmd, "multi") == 0)
+        return cmd_multi(argc, argv);
     errmsg("unknown subcommand '%s'", cmd);
     usage();
     return 2;
