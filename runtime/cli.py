@@ -198,11 +198,30 @@ def main(argv=None) -> int:
     except Terminated as e:
         log.error(f"terminated by signal {e.args[0]}")
         return 128 + e.args[0]
+    except BrokenPipeError as e:
+        if not _stdout_reader_gone():
+            return _internal_error(e, debug)
+        # `pyrunc list | head -1`: the reader went away. As a Go program (runc)
+        # dies of SIGPIPE there, quietly; nothing left to flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        return 128 + signal.SIGPIPE
     except Exception as e:
-        if debug:
-            raise
-        log.error(f"internal error: {type(e).__name__}: {e} (run with --debug for details)")
-        return 1
+        return _internal_error(e, debug)
+
+
+def _stdout_reader_gone() -> bool:
+    """A pipe on stdout whose read end is closed polls as POLLERR."""
+    import select
+    poller = select.poll()
+    poller.register(1, 0)
+    return any(events & select.POLLERR for _fd, events in poller.poll(0))
+
+
+def _internal_error(e: Exception, debug: bool) -> int:
+    if debug:
+        raise e
+    log.error(f"internal error: {type(e).__name__}: {e} (run with --debug for details)")
+    return 1
 
 
 def _configure_log(argv) -> None:

@@ -273,11 +273,16 @@ def _create_hooks(cdir: ContainerDir, state: dict, config: dict) -> None:
 
 def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int],
                        base: dict | None) -> int:
-    """Start a hook inside the container (as exec does); its pid."""
+    """Start a hook inside the container (as exec does); its pid. A
+    startContainer hook (base: the container's process) runs under the
+    container's seccomp filter, as runc runs it in the init after the load."""
     from .exec_process import spawn
     from .hooks import container_process
+    seccomp = None
+    if base is not None:
+        seccomp = compile_seccomp(st.get("seccomp"), os.path.dirname(cdir.path))
     init = spawn(cdir.path, st, container_process(hook, base, st["rootfs"]), program=hook["path"],
-                 stdio=stdio, pointer="/hooks")
+                 stdio=stdio, pointer="/hooks", seccomp=seccomp)
     init.exec_now()
     return init.pid
 

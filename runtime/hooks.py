@@ -7,8 +7,8 @@ Where each kind runs:
 - createContainer: at that same point, in the container's namespaces (joined
   through the C init, as exec does), so paths resolve as on the host; its
   working directory is the rootfs;
-- startContainer: during start, in the container (its namespaces, cgroups and
-  the process's credentials), before the user program runs;
+- startContainer: during start, in the container (its namespaces, cgroups, the
+  process's credentials and seccomp filter), before the user program runs;
 - poststart: after start, poststop: after delete, in the runtime's namespaces.
 
 Each hook gets the container state JSON on stdin. stdin, stdout and stderr are
@@ -94,7 +94,11 @@ def _wait_pid(pid: int, timeout: int | None) -> int:
 
 
 def _describe(code: int) -> str:
-    return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    """As Go's exec describes it ("signal: bad system call"), which callers grep."""
+    if code < 0:
+        name = (signal.strsignal(-code) or f"signal {-code}").lower()
+        return f"signal: {name} (signal {-code})"
+    return f"exit status {code}"
 
 
 def _env_dict(env: list[str]) -> dict:

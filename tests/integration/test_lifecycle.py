@@ -216,6 +216,20 @@ def test_log_format_json(runtime, tmp_path):
         assert line["time"].endswith("Z") or "+" in line["time"]
 
 
+def test_output_to_a_closed_pipe(runtime):
+    """`pyrunc features | head -1`: the reader is gone; as runc dies of
+    SIGPIPE, quietly (was "internal error: BrokenPipeError")."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(runtime.command(["features"]), stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=30)
+    finally:
+        os.close(write_end)
+    assert proc.returncode in (141, -13), proc.stderr  # 128+SIGPIPE, or killed by it (Go)
+    assert proc.stderr == ""
+
+
 @pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own version format")
 def test_version(runtime):
     out = runtime("--version").stdout.splitlines()

@@ -348,3 +348,16 @@ def test_calls_newer_than_the_profile_get_enosys(runtime, bundle):
     # No stub where the default allows, or without architectures (as runc).
     bundle.config["linux"]["seccomp"]["architectures"] = []
     assert run_call(runtime, bundle, "nr", "1000")[1] == f"-1 {EPERM}"
+
+
+def test_start_container_hook_runs_under_the_filter(runtime, bundle):
+    """As runc, which runs it in the init after the load: a hook that makes a
+    killed call fails the start, and the error says why as Go says it."""
+    bundle.config["linux"]["seccomp"] = profile(rule(MKDIR, "SCMP_ACT_KILL"))
+    bundle.config["hooks"] = {"startContainer": [
+        {"path": "/bin/sh", "args": ["sh", "-c", "mkdir /tmp/hook"]}]}
+    bundle.args("/bin/true")
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 1
+    assert "error running startContainer hook" in proc.stderr
+    assert "bad system call" in proc.stderr
