@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plan.h"
@@ -706,15 +707,46 @@ static void clone_init(uint64_t flags, uint32_t cgroup_fd)
     close(gate[0]);
 }
 
+/* --debug: each step's index, op and duration go to the parent (MSG_TRACE),
+ * which names the step from its own copy of the plan. Only while the parent
+ * listens, and never after the seccomp filter is on. */
+static int tracing;
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void trace_step(uint32_t index, uint32_t op, uint64_t started)
+{
+    struct sync_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = MSG_TRACE;
+    m.err = (int)op;
+    m.pid = (int)index;
+    uint64_t took = now_us() - started;
+    m.reserved = took > 0xFFFFFFFFu ? 0xFFFFFFFFu : (unsigned int)took;
+    if (sockfd >= 0)
+        send(sockfd, &m, sizeof m, MSG_NOSIGNAL);
+}
+
 static void run(struct cursor *c)
 {
-    while (c->p < c->end) {
+    for (uint32_t index = 0; c->p < c->end; index++) {
         uint32_t op = get_u32(c), len = get_u32(c);
         if ((size_t)(c->end - c->p) < len)
             fail(0, "corrupt launch plan");
         struct cursor a = {c->p, c->p + len};
         c->p += len;
+        if (op == OP_READY || op == OP_SECCOMP || op == OP_EXEC_FIFO)
+            tracing = 0;
+        uint64_t started = tracing ? now_us() : 0;
         switch (op) {
+        case OP_TRACE:
+            tracing = 1;
+            break;
         case OP_SETNS: {
             uint32_t type = get_u32(&a);
             const char *path = get_str(&a);
@@ -992,6 +1024,8 @@ static void run(struct cursor *c)
         default:
             fail(0, "unknown launch plan op %u", op);
         }
+        if (tracing)
+            trace_step(index, op, started);
     }
     fail(0, "launch plan ended without exec");
 }

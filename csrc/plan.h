@@ -85,6 +85,8 @@
 #define OP_RESET_SIGNALS 65   /* every signal disposition to default, an empty mask:
                                  before the seccomp filter, so that EXEC is the
                                  only system call after it */
+#define OP_TRACE 66           /* --debug: report every following step (MSG_TRACE) until
+                                 READY, SECCOMP or EXEC_FIFO */
 #define OP_MOVE_MOUNT 64      /* u32 fd (a detached mount tree: id-mapped), u64 remount
                                  flags, u64 propagation, str target (in rootfs): attach */
 
@@ -97,6 +99,7 @@
 #define MSG_CONSOLE 6   /* init -> parent: the pty master, as SCM_RIGHTS */
 #define MSG_HOOKS 7     /* init -> parent: run the create hooks now, then MSG_GO */
 #define MSG_SECCOMP 8   /* init -> parent: the seccomp notify fd, as SCM_RIGHTS */
+#define MSG_TRACE 9     /* init -> parent: step `pid` (op `err`) took `reserved` us */
 
 #define MSG_TEXT_SIZE 4000
 

@@ -9,6 +9,7 @@ import signal
 import time
 
 from .cgroups import Cgroup, clone_into_cgroup_supported
+from . import log
 from .errors import ConfigError, ContainerNotExist, PyruncError
 from .faults import point
 from .state import ContainerDir, oci_state, proc_start_time, require_cgroup
@@ -41,6 +42,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     id_mapped = _id_mapped_mounts(config, bundle)
     cdir.claim()
     point("claimed")
+    log.debug(f"create {container_id}: bundle {bundle}, state in {cdir.path}")
     undo = []
     try:
         init = _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds,
@@ -157,10 +159,10 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         state["cgroup"] = cg.dirs
         cdir.save_cleanup(cg.dirs)
         cdir.save(state)
-        from . import log
         log.debug("rootless: left out the cgroups " + "; ".join(cg.left_out_reasons))
     _apply_resources(cg, config.get("linux", {}).get("resources"), optional_cgroups)
     point("cgroup-made")
+    log.debug("cgroup: " + (", ".join(cg.dirs.values()) or "none"))
 
     unified, tasks = cg.placement()
     parent_adds = []  # without CLONE_INTO_CGROUP the parent moves the init (slower)
@@ -188,7 +190,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
                                idmapped=tree_numbers, setgroups_denied=denies_setgroups(config),
                                dumpable=_rootless_in_own_pid_namespace(config))
         ops = plan.build(config, ctx)
-        init = Init(plan.encode(ops), cdir.path, preserve_fds, preserved, files)
+        init = Init(ops, cdir.path, preserve_fds, preserved, files)
     finally:
         for fd in files:
             os.close(fd)
@@ -212,6 +214,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
             on_seccomp=lambda fd: _send_notify_fd(config["linux"]["seccomp"], fd, state,
                                                   init.pid, "creating"))
     point("ready")
+    log.debug(f"create {cdir.id}: the init (pid {init.pid}) is ready to exec")
     if init.console_fd is not None and console_socket:
         from .terminal import send_console
         try:
@@ -250,7 +253,6 @@ def _check_existing_cgroup(cg: Cgroup) -> None:
         raise PyruncError("container's cgroup unexpectedly frozen")
     pids = cg.pids()
     if pids:
-        from . import log
         log.warning(f"container's cgroup is not empty: {len(pids)} process(es) found")
 
 
@@ -296,7 +298,6 @@ def _mount_label(config: dict) -> str:
     from .process_attrs import selinux_enabled
     if selinux_enabled():
         return label
-    from . import log
     log.debug("linux.mountLabel ignored: SELinux is not enabled on this host")
     return ""
 
@@ -332,7 +333,6 @@ def _rootless_resources(cg: Cgroup, resources: dict) -> dict:
     anyway, and a cgroup-v2 device program needs host privileges); other
     limits need the cgroups that were left out."""
     if "devices" in resources:
-        from . import log
         log.debug("rootless: /linux/resources/devices ignored")
         resources = {k: v for k, v in resources.items() if k != "devices"}
     if resources and cg.left_out:
@@ -454,6 +454,7 @@ def _start_locked(cdir: ContainerDir, state: dict) -> None:
         os.close(fifo)
         os.close(pidfd)
     point("start-read")
+    log.debug(f"start {cdir.id}: the init read the exec fifo and executes the program")
     os.unlink(cdir.fifo_path())
     if state.get("hooks", {}).get("poststart"):
         from . import hooks
@@ -508,15 +509,22 @@ def state(root: str, container_id: str) -> dict:
 def kill(root: str, container_id: str, sig: int, all_processes: bool = False) -> None:
     cdir = ContainerDir(root, container_id)
     st = cdir.load()
-    if cdir.status(st) not in ("created", "running", "paused"):
-        raise PyruncError("container not running")
+    status = cdir.status(st)
     if all_processes:
+        # As runc: every process of the cgroup in any state, stopped included
+        # (containerd's shim ends what a shared-pid container's dead init left
+        # behind); nothing to signal is no error.
         if not st["cgroup"]:  # rootless, without cgroups
-            from .processes import signal_all
-            signal_all(st["init_pid"], sig)
+            if status != "stopped":
+                from .processes import signal_all
+                signal_all(st["init_pid"], sig)
             return
-        _signal_all(Cgroup.from_dirs(st["cgroup"]), sig)
+        cg = Cgroup.from_dirs(st["cgroup"])
+        if status != "stopped" or cg.exists():
+            _signal_all(cg, sig)
         return
+    if status not in ("created", "running", "paused"):
+        raise PyruncError("container not running")
     pidfd = _pidfd(st)
     try:
         signal.pidfd_send_signal(pidfd, sig)
@@ -642,11 +650,13 @@ def _delete_locked(cdir: ContainerDir, force: bool) -> None:
     if status != "stopped":
         _kill_everything(st, cg)
     point("delete-killed")
+    log.debug(f"delete {container_id}: no process left")
     if st.get("host_mounts"):  # no mount namespace: it mounted in ours
         from . import host_mounts
         host_mounts.unmount_new(st["host_mounts"]["rootfs"], st["host_mounts"]["before"])
     _destroy_cgroup(cg)
     point("delete-cgroup")
+    log.debug(f"delete {container_id}: cgroups removed")
     cdir.remove()
     _poststop(st.get("hooks"), oci_state(st, "stopped"))
 

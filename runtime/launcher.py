@@ -12,6 +12,7 @@ import struct
 
 import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 
+from . import log, plan
 from ._native import ffi, lib
 from .errors import PyruncError, strerror
 
@@ -47,9 +48,11 @@ class InitError(PyruncError):
 class Init:
     """A running container init between spawn and the exec fifo."""
 
-    def __init__(self, plan: bytes, state_dir: str, preserve_fds: int, preserved: list[int],
+    def __init__(self, ops: list, state_dir: str, preserve_fds: int, preserved: list[int],
                  extra_fds: list[int] = (), stdio: list[int] | None = None):
-        """preserved: the caller's open fds in 3 .. 3+preserve_fds-1, taken before
+        """ops: the plan (with --debug the init reports each step, logged
+        with the op's arguments). preserved: the caller's open fds in
+        3 .. 3+preserve_fds-1, taken before
         pyrunc opened anything, so none of pyrunc's own fds can slip in.
         extra_fds: fds the plan names by number (see fd_numbers); the caller
         keeps (and closes) its own. stdio: fds for the init's 0, 1, 2 (hooks),
@@ -58,7 +61,11 @@ class Init:
         self.console_fd = None  # the pty master, when the process has a terminal
         self.seccomp_fd = None  # a seccomp notify fd, between _recv and wait_ready
         self._sock = None
-        self._spawn(plan, state_dir, preserve_fds, preserved, list(extra_fds), stdio)
+        self._ops = ops if log.debugging() else None
+        log.debug(f"nsexec container setup: spawning pyrunc:init from a sealed memfd "
+                  f"with a plan of {len(ops)} steps")
+        self._spawn(plan.encode(ops, trace=self._ops is not None), state_dir, preserve_fds,
+                    preserved, list(extra_fds), stdio)
 
     @staticmethod
     def fd_numbers(preserve_fds: int, count: int) -> list[int]:
@@ -108,10 +115,24 @@ class Init:
         if msg[0] != lib.MSG_PID:
             raise InitError("the init sent an unexpected message")
         self.pid = msg[2]
+        log.debug(f"child process in init(): pid {self.pid} runs the plan")
 
     def _recv(self, eof_ok: bool = False) -> tuple | None:
-        """One message; the fd of a MSG_CONSOLE or MSG_SECCOMP is kept in
-        self.console_fd or self.seccomp_fd."""
+        """One message (step traces are logged on the way); the fd of a
+        MSG_CONSOLE or MSG_SECCOMP is kept in self.console_fd or self.seccomp_fd."""
+        while True:
+            msg = self._recv_one(eof_ok)
+            if msg is None or msg[0] != lib.MSG_TRACE:
+                return msg
+            self._log_step(index=msg[2], took_us=msg[3])
+
+    def _log_step(self, index: int, took_us: int) -> None:
+        if self._ops and 0 < index <= len(self._ops):
+            op = self._ops[index - 1]  # index 0 is the TRACE op itself
+            args = " ".join(_describe_arg(a) for a in op.args)
+            log.debug(f"init step {index}: {op.name} {args} ({took_us} us)".replace("  ", " "))
+
+    def _recv_one(self, eof_ok: bool) -> tuple | None:
         try:
             data, ancillary, _flags, _addr = self._sock.recvmsg(MSG.size, FD_SPACE,
                                                                  _socket.MSG_CMSG_CLOEXEC)
@@ -171,6 +192,7 @@ class Init:
     def exec_now(self) -> None:
         """exec (no fifo): let the process execve; the socket closing on exec
         is the success, a MSG_ERROR the failure."""
+        log.debug(f"setns_init: about to exec (pid {self.pid})")
         self._send(lib.MSG_GO)
         if self._recv(eof_ok=True) is not None:
             raise InitError("the init sent an unexpected message")
@@ -178,6 +200,8 @@ class Init:
 
     def release(self) -> None:
         """State is saved: the init may block on the exec fifo."""
+        log.debug("init: closing the pipe to signal completion (the init now waits "
+                  "on the exec fifo for start)")
         self._send(lib.MSG_GO)
         self.close()
 
@@ -214,6 +238,15 @@ def _reap(pid: int) -> None:
             return
         if done == pid:
             return
+
+
+def _describe_arg(value) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, int):
+        return hex(value) if value > 4096 else str(value)
+    text = repr(value) if isinstance(value, (str, tuple)) else str(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _received_fds(ancillary) -> list[int]:

@@ -22,7 +22,7 @@ def _now() -> str:
 
 def _format(level: str, msg: str) -> str:
     if _state["format"] == "json":
-        return json.dumps({"level": level, "msg": msg, "time": _now()})
+        return json.dumps({"level": level, "msg": msg, "time": _now()}, separators=(",", ":"))
     return f"time={json.dumps(_now())} level={level} msg={json.dumps(msg)}"
 
 
@@ -52,12 +52,20 @@ def _stderr(text: str) -> None:
     sys.stderr.flush()
 
 
+def debugging() -> bool:
+    return _state["debug"]
+
+
 def debug(msg: str) -> None:
+    """With --debug: to --log, else to stderr in the same format (runc's
+    logfmt, `level=debug`, which scripts and runc's tests grep)."""
+    if not _state["debug"]:
+        return
     msg = _one_line(msg)
-    if _state["debug"]:
+    if _state["file"]:
         _write_log("debug", msg)
-        if not _state["file"]:
-            _stderr(f"pyrunc: debug: {msg}")
+    else:
+        _stderr(_format("debug", msg))
 
 
 def warning(msg: str) -> None:

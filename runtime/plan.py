@@ -62,7 +62,7 @@ SIGNATURES = {
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
     "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "III",
-    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "",
+    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "", "TRACE": "",
 }
 
 
@@ -580,9 +580,11 @@ def _encode_value(kind: str, value) -> bytes:
     raise ValueError(kind)
 
 
-def encode(ops: list[Op]) -> bytes:
+def encode(ops: list[Op], trace: bool = False) -> bytes:
+    """The plan as the init reads it; with trace, it reports each step
+    (MSG_TRACE: the index counts the TRACE op first)."""
     out = [struct.pack("<I", lib.PLAN_MAGIC)]
-    for op in ops:
+    for op in ([Op("TRACE")] if trace else []) + ops:
         sig = SIGNATURES[op.name]
         if len(sig) != len(op.args):
             raise ValueError(f"{op!r}: expected {len(sig)} arguments")

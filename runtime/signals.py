@@ -6,8 +6,9 @@ from .errors import PyruncError
 
 def parse_signal(text: str) -> int:
     if text.isdigit():
-        num = int(text) if len(text) <= 3 else 0
-        if 0 < num < signal.SIGRTMAX + 1:
+        # 0 sends nothing but checks the process is there, as kill(2).
+        num = int(text) if len(text) <= 3 else -1
+        if 0 <= num < signal.SIGRTMAX + 1:
             return num
         raise PyruncError(f"invalid signal number {text}")
     name = text.upper()

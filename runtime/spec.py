@@ -8,7 +8,7 @@ import json
 import os
 import re
 
-from . import caps, root_cache
+from . import caps, log, root_cache
 from .errors import ConfigError, PyruncError
 from .plan import RLIMITS
 
@@ -56,6 +56,9 @@ def load(bundle: str, cache_dir: str | None = None) -> dict:
         check_schema(config, json.loads(schema))
         if key:
             root_cache.put(cache_dir, VERDICT_PREFIX, key)
+        log.debug(f"{path}: valid (checked against the schema)")
+    else:
+        log.debug(f"{path}: valid (the schema's verdict for these bytes, cached)")
     check_semantics(config, bundle)
     return config
 

@@ -95,6 +95,9 @@ class Cgroup:
             except OSError as e:
                 raise PyruncError(f"add pid {pid} to cgroup {d}: {os.strerror(e.errno).lower()}") from None
 
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self.dirs.values())
+
     def pids(self) -> list[int]:
         """Every process in the container's cgroup (any hierarchy holds them all)."""
         for d in self.dirs.values():

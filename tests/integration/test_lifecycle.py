@@ -88,6 +88,35 @@ def test_kill_stopped_container(runtime, bundle):
     assert "container not running" in proc.stderr
 
 
+def test_kill_all_and_signal_0_in_every_state(runtime, bundle):
+    """As runc (and as containerd's shim needs after a shared-pid container's
+    init exits): kill --all signals what the cgroup holds, stopped included;
+    signal 0 checks without sending."""
+    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
+                                            if ns["type"] != "pid"]
+    bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & exit 0")  # the init leaves a child
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert runtime.wait_status(bundle.id, "stopped") == "stopped"
+    procs = cgroup_procs(bundle.config["linux"]["cgroupsPath"])
+    assert procs.read_text().split(), "the child is gone already"
+    runtime("kill", "--all", bundle.id, "0")
+    runtime("kill", "--all", bundle.id, "KILL")
+    deadline = time.monotonic() + 10
+    while procs.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not procs.read_text().split()
+    runtime("kill", "--all", bundle.id, "KILL")  # nothing left: no error
+    proc = runtime("kill", bundle.id, "0", check=False)
+    assert proc.returncode == 1 and "container not running" in proc.stderr
+
+
+def test_kill_signal_0_of_a_running_container(runtime, bundle):
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    runtime("kill", bundle.id, "0")
+    assert runtime.state(bundle.id)["status"] == "running"
+
+
 def test_missing_container_messages(runtime):
     for args in (["state", "nosuch"], ["kill", "nosuch"], ["delete", "nosuch"], ["start", "nosuch"]):
         proc = runtime(*args, check=False)
