@@ -10,12 +10,12 @@ from runtime.signals import parse_signal
 
 @pytest.mark.parametrize("text, num", [
     ("9", 9), ("KILL", 9), ("SIGKILL", 9), ("sigterm", 15), ("term", 15), ("HUP", 1),
-    ("RTMIN+2", signal.SIGRTMIN + 2), ("SIGRTMAX-1", signal.SIGRTMAX - 1)])
+    ("RTMIN+2", signal.SIGRTMIN + 2), ("SIGRTMAX-1", signal.SIGRTMAX - 1), ("0", 0)])
 def test_signals(text, num):
     assert parse_signal(text) == num
 
 
-@pytest.mark.parametrize("text", ["SIGNOPE", "0", "999", "RTMIN+99", "", "1" * 5000,
+@pytest.mark.parametrize("text", ["SIGNOPE", "-1", "999", "RTMIN+99", "", "1" * 5000,
                                   "RTMIN+" + "1" * 5000])
 def test_bad_signals(text):
     with pytest.raises(PyruncError):

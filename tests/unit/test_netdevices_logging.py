@@ -17,5 +17,5 @@ def test_pyroute2_warning_goes_to_debug_log_not_stderr(tmp_path, capsys):
         log.configure(None, "text", False)
     assert capsys.readouterr().err == ""
     lines = logfile.read_text().splitlines()
-    assert len(lines) == 1 and '"level": "debug"' in lines[0], lines
+    assert len(lines) == 1 and '"level":"debug"' in lines[0], lines
     assert "pyroute2: no response from the child" in lines[0]
