@@ -39,7 +39,16 @@ argparse._ = lambda message: message
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # A usage error is bad input like any other: one line, exit 1.
+        if "invalid choice" in message and self.prog == "pyrunc":
+            # runc's words for an unknown command, which scripts match.
+            word = message.split("'")[1] if "'" in message else "?"
+            raise PyruncError(f"No help topic for '{word}': pyrunc has no such command "
+                              f"(see 'pyrunc --help')")
         raise PyruncError(f"{message} (see '{self.prog} --help')")
+
+    def format_help(self):
+        from .help import render
+        return render(self, _version_text() if self.prog == "pyrunc" else "")
 
 
 def _commit() -> str:
@@ -55,12 +64,17 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print the version")
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"pyrunc version {__version__}\ncommit: {_commit()}\nspec: {OCI_VERSION}")
+        print(f"pyrunc version {_version_text()}")
         parser.exit(0)
 
 
+def _version_text() -> str:
+    return f"{__version__}\ncommit: {_commit()}\nspec: {OCI_VERSION}"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pyrunc", description="An OCI container runtime (runc compatible).")
+    p = _Parser(prog="pyrunc", description="Open Container Initiative runtime "
+                                           "(runc's drop-in replacement, in Python)")
     p.add_argument("--root", help="state directory (default /run/pyrunc; "
                                   "$XDG_RUNTIME_DIR/pyrunc when not root)")
     p.add_argument("--log", help="append log lines to this file")
@@ -85,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--no-new-keyring", action="store_true", help=argparse.SUPPRESS)
         c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
                        help="pass fds 3..3+N-1 to the container")
-        c.add_argument("container_id", metavar="ID")
+        c.add_argument("container_id", metavar="container-id")
 
     bundle_flags(command("create", "create a container (its process waits for start)"))
     c = command("run", "create, start, wait and delete a container")
@@ -113,24 +127,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
                    help="pass fds 3..3+N-1 to the process")
     c.add_argument("--ignore-paused", action="store_true", help="exec into a paused container")
-    c.add_argument("container_id", metavar="ID")
+    c.add_argument("container_id", metavar="container-id")
     c.add_argument("command_args", nargs=argparse.REMAINDER, metavar="COMMAND",
                    help="the program and its arguments (unless --process)")
-    command("start", "run the process of a created container").add_argument("container_id", metavar="ID")
-    command("state", "print the state of a container as JSON").add_argument("container_id", metavar="ID")
+    command("start", "run the process of a created container").add_argument("container_id", metavar="container-id")
+    command("state", "print the state of a container as JSON").add_argument("container_id", metavar="container-id")
     c = command("kill", "send a signal to the container's init (default TERM)")
     c.add_argument("-a", "--all", action="store_true", help="signal every process in the container")
-    c.add_argument("container_id", metavar="ID")
+    c.add_argument("container_id", metavar="container-id")
     c.add_argument("signal", nargs="?", default="TERM")
     c = command("delete", "delete a container and everything it holds")
     c.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
-    c.add_argument("container_id", metavar="ID")
+    c.add_argument("container_id", metavar="container-id")
     command("pause", "freeze every process of a running container").add_argument(
-        "container_id", metavar="ID")
-    command("resume", "thaw a paused container").add_argument("container_id", metavar="ID")
+        "container_id", metavar="container-id")
+    command("resume", "thaw a paused container").add_argument("container_id", metavar="container-id")
     c = command("ps", "list the container's processes (host pids)")
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    c.add_argument("container_id", metavar="ID")
+    c.add_argument("container_id", metavar="container-id")
     c.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS-OPTIONS",
                    help="options for ps(1), default -ef")
     c = command("update", "change the resource limits of a live container")
@@ -138,16 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LinuxResources JSON (config.json's linux.resources); - reads stdin")
     for flag, help_text in UPDATE_FLAGS:
         c.add_argument(flag, help=help_text)
-    c.add_argument("container_id", metavar="ID")
+    c.add_argument("container_id", metavar="container-id")
     c = command("events", "display container events: OOM notifications and resource usage stats")
     c.add_argument("--interval", default="5s", metavar="DURATION",
                    help="stats collection interval, Go syntax: 5s, 100ms, 1m30s (default %(default)s)")
     c.add_argument("--stats", action="store_true", help="display the container's stats then exit")
-    c.add_argument("container_id", metavar="ID")
+    c.add_argument("container_id", metavar="container-id")
     c = command("list", "list containers")
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
     command("features", "print the features this runtime supports (runtime-spec JSON)")
+    for name in ("checkpoint", "restore"):  # runc's, refused (see _dispatch)
+        c = command(name, f"{name} a container with CRIU: not supported by pyrunc")
+        c.add_argument("rest", nargs=argparse.REMAINDER, metavar="container-id",
+                       help=argparse.SUPPRESS)
     c = command("spec", "write a default config.json")
     c.add_argument("-b", "--bundle", default=".", help="where to write it (default: cwd)")
     # Its own dest: the global --rootless (true|false|auto) is another flag.
@@ -289,6 +307,8 @@ def _dispatch(args) -> int:
     elif cmd == "features":
         from . import features
         sys.stdout.write(features.render())
+    elif cmd in ("checkpoint", "restore"):
+        raise PyruncError(f"{cmd}: not supported: pyrunc has no CRIU checkpoint/restore")
     return 0
 
 
@@ -380,7 +400,7 @@ def _list(args) -> None:
         for r in rows:
             print(r["id"])
     elif args.format == "json":
-        print(json.dumps(rows))
+        print(json.dumps(rows, separators=(",", ":")))  # compact, as runc (scripts match it)
     else:
         table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"])

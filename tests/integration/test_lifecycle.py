@@ -215,6 +215,39 @@ def test_list(runtime, bundle):
     rows = json.loads(runtime("list", "--format", "json").stdout)
     assert [r["status"] for r in rows if r["id"] == bundle.id] == ["created"]
     assert bundle.id in runtime("list", "-q").stdout.split()
+    # Compact, as runc writes it (scripts and runc's tests match the text).
+    assert '"status":"created"' in runtime("list", "--format", "json").stdout
+
+
+@pytest.mark.parametrize("command", ["", "create", "run", "exec", "kill", "delete", "state",
+                                     "start", "spec", "update", "events", "list", "pause",
+                                     "resume", "ps", "checkpoint", "restore"])
+def test_help_in_runcs_layout(runtime, command):
+    """NAME:, then "<prog> <command> - <what>", USAGE: (runc's help layout)."""
+    proc = runtime(*([command] if command else []), "--help")
+    lines = proc.stdout.splitlines()
+    name = os.path.basename(runtime.binary)
+    assert lines[0] == "NAME:"
+    assert lines[1].startswith(f"   {' '.join(filter(None, (name, command)))} - ")
+    assert "USAGE:" in lines
+    if not command:
+        assert "Open Container Initiative runtime" in lines[1]
+        assert "COMMANDS:" in lines and "GLOBAL OPTIONS:" in lines
+
+
+def test_unknown_command(runtime):
+    for args in (["foo"], ["foo", "-h"]):
+        proc = runtime(*args, check=False)
+        assert proc.returncode != 0
+        assert "No help topic for 'foo'" in proc.stderr
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 checkpoints with CRIU")
+@pytest.mark.parametrize("command", ["checkpoint", "restore"])
+def test_checkpoint_and_restore_refused(runtime, command):
+    proc = runtime(command, "some-id", check=False)
+    assert proc.returncode == 1
+    assert "not supported" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 def test_duplicate_id(runtime, bundle):
