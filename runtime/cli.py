@@ -209,7 +209,7 @@ def main(argv=None) -> int:
         return _dispatch(args) or 0
     except PyruncError as e:
         log.error(str(e))
-        return 1
+        return e.exit_code
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
@@ -277,7 +277,13 @@ def _dispatch(args) -> int:
                              args.console_socket, optional_cgroups=args.optional_cgroups,
                              keep=args.keep)
     elif cmd == "exec":
-        return _exec(args)
+        try:
+            return _exec(args)
+        except PyruncError as e:
+            # runc exits 255 when exec itself fails, so a caller can tell it
+            # from the process's own exit status (1..254 are the program's).
+            e.exit_code = 255
+            raise
     elif cmd == "start":
         container.start(args.root, args.container_id)
     elif cmd == "state":

@@ -1,9 +1,11 @@
-"""The one exception type the CLI turns into a one-line error and exit status 1."""
+"""The one exception type the CLI turns into a one-line error and an exit status
+(1, or the command's own: exec's failures are 255, as runc's)."""
 import os
 
 
 class PyruncError(Exception):
     """A user-facing failure: the message is shown as is, without a traceback."""
+    exit_code = 1
 
 
 class ContainerNotExist(PyruncError):
