@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
                    help="pass fds 3..3+N-1 to the process")
     c.add_argument("--ignore-paused", action="store_true", help="exec into a paused container")
+    c.add_argument("--cgroup", action="append", default=[], metavar="[CONTROLLER:]PATH",
+                   help="join this existing sub-cgroup of the container's (repeatable, "
+                        "one per controller list)")
     c.add_argument("container_id", metavar="container-id")
     c.add_argument("command_args", nargs=argparse.REMAINDER, metavar="COMMAND",
                    help="the program and its arguments (unless --process)")
@@ -346,7 +349,8 @@ def _exec(args) -> int:
     try:
         started = exec_process.start_process(args.root, args.container_id, process,
                                              args.preserve_fds, args.ignore_paused, pointer,
-                                             foreground=not args.detach and not args.console_socket)
+                                             foreground=not args.detach and not args.console_socket,
+                                             sub_cgroups=args.cgroup)
     except ConfigError as e:
         if not args.process:
             raise

@@ -12,7 +12,7 @@ import copy
 import os
 import signal
 
-from .cgroups import Cgroup, clone_into_cgroup_supported
+from .cgroups import Cgroup, clone_into_cgroup_supported, sub_cgroup_dirs
 from .errors import PyruncError
 from .state import ContainerDir
 
@@ -114,7 +114,7 @@ class Exec:
 
 def start_process(root: str, container_id: str, process: dict, preserve_fds: int = 0,
                   ignore_paused: bool = False, pointer: str = "/process",
-                  foreground: bool = False) -> Exec:
+                  foreground: bool = False, sub_cgroups: list[str] = ()) -> Exec:
     """Start the process in the container; returns once it has exec'd (an exec
     failure, e.g. a missing program, is raised with runc's message)."""
     from .container import _default_home, _listen_fds, compile_seccomp
@@ -137,8 +137,9 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
         preserve_fds = _listen_fds({"process": process}, preserve_fds, preserved)
         _default_home(process, st["rootfs"])
         compiled = compile_seccomp(st.get("seccomp"), root)  # the container's, as runc
+        cgroups = sub_cgroup_dirs(st["cgroup"], list(sub_cgroups))
         init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer,
-                     seccomp=compiled, status=status, placed=cdir.unlock)
+                     seccomp=compiled, status=status, placed=cdir.unlock, cgroups=cgroups)
         if init.console_fd is not None and foreground:
             from .terminal import take_our_size
             take_our_size(init.console_fd)
@@ -149,13 +150,14 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
 def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
           preserved: list[int] = (), pointer: str = "/process", program: str | None = None,
           stdio: list[int] | None = None, seccomp=None, status: str = "running",
-          placed=None):
+          placed=None, cgroups: dict | None = None):
     """Start the C init for a process in the container of state st and drive
     it up to just before execve (init.exec_now() lets it go). program: the
     file to execute when it is not args[0] (hooks); stdio: fds for 0, 1, 2;
     seccomp: a compiled filter to load (exec; hooks run without); status:
     the container's, for the seccomp listener; placed(): called once the
-    process exists in the container's cgroups, before it is waited for."""
+    process exists in the container's cgroups, before it is waited for;
+    cgroups: the dirs to join, if not the container's (exec --cgroup)."""
     from .container import _open_placement_files, _pidfd, _send_notify_fd
     from .launcher import Init
     from . import plan
@@ -165,7 +167,8 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
     pidfd = _pidfd(st)
     files = [pidfd]
     try:
-        unified, tasks = Cgroup.from_dirs(st["cgroup"]).placement()
+        cgroups = st["cgroup"] if cgroups is None else cgroups
+        unified, tasks = Cgroup.from_dirs(cgroups).placement()
         parent_adds = []
         if unified and not clone_into_cgroup_supported():
             parent_adds, unified = [unified], None
@@ -185,7 +188,7 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
             os.close(fd)
     try:
         if parent_adds:
-            Cgroup.from_dirs(st["cgroup"]).add(init.pid, parent_adds)
+            Cgroup.from_dirs(cgroups).add(init.pid, parent_adds)
         if placed:
             placed()
         init.wait_ready(on_seccomp=lambda fd: _send_notify_fd(st["seccomp"], fd, st, init.pid,

@@ -99,13 +99,19 @@ class Cgroup:
         return any(os.path.isdir(d) for d in self.dirs.values())
 
     def pids(self) -> list[int]:
-        """Every process in the container's cgroup (any hierarchy holds them all)."""
+        """Every process in the container's cgroup and its sub-cgroups (exec
+        --cgroup, or made inside): any one hierarchy holds them all."""
         for d in self.dirs.values():
-            try:
-                with open(os.path.join(d, "cgroup.procs")) as f:
-                    return [int(line) for line in f if line.strip()]
-            except OSError:
+            if not os.path.isdir(d):
                 continue
+            found = []
+            for sub, _dirs, _files in os.walk(d):
+                try:
+                    with open(os.path.join(sub, "cgroup.procs")) as f:
+                        found += [int(line) for line in f if line.strip()]
+                except OSError:
+                    continue  # removed meanwhile
+            return found
         return []
 
     def kill(self) -> None:
@@ -150,9 +156,50 @@ class Cgroup:
             os.close(fd)
 
     def destroy(self) -> None:
-        """Remove the container's own directory on every hierarchy."""
+        """Remove the container's directory on every hierarchy, the
+        sub-cgroups in it first (as runc: made by exec --cgroup users or by
+        the container itself through a writable cgroupfs)."""
         for d in self.dirs.values():
+            if os.path.isdir(d):
+                for sub, _dirs, _files in os.walk(d, topdown=False):
+                    if sub != d:
+                        _rmdir(sub)
             _rmdir(d)
+
+
+def sub_cgroup_dirs(dirs: dict[str, str], specs: list[str]) -> dict[str, str]:
+    """exec --cgroup, as runc: "PATH" (one, for every hierarchy) or
+    "CONTROLLER[,CONTROLLER...]:PATH", each PATH below the container's own
+    cgroup there and existing."""
+    if not specs:
+        return dirs
+    wanted: dict[str, str] = {}
+    for spec in specs:
+        parts = spec.split(":")
+        if len(parts) > 2:
+            raise PyruncError(f"invalid --cgroup argument: {spec}")
+        if len(parts) == 1:
+            if len(specs) != 1:
+                raise PyruncError(f"invalid --cgroup argument: {spec} "
+                                  "(missing <controller>: prefix)")
+            wanted = {name: spec for name in dirs}
+            break
+        for controller in parts[0].split(","):
+            names = [n for n in dirs if controller in n.split(",")]
+            if not names:
+                raise PyruncError(f"--cgroup {spec}: unknown controller {controller} "
+                                  f"(the container has {', '.join(sorted(dirs))})")
+            wanted[names[0]] = parts[1]
+    out = dict(dirs)
+    for name, sub in wanted.items():
+        path = os.path.normpath(os.path.join(dirs[name], sub.lstrip("/")))
+        if path != dirs[name] and not path.startswith(dirs[name] + "/"):
+            raise PyruncError(f"--cgroup {sub}: {sub} is not a sub cgroup path")
+        if not os.path.isdir(path):
+            raise PyruncError(f"--cgroup {sub}: adding pid to cgroup {path}: "
+                              f"{path}/cgroup.procs: no such file or directory")
+        out[name] = path
+    return out
 
 
 def clone_into_cgroup_supported() -> bool:

@@ -242,3 +242,45 @@ def test_exec_bad_flags(runtime, bundle, running):
             assert words in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     proc = runtime("exec", bundle.id, check=False)
     assert proc.returncode == FAILED
+
+
+def container_cgroup_dirs(bundle) -> list[str]:
+    """The container's directory on every hierarchy of this host."""
+    import glob
+    path = bundle.config["linux"]["cgroupsPath"]
+    return sorted(d for d in glob.glob(f"/sys/fs/cgroup/*{path}") + [f"/sys/fs/cgroup{path}"]
+                  if os.path.isdir(d))
+
+
+@in_v2_lane
+def test_exec_into_sub_cgroups_and_delete_removes_them(runtime, bundle, running, inventory):
+    """exec --cgroup (runc's): a sub-cgroup of the container's, for every
+    hierarchy or per controller; delete --force kills and removes them too."""
+    dirs = container_cgroup_dirs(bundle)
+    for bad, words in (("..", ".. is not a sub cgroup path"),
+                       ("nonexistent", "nonexistent/cgroup.procs: no such file"),
+                       ("whaaat:/", "unknown controller whaaat")):
+        proc = runtime("exec", "--cgroup", bad, bundle.id, "true", check=False)
+        assert proc.returncode == FAILED and words in proc.stderr, (bad, proc.stderr)
+    top = runtime("exec", "--cgroup", "/", bundle.id, "cat", "/proc/self/cgroup").stdout
+    assert top == runtime("exec", bundle.id, "cat", "/proc/self/cgroup").stdout
+    for d in dirs:
+        os.mkdir(f"{d}/sub")
+        for name in ("cpuset.cpus", "cpuset.mems"):  # a v1 cpuset starts empty
+            if os.path.exists(f"{d}/{name}") and "/cpuset/" in d:
+                with open(f"{d}/{name}") as src, open(f"{d}/sub/{name}", "w") as dst:
+                    dst.write(src.read())
+    lines = runtime("exec", "--cgroup", "sub", bundle.id, "cat", "/proc/self/cgroup").stdout
+    assert all(line.endswith("/sub") for line in lines.splitlines()), lines
+    if not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # v1 controllers: one of them
+        lines = runtime("exec", "--cgroup", "memory:sub", bundle.id, "cat",
+                        "/proc/self/cgroup").stdout.splitlines()
+        assert [line.split(":")[2] for line in lines if line.split(":")[1] == "memory"] == ["/sub"]
+        assert all(line.split(":")[2] == "/" for line in lines if line.split(":")[1] == "pids")
+    # A process left in the sub-cgroups: delete --force ends it and removes them.
+    runtime("exec", "-d", "--cgroup", "sub", bundle.id, "/ocitest", "sleep", "1000")
+    before = inventory()
+    runtime("delete", "--force", bundle.id)
+    assert not any(os.path.exists(d) for d in dirs)
+    assert not [p for p in inventory()["cgroups"] if bundle.id in p]
+    assert before["mounts"] == inventory()["mounts"]
