@@ -609,7 +609,7 @@ static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
 
 /* A pty from the devpts instance the container sees at /dev/ptmx (after
  * pivot_root, or after joining the container's mount namespace). */
-static void setup_console(uint32_t rows, uint32_t cols, uint32_t bind_console)
+static void setup_console(uint32_t rows, uint32_t cols, uint32_t bind_console, uint32_t uid)
 {
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0)
@@ -621,6 +621,12 @@ static void setup_console(uint32_t rows, uint32_t cols, uint32_t bind_console)
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0)
         fail(errno, "open the pty slave");
+    /* The process's user owns its terminal (as with runc), the group stays
+     * the devpts mount's gid=. Only this pty, which we made: never a file
+     * the caller passed as stdio. A uid the user namespace does not map
+     * (EINVAL) or an owner we may not change (EPERM) leaves it as it is. */
+    if (fchown(slave, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM)
+        fail(errno, "give the pty to uid %u", uid);
     if (rows && cols) {
         struct winsize ws;
         memset(&ws, 0, sizeof ws);
@@ -766,8 +772,8 @@ static void run(struct cursor *c)
             break; /* the fd may be needed again (cgroup namespace after the move) */
         }
         case OP_CONSOLE: {
-            uint32_t rows = get_u32(&a), cols = get_u32(&a);
-            setup_console(rows, cols, get_u32(&a));
+            uint32_t rows = get_u32(&a), cols = get_u32(&a), bind = get_u32(&a);
+            setup_console(rows, cols, bind, get_u32(&a));
             break;
         }
         case OP_IOPRIO:

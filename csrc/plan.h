@@ -71,10 +71,11 @@
                                  mount_setattr(AT_RECURSIVE) for the r* options */
 #define OP_SETNS_FD 57        /* u32 fd (a pidfd), u32 CLONE_NEW* flags: join the
                                  namespaces of a running process at once (exec, hooks) */
-#define OP_CONSOLE 58         /* u32 rows, u32 cols, u32 bind onto /dev/console: open a
-                                 pty in the container's /dev/pts, make the slave the
-                                 controlling terminal and stdio, send the master to
-                                 the parent (MSG_CONSOLE + SCM_RIGHTS) */
+#define OP_CONSOLE 58         /* u32 rows, u32 cols, u32 bind onto /dev/console, u32 uid:
+                                 open a pty in the container's /dev/pts, give the slave
+                                 to uid (the process's user), make it the controlling
+                                 terminal and stdio, send the master to the parent
+                                 (MSG_CONSOLE + SCM_RIGHTS) */
 #define OP_IOPRIO 59          /* u32 ioprio_set value (class << 13 | level) */
 #define OP_SCHED 60           /* u32 policy, u64 flags, u32 nice (int), u32 priority,
                                  u64 runtime, u64 deadline, u64 period: sched_setattr */

@@ -61,7 +61,7 @@ SIGNATURES = {
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
-    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "III",
+    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "IIII",
     "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "", "TRACE": "",
 }
 
@@ -199,7 +199,8 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     ops += _rootfs_ops(config, ctx)
     if process.get("terminal"):
         size = process.get("consoleSize", {})
-        ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 1)))
+        ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 1,
+                                  process.get("user", {}).get("uid", 0))))
     ops += _post_pivot_ops(config, new_ns)
     persona = process_attrs.personality(linux)
     if persona is not None:
@@ -231,7 +232,8 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
     ops += _final_affinity(process, pointer)
     if process.get("terminal"):
         size = process.get("consoleSize", {})
-        ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 0)))
+        ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 0,
+                                  process.get("user", {}).get("uid", 0))))
     if persona is not None:  # the container's linux.personality (not inherited: we fork from pyrunc)
         ops.append(Op("PERSONALITY", (persona,)))
     ops += _process_ops(process, ctx, pointer)

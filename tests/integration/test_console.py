@@ -129,6 +129,27 @@ def test_exec_tty_with_console_socket(runtime, bundle, receiver, tmp_path):
     assert int(pid_file.read_text()) > 0
 
 
+def test_the_terminal_belongs_to_the_process_user(runtime, bundle, receiver, tmp_path):
+    """As runc: the pty slave's owner is the process's uid (the group stays
+    devpts' gid=5); for exec -t with its own --user too."""
+    bundle.config["process"]["terminal"] = True
+    bundle.config["process"]["user"] = {"uid": 1000, "gid": 100}
+    bundle.args("/bin/sh", "-c", "stat -c %u:%g $(tty); exec /ocitest sleep 1000")
+    runtime("run", "-d", "--console-socket", receiver.path, "-b", bundle.write(), bundle.id)
+    master = receiver.master()
+    first = b""
+    while b"\n" not in first:
+        first += os.read(master, 100)
+    assert first.split()[0] == b"1000:5"
+    second = ConsoleReceiver(tmp_path / "exec-console.sock")
+    try:
+        runtime("exec", "-t", "-d", "--console-socket", second.path, "-u", "1001:101",
+                bundle.id, "sh", "-c", "stat -c %u:%g $(tty)")
+        assert read_until_eof(second.master()).split()[0] == "1001:5"
+    finally:
+        second.close()
+
+
 def script(command: str, timeout=60) -> tuple[int, str]:
     """Run command under a real pty (util-linux script); (status, output)."""
     proc = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True,
