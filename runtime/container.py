@@ -644,8 +644,12 @@ def _delete_locked(cdir: ContainerDir, force: bool) -> None:
         cdir.remove()
         return
     status = cdir.status(st)
-    if status in ("running", "paused") and not force:
-        raise PyruncError(f"cannot delete container {container_id} that is not stopped: {status}")
+    # The spec (runtime.md "Delete"): deleting a container that is not
+    # stopped has no effect and is an error. runc kills a created one
+    # instead; --force does that here.
+    if status in ("created", "running", "paused") and not force:
+        raise PyruncError(f"cannot delete container {container_id} that is not stopped: "
+                          f"{status} (--force kills it first)")
     cg = Cgroup.from_dirs(st.get("cgroup", {}))
     if status != "stopped":
         _kill_everything(st, cg)

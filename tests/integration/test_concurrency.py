@@ -22,7 +22,7 @@ def test_parallel_creates_of_one_id(runtime, bundle, inventory):
         assert r.returncode == 1
         assert r.stderr.strip().splitlines() == [f"pyrunc: container with id {bundle.id} already exists"]
     assert runtime.state(bundle.id)["status"] == "created"
-    runtime("delete", bundle.id)
+    runtime("delete", "--force", bundle.id)
     assert inventory() == before
 
 

@@ -100,11 +100,12 @@ def process_file(tmp_path, bundle, **fields) -> pathlib.Path:
 
 
 def assert_one_line_failure(runtime, inventory, args, expected: str, exact: bool = True):
-    """Exit 1, one line on stderr (exactly `expected`, or containing it), and
-    nothing left on the host: no state dir, cgroup, mount or init."""
+    """Exit 1 (exec: 255, as runc), one line on stderr (exactly `expected`, or
+    containing it), and nothing left on the host: no state dir, cgroup, mount
+    or init."""
     before = inventory()
     proc = runtime(*args, check=False)
-    assert proc.returncode == 1, proc
+    assert proc.returncode == (255 if args[0] == "exec" else 1), proc
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
