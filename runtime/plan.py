@@ -12,7 +12,6 @@ from collections import namedtuple
 from . import caps, process_attrs
 from ._native import lib
 from .errors import ConfigError
-from .mountinfo import unescape as unescape_mountinfo
 from .mountopts import PROPAGATION_OPTIONS, parse as parse_mount_options
 
 NAMESPACE_FLAGS = {
@@ -82,17 +81,6 @@ class HostProbe:
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)
-
-    def mount_point_of(self, path: str, mountinfo: str = "/proc/self/mountinfo") -> str:
-        """The mount point of the mount holding path (the deepest one above it)."""
-        path = os.path.realpath(path)
-        best = "/"
-        with open(mountinfo) as f:
-            for line in f:
-                point = unescape_mountinfo(line.split()[4])
-                if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
-                    best = point
-        return best
 
 
 class PlanContext:
@@ -202,6 +190,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
         ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 1,
                                   process.get("user", {}).get("uid", 0))))
     ops += _post_pivot_ops(config, new_ns)
+    ops += _root_propagation_ops(config)
     persona = process_attrs.personality(linux)
     if persona is not None:
         ops.append(Op("PERSONALITY", (persona,)))
@@ -283,16 +272,15 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     linux = config.get("linux", {})
     rootfs = rootfs_path(config, ctx.bundle)
     own_mounts = has_mount_namespace(config)
+    propagation = linux.get("rootfsPropagation", "")
     ops = []
     if own_mounts:
-        propagation = linux.get("rootfsPropagation", "")
-        prop_flags = _propagation(propagation) if propagation else lib.MS_SLAVE | lib.MS_REC
-        ops.append(Op("MOUNT_PROPAGATE", (prop_flags, "/")))
-        if prop_flags & lib.MS_SHARED:
-            # The rootfs bind must not join the host's peer group (its mounts would
-            # propagate out), and pivot_root refuses a shared parent: make the
-            # mount holding the rootfs private first, as runc does.
-            ops.append(Op("MOUNT_PROPAGATE", (lib.MS_PRIVATE, ctx.probe.mount_point_of(rootfs))))
+        # First our copy of the host's tree: a slave (private if asked), so
+        # that nothing mounted here reaches the host and pivot_root (which
+        # refuses a shared parent) works. rootfsPropagation itself is for the
+        # container's root mount: set on the new / (_root_propagation_ops).
+        before = lib.MS_PRIVATE if propagation in ("private", "rprivate") else lib.MS_SLAVE
+        ops.append(Op("MOUNT_PROPAGATE", (before | lib.MS_REC, "/")))
     # Without a mount namespace of its own the container shares ours: no
     # propagation change, no bind of the rootfs onto itself, and chroot (as
     # runc); what it mounts is unmounted at delete (host_mounts).
@@ -308,9 +296,19 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
         ops.append(Op("HOOKS"))  # mounts made, pivot_root not yet: the parent runs them
     if not own_mounts:
         ops.append(Op("PIVOT", (lib.ROOT_CHROOT,)))
-    else:
-        ops.append(Op("PIVOT", (lib.ROOT_MOVE if ctx.no_pivot else lib.ROOT_PIVOT,)))
+        return ops
+    ops.append(Op("PIVOT", (lib.ROOT_MOVE if ctx.no_pivot else lib.ROOT_PIVOT,)))
     return ops
+
+
+def _root_propagation_ops(config: dict) -> list[Op]:
+    """rootfsPropagation on the container's own / (shared: a new peer group;
+    unbindable: no bind of it), last among the mounts: masked and read-only
+    paths are binds, which an unbindable tree would refuse."""
+    propagation = config.get("linux", {}).get("rootfsPropagation", "")
+    if not propagation or not has_mount_namespace(config):
+        return []
+    return [Op("MOUNT_PROPAGATE", (_propagation(propagation), "/"))]
 
 
 def has_mount_namespace(config: dict) -> bool:

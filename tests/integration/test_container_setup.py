@@ -338,6 +338,18 @@ def test_rootfs_propagation_private(runtime, bundle):
     assert "shared:" not in mount(data, "/")["optional"]
 
 
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 sets rootfsPropagation on its copy of "
+                                          "the host's / only (runtime-tools fails it too)")
+@pytest.mark.parametrize("propagation, tag", [("shared", "shared:"), ("unbindable", "unbindable"),
+                                              ("rshared", "shared:")])
+def test_rootfs_propagation_on_the_containers_root(runtime, bundle, propagation, tag):
+    """config-linux.md: "shared: the rootfs mount belongs to a new peer
+    group", "unbindable: ... cannot be bind-mounted": the container's own /."""
+    bundle.config["linux"]["rootfsPropagation"] = propagation
+    data = info(runtime, bundle)
+    assert tag in mount(data, "/")["optional"], mount(data, "/")
+
+
 def test_host_mounts_do_not_change(runtime, bundle):
     with open("/proc/self/mountinfo") as f:
         before = f.read()

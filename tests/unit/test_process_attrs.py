@@ -19,9 +19,6 @@ from runtime.plan import HostProbe, Op, PlanContext
 # -- helpers --
 
 class FakeProbe(HostProbe):
-    def mount_point_of(self, path):
-        return "/b"
-
     def is_dir(self, path):
         return False
 
