@@ -263,14 +263,23 @@ def _rootless_in_own_pid_namespace(config: dict) -> bool:
 
 def _create_hooks(cdir: ContainerDir, state: dict, config: dict) -> None:
     """The init waits before pivot_root: prestart and createRuntime here,
-    createContainer in the container's namespaces."""
+    createContainer in the container's namespaces. Their state says
+    "created": lifecycle steps 3 to 5 come after step 2, and "created" is
+    the status after step 2 (runtime.md "State")."""
     from . import hooks
     table = config.get("hooks")
-    oci = oci_state(state, "creating")
+    oci = oci_state(state, "created")
     hooks.run("prestart", table, oci)
     hooks.run("createRuntime", table, oci)
-    hooks.run("createContainer", table, oci,
+    hooks.run("createContainer", table, _seen_from_inside(oci),
               in_container=lambda hook, stdio: _hook_in_container(cdir, state, hook, stdio, None))
+
+
+def _seen_from_inside(oci: dict) -> dict:
+    """runtime.md "State": for hooks in the container namespace, the pid as
+    the container sees it."""
+    from .processes import pid_in_own_namespace
+    return dict(oci, pid=pid_in_own_namespace(oci["pid"]))
 
 
 def _hook_in_container(cdir: ContainerDir, st: dict, hook: dict, stdio: list[int],
@@ -434,7 +443,7 @@ def _start_locked(cdir: ContainerDir, state: dict) -> None:
         _remove_stale_fifo(cdir)
         raise PyruncError(f"cannot start an already {status} container")
     if state.get("hooks", {}).get("startContainer"):
-        _start_container_hooks(cdir, state)
+        _start_hook_or_stop(cdir, state, _start_container_hooks)
     pidfd = _pidfd(state)
     fifo = os.open(cdir.fifo_path(), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     point("start-opened")
@@ -457,24 +466,32 @@ def _start_locked(cdir: ContainerDir, state: dict) -> None:
     log.debug(f"start {cdir.id}: the init read the exec fifo and executes the program")
     os.unlink(cdir.fifo_path())
     if state.get("hooks", {}).get("poststart"):
-        from . import hooks
-        hooks.run("poststart", state["hooks"], oci_state(state, "running"))
+        _start_hook_or_stop(cdir, state, _poststart_hooks)
+
+
+def _start_hook_or_stop(cdir: ContainerDir, state: dict, run_hooks) -> None:
+    """runtime.md "Lifecycle" steps 7 and 9: a failed startContainer or
+    poststart hook is an error; the container is stopped, destroyed (step
+    12) and the poststop hooks run (step 13), as delete --force does."""
+    from .hooks import HookError
+    try:
+        run_hooks(cdir, state)
+    except HookError:
+        _delete_locked(cdir, force=True)
+        raise
 
 
 def _start_container_hooks(cdir: ContainerDir, state: dict) -> None:
-    """Inside the container, as its process, before the program runs; a
-    failure stops the container (runtime.md "Lifecycle" step 7)."""
+    """Inside the container, as its process, before the program runs."""
     from . import hooks
-    try:
-        hooks.run("startContainer", state["hooks"], oci_state(state, "created"),
-                  in_container=lambda hook, stdio: _hook_in_container(
-                      cdir, state, hook, stdio, state["process"]))
-    except hooks.HookError:
-        try:
-            os.kill(state["init_pid"], signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        raise
+    hooks.run("startContainer", state["hooks"], _seen_from_inside(oci_state(state, "created")),
+              in_container=lambda hook, stdio: _hook_in_container(
+                  cdir, state, hook, stdio, state["process"]))
+
+
+def _poststart_hooks(cdir: ContainerDir, state: dict) -> None:
+    from . import hooks
+    hooks.run("poststart", state["hooks"], oci_state(state, "running"))
 
 
 def _remove_stale_fifo(cdir: ContainerDir) -> None:

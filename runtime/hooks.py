@@ -11,10 +11,13 @@ Where each kind runs:
   process's credentials and seccomp filter), before the user program runs;
 - poststart: after start, poststop: after delete, in the runtime's namespaces.
 
-Each hook gets the container state JSON on stdin. stdin, stdout and stderr are
-memfds, so a hook that never reads stdin or writes a lot cannot block us (and
-EPIPE cannot happen). A failure or timeout of the first four kinds aborts the
-operation; poststart and poststop failures are warnings.
+Each hook gets the container state JSON on stdin (status "created" for the
+create hooks; the pid as the container sees it for the two that run inside).
+stdin, stdout and stderr are memfds, so a hook that never reads stdin or
+writes a lot cannot block us (and EPIPE cannot happen). A failure or timeout
+of any kind but poststop aborts the operation and stops the container (spec
+1.3 "Lifecycle"; 1.0 made poststart failures warnings); poststop failures are
+warnings.
 """
 import json
 import os
@@ -25,7 +28,7 @@ import subprocess
 from . import log
 from .errors import PyruncError
 
-ABORTING = ("prestart", "createRuntime", "createContainer", "startContainer")
+ABORTING = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart")
 OUTPUT_LIMIT = 4096  # bytes of a failed hook's stdout/stderr quoted in the error
 
 

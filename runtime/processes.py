@@ -69,3 +69,16 @@ def signal_all(init_pid: int, sig: int, rounds: int = 10) -> None:
             done.add(pid)
         if sig != signal.SIGKILL and sig != signal.SIGSTOP:
             return  # other signals may be handled: the forks meanwhile are the program's own
+
+
+def pid_in_own_namespace(pid: int) -> int:
+    """pid as the innermost pid namespace it lives in sees it (NSpid's last
+    field: 1 for a container's init with its own); pid itself if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return pid
