@@ -30,3 +30,39 @@ def mask(names) -> int:
     for name in names:
         value |= 1 << NUMBERS[name]
     return value
+
+
+def own_bounding() -> int | None:
+    """Our bounding set: no process we start can hold a capability beyond it."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def drop_ungrantable(process: dict, pointer: str) -> list[str]:
+    """config.md "Linux Process": a capability that cannot be granted is
+    logged as a warning, and runtimes SHOULD NOT fail for it. Leaves out of
+    every set those this kernel lacks or our bounding set does not hold (a
+    host without CAP_SYS_RESOURCE); returns their names for the warning."""
+    bounding = own_bounding()
+    sets = process.get("capabilities") or {}
+    if bounding is None or not sets:
+        return []
+    grantable = bounding & ((1 << (last_cap() + 1)) - 1)
+    dropped = set()
+    for name in SETS:
+        if name not in sets:
+            continue
+        keep = [c for c in sets[name] if c not in NUMBERS or grantable >> NUMBERS[c] & 1]
+        dropped |= set(sets[name]) - set(keep)
+        sets[name] = keep
+    if dropped:
+        from . import log
+        log.warning(f"{pointer}/capabilities: {', '.join(sorted(dropped))} cannot be granted "
+                    "(this host's bounding set lacks them): left out")
+    return sorted(dropped)

@@ -10,6 +10,7 @@ import time
 
 from .cgroups import Cgroup, clone_into_cgroup_supported
 from . import log
+from .caps import drop_ungrantable
 from .errors import ConfigError, ContainerNotExist, PyruncError
 from .faults import point
 from .state import ContainerDir, oci_state, proc_start_time, require_cgroup
@@ -119,6 +120,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
 
     rootfs = plan.rootfs_path(config, bundle)
     _default_home(config["process"], rootfs)
+    drop_ungrantable(config["process"], "/process")
     from . import notify
     if notify.host_socket():
         notify.prepare(config, cdir.path)

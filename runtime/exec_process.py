@@ -12,6 +12,7 @@ import copy
 import os
 import signal
 
+from .caps import drop_ungrantable
 from .cgroups import Cgroup, clone_into_cgroup_supported, sub_cgroup_dirs
 from .errors import PyruncError
 from .state import ContainerDir
@@ -136,6 +137,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
             raise PyruncError("cannot exec in a container that is being created")
         preserve_fds = _listen_fds({"process": process}, preserve_fds, preserved)
         _default_home(process, st["rootfs"])
+        drop_ungrantable(process, pointer)
         compiled = compile_seccomp(st.get("seccomp"), root)  # the container's, as runc
         cgroups = sub_cgroup_dirs(st["cgroup"], list(sub_cgroups))
         init = spawn(cdir.path, st, process, preserve_fds, preserved, pointer,

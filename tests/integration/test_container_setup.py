@@ -111,6 +111,29 @@ def test_capabilities(runtime, bundle):
     assert caps["permitted"] == caps_mask(["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"])
 
 
+def host_lacks_a_capability() -> str | None:
+    from runtime.caps import NAMES, last_cap
+    with open("/proc/self/status") as f:
+        bounding = int(next(line for line in f if line.startswith("CapBnd:")).split()[1], 16)
+    return next((n for i, n in enumerate(NAMES[:last_cap() + 1]) if not bounding >> i & 1), None)
+
+
+@pytest.mark.skipif(host_lacks_a_capability() is None,
+                    reason="this host's bounding set holds every capability: none to ask for "
+                           "in vain (the CI host lacks CAP_SYS_RESOURCE)")
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 fails: 'unable to apply caps'")
+def test_capabilities_that_cannot_be_granted_are_left_out(runtime, bundle):
+    """config.md: "Runtimes SHOULD NOT fail if the container configuration
+    requests capabilities that cannot be granted"; a warning names them."""
+    lacking = host_lacks_a_capability()
+    bundle.config["process"]["capabilities"] = {
+        s: ["CAP_KILL", lacking] for s in ("bounding", "effective", "permitted")}
+    bundle.config["process"]["args"] = ["/ocitest", "info"]
+    proc = runtime("run", "-b", bundle.write(), bundle.id)
+    assert json.loads(proc.stdout)["caps"]["effective"] == caps_mask(["CAP_KILL"])
+    assert f"warning: /process/capabilities: {lacking} cannot be granted" in proc.stderr
+
+
 def test_capabilities_non_root(runtime, bundle):
     bundle.config["process"]["user"] = {"uid": 1000, "gid": 1000}
     bundle.config["process"]["capabilities"] = {
