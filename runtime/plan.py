@@ -164,7 +164,10 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
         flags &= ~lib.CLONE_NEWTIME
         ops += [Op("UNSHARE", (lib.CLONE_NEWTIME,)),
                 Op("WRITE_FILE", ("/proc/self/timens_offsets", offsets))]
-    ops += _first_process_affinity(process)
+    # execCPUAffinity "is not applicable to the container's init process"
+    # (config.md): checked here, applied to exec'd processes (build_exec).
+    _first_process_affinity(process)
+    _final_affinity(process)
     ops.append(_clone_op(flags, ctx))
 
     # -- container init
@@ -179,7 +182,6 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     ops.append(Op("SETSID"))
     if not ctx.dumpable:
         ops.append(Op("DUMPABLE", (0,)))
-    ops += _final_affinity(process)
     if new_ns & lib.CLONE_NEWCGROUP:
         ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))
     if "oomScoreAdj" in process:

@@ -451,48 +451,26 @@ def test_personality_op_after_pivot_before_the_process_ops():
         Op("PERSONALITY", (0,))
 
 
-def test_affinity_initial_before_clone_final_after_the_cgroup_join():
+def test_affinity_is_not_for_the_init():
+    """config.md: execCPUAffinity "is not applicable to the container's init
+    process": checked at create, applied to exec'd processes (build_exec)."""
     c = config({"execCPUAffinity": {"initial": "1", "final": "0-1"}})
-    ops = build(c, clone_cgroup_fd=9, cgroup_task_fds=[(10, "/cg/cpuset/x/tasks")])
-    # initial: the first init, so the clone inherits it
-    assert ops[0] == Op("AFFINITY", (mask(1),))
-    assert ops[1] == Op("CLONE", (lib.CLONE_NEWNS | lib.CLONE_NEWPID | lib.CLONE_INTO_CGROUP, 9))
-    # final: once in every cgroup (joining a cpuset resets the affinity)
-    n = names(ops)
-    final = len(n) - 1 - n[::-1].index("AFFINITY")
-    assert ops[final] == Op("AFFINITY", (mask(0, 1),))
-    assert n.index("WRITE_FD") < n.index("WAIT") < final < n.index("ROOTFS")
-    assert n.count("AFFINITY") == 2
-
-
-def test_affinity_final_only_and_initial_only():
-    ops = build(config({"execCPUAffinity": {"final": "0"}}))
-    n = names(ops)
-    assert n[0] == "CLONE" and n.count("AFFINITY") == 1
-    assert n.index("WAIT") < n.index("AFFINITY") < n.index("PIVOT")
-    ops = build(config({"execCPUAffinity": {"initial": "0"}}))
-    n = names(ops)
-    assert n[:2] == ["AFFINITY", "CLONE"] and n.count("AFFINITY") == 1
-
-
-def test_affinity_initial_after_namespace_joins():
-    c = config({"execCPUAffinity": {"initial": "0"}})
-    c["linux"]["namespaces"].append({"type": "network", "path": "/proc/1/ns/net"})
-    assert names(build(c))[:3] == ["SETNS", "AFFINITY", "CLONE"]
+    assert "AFFINITY" not in names(build(c, clone_cgroup_fd=9))
+    bad = config({"execCPUAffinity": {"final": "3-1"}})
+    assert config_error(build, bad).pointer == "/process/execCPUAffinity/final"
 
 
 def test_time_offsets_are_written_before_the_clone_into_the_namespace():
-    c = config({"execCPUAffinity": {"initial": "0"}},
+    c = config({},
                timeOffsets={"monotonic": {"secs": 31536000},
                             "boottime": {"secs": 1, "nanosecs": 2}})
     c["linux"]["namespaces"].append({"type": "time"})
     ops = build(c)
     # The first init unshares (its children get the namespace), writes the
     # offsets while no process is in it yet, then clones without CLONE_NEWTIME.
-    assert ops[:4] == [
+    assert ops[:3] == [
         Op("UNSHARE", (lib.CLONE_NEWTIME,)),
         Op("WRITE_FILE", ("/proc/self/timens_offsets", "monotonic 31536000 0\nboottime 1 2\n")),
-        Op("AFFINITY", (mask(0),)),
         Op("CLONE", (lib.CLONE_NEWNS | lib.CLONE_NEWPID, plan.NO_FD)),
     ]
     assert not only(ops, "CLONE").args[0] & lib.CLONE_NEWTIME
@@ -567,7 +545,8 @@ def test_every_attribute_op_encodes():
     assert data.startswith(struct.pack("<I", lib.PLAN_MAGIC))
     # The first op after the magic: UNSHARE CLONE_NEWTIME (a u64).
     assert struct.unpack_from("<IIQ", data, 4) == (lib.OP_UNSHARE, 8, lib.CLONE_NEWTIME)
-    # AFFINITY is a byte string: its length, the mask, a NUL.
+    # AFFINITY (an exec'd process's) is a byte string: its length, the mask, a NUL.
+    data = plan.encode(build_exec(c["process"]))
     aff = (struct.pack("<II", lib.OP_AFFINITY, 4 + 16 + 1) + struct.pack("<I", 16)
            + mask(64, words=2))
     assert aff + b"\0" in data
