@@ -421,14 +421,17 @@ def _list(args) -> None:
 
 
 def _spec(args) -> None:
-    from .defaults import default_config
+    from .defaults import default_config, pure_cgroup_v2
 
     path = os.path.join(args.bundle, "config.json")
     if os.path.exists(path):
         raise PyruncError(f"{path}: exists; remove it first")
     try:
         with open(path, "x") as f:
-            json.dump(default_config(args.spec_rootless), f, indent=2)
+            # runc 1.1 lists a cgroup namespace only where the host is pure
+            # cgroup v2: scripts (runc's own tests) add one to what it writes.
+            json.dump(default_config(args.spec_rootless, cgroup_ns=pure_cgroup_v2()), f,
+                      indent=2)
             f.write("\n")
     except OSError as e:
         raise PyruncError(f"{path}: {e.strerror.lower()}") from None

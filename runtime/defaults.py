@@ -6,7 +6,13 @@ from . import OCI_VERSION
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def default_config(rootless: bool = False) -> dict:
+def pure_cgroup_v2() -> bool:
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def default_config(rootless: bool = False, cgroup_ns: bool = True) -> dict:
+    """cgroup_ns: list a cgroup namespace (`spec` does, as runc 1.1, only on a
+    pure cgroup-v2 host; the demo and the tests always)."""
     config = {
         "ociVersion": OCI_VERSION,
         "process": {
@@ -40,8 +46,8 @@ def default_config(rootless: bool = False) -> dict:
         ],
         "linux": {
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-            "namespaces": [{"type": t} for t in
-                           ("pid", "network", "ipc", "uts", "mount", "cgroup")],
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")]
+                          + ([{"type": "cgroup"}] if cgroup_ns else []),
             "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
                             "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
