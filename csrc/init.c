@@ -261,8 +261,8 @@ static void do_mount(struct cursor *c)
     uint32_t no_symlinks = get_u32(c);
     int fd = open_in_root_how(target, O_PATH, no_symlinks ? RESOLVE_NO_SYMLINKS : 0);
     if (fd < 0 && errno == ELOOP && no_symlinks)
-        fail(0, "mount %s on %s: the destination (or a directory above it) is a symlink",
-             source, target);
+        fail(0, "mount %s on %s: %s must be mounted on ordinary directory: the destination "
+             "(or a directory above it) is a symlink", source, target, fstype);
     if (fd < 0)
         fail(errno, "open mount target %s", target);
     if (mount(source, fd_path(fd), *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)

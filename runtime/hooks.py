@@ -43,7 +43,7 @@ def run(kind: str, hooks: dict | None, state: dict, in_container=None) -> None:
         try:
             _run_one(hook, state, in_container)
         except HookError as e:
-            message = f"error running {kind} hook #{i} ({hook['path']}): {e}"
+            message = f"error running hook #{i} ({kind}, {hook['path']}): {e}"
             if kind in ABORTING:
                 raise HookError(message) from None
             log.warning(message)

@@ -29,7 +29,10 @@ ACTIONS = {
     "SCMP_ACT_NOTIFY": 0x7FC00000,
 }
 WITH_ERRNO = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
-NOT_NOTIFIABLE = {"sendmsg"}  # (runc refuses "write", its own sync call)
+# The init calls these after a notify filter is on: sendmsg hands the notify fd
+# over (before any agent has it), write opens the exec fifo's gate (runc
+# refuses write, its own sync call, too).
+NOT_NOTIFIABLE = ("sendmsg", "write")
 EPERM = 1
 
 # include/uapi/linux/seccomp.h
@@ -88,10 +91,11 @@ def check(profile: dict) -> None:
                                                       "action")
     for i, rule in enumerate(profile.get("syscalls", [])):
         action_value(rule["action"], rule.get("errnoRet"), f"{POINTER}/syscalls/{i}/errnoRet")
-        if rule["action"] == "SCMP_ACT_NOTIFY" and NOT_NOTIFIABLE & set(rule["names"]):
-            raise ConfigError(f"{POINTER}/syscalls/{i}/names",
-                              f"SCMP_ACT_NOTIFY cannot apply to {', '.join(sorted(NOT_NOTIFIABLE))}: "
-                              "the init sends the notify fd with it, before any listener has it")
+        for name in NOT_NOTIFIABLE:
+            if rule["action"] == "SCMP_ACT_NOTIFY" and name in rule["names"]:
+                raise ConfigError(f"{POINTER}/syscalls/{i}/names",
+                                  f"SCMP_ACT_NOTIFY cannot be used for the {name} syscall: "
+                                  "the runtime's init makes it after the filter is loaded")
     if uses_notify(profile) and not profile.get("listenerPath"):
         raise ConfigError(POINTER + "/listenerPath", "required with SCMP_ACT_NOTIFY: where "
                                                      "to send the notify fd")
@@ -160,5 +164,5 @@ def send_notify_fd(profile: dict, fd: int, state: dict, pid: int) -> None:
             sock.sendmsg([json.dumps(message).encode()],
                          [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())])
     except OSError as e:
-        raise PyruncError(f"seccomp listener {path} ({POINTER}/listenerPath): "
+        raise PyruncError(f"failed to connect with seccomp agent {path} ({POINTER}/listenerPath): "
                           f"{e.strerror.lower() if e.strerror else e}") from None

@@ -37,8 +37,8 @@ def enable_controllers(directory: str, wanted: set[str], pointers: dict[str, str
     root = hierarchy_root(directory)
     absent = sorted(set(pointers) - available(root))
     if absent:
-        raise ConfigError(pointers[absent[0]], f"this host's cgroup v2 hierarchy has no "
-                                               f"{absent[0]} controller")
+        raise ConfigError(pointers[absent[0]], f"invalid configuration: this host's cgroup "
+                                               f"v2 hierarchy has no {absent[0]} controller")
     chain = []
     d = os.path.dirname(os.path.normpath(directory))
     while True:

@@ -131,7 +131,7 @@ def test_a_failing_start_hook_stops_and_destroys_the_container(runtime, bundle, 
     bundle.args("/ocitest", "sleep", "1000")
     runtime("create", "-b", bundle.write(), bundle.id)
     proc = runtime("start", bundle.id, check=False)
-    assert proc.returncode == 1 and f"error running {kind} hook #0" in proc.stderr
+    assert proc.returncode == 1 and f"error running hook #0 ({kind}" in proc.stderr
     assert bundle.id not in runtime.ids()
     assert inventory() == before
     assert [r["kind"] for r in records()] == ["poststop"]

@@ -147,8 +147,8 @@ def test_unified_key_without_the_controller_is_an_error(runtime, bundle, invento
     bundle.config["linux"]["resources"] = {"unified": {"memory.high": "1000000"}}
     proc = runtime("create", "-b", bundle.write(), bundle.id, check=False)
     assert proc.returncode == 1
-    assert ("config.json: /linux/resources/unified/memory.high: this host's cgroup v2 "
-            "hierarchy has no memory controller") in proc.stderr, proc.stderr
+    assert ("config.json: /linux/resources/unified/memory.high: invalid configuration: this "
+            "host's cgroup v2 hierarchy has no memory controller") in proc.stderr, proc.stderr
     assert inventory() == before
 
 

@@ -279,10 +279,12 @@ def test_notify_answer_reaches_the_program(runtime, bundle, listener):
     (profile(architectures=["SCMP_ARCH_LOONGARCH64"]), "/linux/seccomp/architectures/0",
      "not supported by this libseccomp"),
     (profile(rule(MKDIR, "SCMP_ACT_NOTIFY"), listenerPath="/nonexistent/agent.sock"),
-     "/linux/seccomp/listenerPath", "no such file"),
+     "/linux/seccomp/listenerPath", "failed to connect with seccomp agent"),
+    (profile(rule(["write"], "SCMP_ACT_NOTIFY"), listenerPath="/nonexistent/agent.sock"),
+     "/linux/seccomp/syscalls/0/names", "SCMP_ACT_NOTIFY cannot be used for the write syscall"),
 ], ids=["errnoRet-on-allow", "defaultErrnoRet-on-kill", "notify-without-listener",
         "notify-default", "killable-recv-without-notify", "arch-unknown-to-libseccomp",
-        "listener-missing"])
+        "listener-missing", "notify-on-write"])
 def test_bad_profiles_fail_cleanly(runtime, bundle, inventory, seccomp, pointer, text):
     before = inventory()
     bundle.config["linux"]["seccomp"] = seccomp
@@ -359,5 +361,5 @@ def test_start_container_hook_runs_under_the_filter(runtime, bundle):
     bundle.args("/bin/true")
     proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
     assert proc.returncode == 1
-    assert "error running startContainer hook" in proc.stderr
+    assert "error running hook #0 (startContainer" in proc.stderr
     assert "bad system call" in proc.stderr

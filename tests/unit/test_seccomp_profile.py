@@ -48,6 +48,10 @@ def test_action_values(name, errno_ret, want):
     ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
       "syscalls": [{"names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY"}]},
      "/linux/seccomp/syscalls/0/names"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x",
+      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ALLOW"},
+                   {"names": ["read", "write"], "action": "SCMP_ACT_NOTIFY"}]},
+     "/linux/seccomp/syscalls/1/names"),
 ])
 def test_check_refuses(profile, pointer):
     with pytest.raises(ConfigError) as e:
