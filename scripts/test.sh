@@ -1,29 +1,85 @@
 #!/bin/bash
-# Set up pyrunc and run the whole test suite (unit + integration, as root).
+# Set up pyrunc and run the tests (as root). With pytest arguments: just pytest.
+# Without: the whole suite in three stages,
+#   1. pytest over tests/ (unit + integration) on this host,
+#   2. pyrunc's runtime-spec conformance suite, conformance/run, against the
+#      installed /usr/local/bin/pyrunc on this host,
+#   3. the cgroup-v2 lane (tests/vm/README.md): a QEMU guest with a pure
+#      cgroup-v2 host runs the tests marked cgroup_v2 and
+#      `conformance/run --cgroup v2-only` (PYRUNC_SKIP_V2_LANE=1 leaves it out),
+# and the last lines sum up each stage. Any stage failing fails the script.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$HERE"
-set +e
+# Each stage's output is also kept, for its result line in the summary.
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+failed=()
+
+# stage NAME COMMAND...: run it, its output also into $out/NAME; its status in $status.
+stage() {
+  local name=$1
+  shift
+  set +e
+  "$@" | tee "$out/$name"
+  status=${PIPESTATUS[0]}
+  set -e
+}
+
+# result NAME SED OTHERWISE: the last line SED prints from the stage's output,
+# or OTHERWISE when it prints none.
+result() {
+  local line
+  line=$(sed -nE "$2" "$out/$1" | tr -d '\r' | tail -n 1)
+  echo "${line:-$3}"
+}
+
 # No path given: setup.cfg's testpaths (tests/) is the whole suite.
-"$VENV/bin/pytest" -p no:cacheprovider -ra "$@"
-rc=$?
-set -e
+stage pytest "$VENV/bin/pytest" -p no:cacheprovider -ra "$@"
+rc=$status
+pytest=$status
 if [ "$rc" = 5 ]; then
   echo "test: pytest collected no tests: that is a failure" >&2
   rc=1
 fi
-# The cgroup-v2 lane (tests/vm/README.md): a QEMU guest with a pure cgroup-v2
-# host runs the tests marked cgroup_v2. With the whole suite only.
-if [ $# -eq 0 ] && [ -z "${PYRUNC_SKIP_V2_LANE:-}" ]; then
-  set +e
-  "$VENV/bin/python3" tests/vm/run_v2_lane.py
-  lane=$?
-  set -e
+[ "$rc" = 0 ] || failed+=("pytest (status $pytest)")
+[ $# -eq 0 ] || exit "$rc"
+
+echo
+echo "test: conformance/run --runtime /usr/local/bin/pyrunc"
+stage conformance conformance/run --runtime /usr/local/bin/pyrunc
+conformance=$status
+[ "$conformance" = 0 ] || failed+=("conformance (status $conformance)")
+
+lane=""
+if [ -z "${PYRUNC_SKIP_V2_LANE:-}" ]; then
+  echo
+  stage v2-lane "$VENV/bin/python3" tests/vm/run_v2_lane.py
+  lane=$status
   if [ "$lane" = 77 ]; then
     echo "test: !!! the cgroup-v2 lane was SKIPPED (QEMU or the kernel could not be installed) !!!" >&2
   elif [ "$lane" != 0 ]; then
-    echo "test: the cgroup-v2 lane failed (status $lane)" >&2
-    [ "$rc" != 0 ] || rc=1
+    failed+=("cgroup-v2 lane (status $lane)")
   fi
 fi
+
+# The verdict, then one result line per stage, last.
+echo
+if [ ${#failed[@]} != 0 ]; then
+  echo "test: summary: FAILED: $(printf '%s, ' "${failed[@]}" | sed 's/, $//')"
+elif [ "$lane" = 77 ]; then
+  echo "test: summary: passed, but the cgroup-v2 lane was SKIPPED"
+else
+  echo "test: summary: all stages passed"
+fi
+result pytest '/^=+ .* in [0-9.]+s.* =+$/p' "pytest: no summary line (status $pytest)"
+result conformance '/^conformance: [0-9]+ passed/p' "conformance: no result (status $conformance)"
+case "$lane" in
+  "") ;;
+  77) echo "v2-lane: SKIPPED" ;;
+  *) result v2-lane 's/^v2-lane: pytest summary: /v2-pytest: /p' "v2-lane: no result (status $lane)"
+     result v2-lane 's/^v2-lane: conformance summary: /v2-conformance: /p' "v2-conformance: no result" ;;
+esac
+# pytest's status first (5 counts as 1), else 1 for a failed stage.
+[ "$rc" != 0 ] || [ ${#failed[@]} = 0 ] || rc=1
 exit "$rc"

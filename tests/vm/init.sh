@@ -7,20 +7,21 @@
 # Stage 2 is this same file read from the host's tree (`$pyrunc_lane_init`),
 # running as PID 1 on the overlay: it mounts proc, sys, dev, /run, /tmp and
 # cgroup2 on /sys/fs/cgroup (the kernel has `cgroup_no_v1=all`), mounts the run's
-# directory read-write (tag "lane"), runs `$pyrunc_lane/run.sh` (the pytest
-# command written by the host) under a timeout, reports, and powers off.
+# directory read-write (tag "lane"), runs `$pyrunc_lane/run.sh` (pytest, then
+# conformance/run, as written by the host; it keeps to the time limit), reports,
+# and powers off.
 #
 # The host reads these lines on the serial console:
 #   PYRUNC-V2-LANE-CONTROLLERS=<cgroup.controllers of the root cgroup>
 #   PYRUNC-V2-LANE-PIVOT_ROOT=ok|failed       pivot_root(2) on the overlay root
-#   PYRUNC-V2-LANE-BEGIN / PYRUNC-V2-LANE-END   around the pytest run
-#   PYRUNC-V2-LANE-EXIT=<pytest's exit status>
+#   PYRUNC-V2-LANE-BEGIN / PYRUNC-V2-LANE-END   around run.sh
+#   PYRUNC-V2-LANE-EXIT=<run.sh's exit status: pytest's>
 #   PYRUNC-V2-LANE-ERROR: <why the lane itself failed>
 # Kernel command line parameters reach us as environment variables:
 #   pyrunc_lane=DIR          the run's directory on the host (run.sh, results)
 #   pyrunc_lane_init=PATH    this file's path on the host
 #   pyrunc_lane_repo=DIR     the clone's directory on the host (kept visible under /tmp)
-#   pyrunc_lane_timeout=S    seconds pytest may take before it gets SIGINT
+#   pyrunc_lane_timeout=S    seconds run.sh may take (its commands then get SIGINT)
 #   pyrunc_lane_msize=N      9p msize
 #   pyrunc_lane_debug=1      trace this script (set -x)
 # $pyrunc_lane/mounts lists "TAG PATH" of further read-write 9p shares (--rw).
@@ -133,10 +134,11 @@ stage2() {
     [ -f "$pyrunc_lane/run.sh" ] || die "$pyrunc_lane/run.sh is missing"
 
     echo "PYRUNC-V2-LANE-BEGIN"
-    # SIGINT first: pytest stops and still prints its summary; KILL 20 s later.
-    # ash, as PID 1, also reaps the orphans (container inits) while it waits.
-    $bb timeout -s INT -k 20 "${pyrunc_lane_timeout:-540}" \
-        /bin/busybox sh "$pyrunc_lane/run.sh" < /dev/null
+    # run.sh runs each command under what is left of the limit: SIGINT first
+    # (pytest and conformance/run stop and still print their summary), KILL
+    # 20 s later. ash, as PID 1, also reaps the orphans (container inits)
+    # while it waits.
+    /bin/busybox sh "$pyrunc_lane/run.sh" "${pyrunc_lane_timeout:-540}" < /dev/null
     rc=$?
     echo "PYRUNC-V2-LANE-END"
     echo "$rc" > "$pyrunc_lane/rc"

@@ -10,7 +10,9 @@ its /dev/kvm cannot run a guest. So this boots Debian's own kernel
 (tests/vm/init.sh is its /init). The guest mounts the host's / read-only over
 virtio-9p with a tmpfs overlay on top (it can write anywhere, the host never
 changes), switch_roots into it, mounts cgroup2 on /sys/fs/cgroup and runs one
-pytest from this tree, as root, with the installed /opt/pyrunc/venv. One boot.
+pytest from this tree, as root, with the installed /opt/pyrunc/venv, then
+`conformance/run --cgroup v2-only` (pyrunc's conformance checks that read
+cgroup files or need pure cgroup v2; --no-conformance leaves it out). One boot.
 
 Without PYTEST ARGS it runs `pytest -p no:cacheprovider -q -m cgroup_v2 tests`.
 
@@ -18,10 +20,11 @@ It installs what it needs (qemu-system-x86, linux-image-amd64, busybox-static)
 with apt-get when missing, and caches the extracted vmlinux and the initramfs
 in /var/cache/pyrunc-vm/.
 
-Exit status: pytest's, except that "no tests collected" (5) becomes 1;
-77 when QEMU or the kernel cannot be installed (the lane is SKIPPED, loudly);
-124 when the overall timeout expired; 70 when the lane itself broke (no boot,
-no result, a guest without the expected cgroup-v2 controllers).
+Exit status: pytest's, except that "no tests collected" (5) becomes 1; else
+1 when conformance/run failed (any non-zero status); 77 when QEMU or the
+kernel cannot be installed (the lane is SKIPPED, loudly); 124 when the
+overall timeout expired; 70 when the lane itself broke (no boot, no result,
+a guest without the expected cgroup-v2 controllers).
 """
 from __future__ import annotations
 
@@ -57,6 +60,7 @@ PACKAGES = ("qemu-system-x86", "linux-image-amd64", "busybox-static")
 MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 EXPECTED_CONTROLLERS = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")
 DEFAULT_PYTEST_ARGS = ["-q", "-m", "cgroup_v2", "tests"]
+CONFORMANCE_ARGS = ["conformance/run", "--cgroup", "v2-only"]
 MSIZE = 512000
 
 EXIT_SKIP = 77
@@ -71,6 +75,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # pytest's last line: "3 passed, 120 deselected in 12.34s", with or without
 # the ===== frame; "no tests ran in 1.02s".
 SUMMARY = re.compile(r"^=*\s*((?:\d+ \w+(?:, )?)+ in [\d.]+s(?: \([^)]*\))?|no tests ran in [\d.]+s)\s*=*$")
+# conformance/run's last line.
+CONFORMANCE_SUMMARY = re.compile(r"^conformance: (\d+ passed, \d+ failed)$")
 
 
 class Skip(Exception):
@@ -370,8 +376,9 @@ def runtime_under_test() -> str:
     return os.environ.get("PYRUNC_TEST_RUNTIME", "/usr/local/bin/pyrunc")
 
 
-def write_lane_dir(lane: pathlib.Path, pytest_args: list[str], rw_dirs: list[str]) -> None:
-    """run.sh (the pytest command) and mounts (tag, path: extra read-write shares)."""
+def write_lane_dir(lane: pathlib.Path, pytest_args: list[str], conformance: bool,
+                   rw_dirs: list[str]) -> None:
+    """run.sh (the commands) and mounts (tag, path: extra read-write shares)."""
     env = {k: v for k, v in os.environ.items() if k.startswith("PYRUNC_") and not k.startswith("PYRUNC_V2_LANE")}
     env.update({
         "PYRUNC_TEST_RUNTIME": runtime_under_test(),
@@ -382,11 +389,27 @@ def write_lane_dir(lane: pathlib.Path, pytest_args: list[str], rw_dirs: list[str
         "PY_COLORS": os.environ.get("PY_COLORS", "0"),
         "COLUMNS": "100",
     })
+    clean_env = [str(BUSYBOX), "env", "-i", *(f"{k}={v}" for k, v in sorted(env.items()))]
+    pytest = clean_env + [str(VENV / "bin" / "pytest"), *pytest_args]
+    check = clean_env + ["/usr/bin/python3", *CONFORMANCE_ARGS, "--runtime", runtime_under_test()]
+    # `sh run.sh SECONDS`: each command gets what is left of SECONDS, then
+    # SIGINT (it still prints its summary) and SIGKILL 20 s later. busybox
+    # timeout execs the command in its own pid, so the SIGINT reaches it.
+    bb = str(BUSYBOX)
     lines = ["# written by tests/vm/run_v2_lane.py; run by tests/vm/init.sh in the guest",
-             f"cd {shlex.quote(str(REPO))} || exit 3"]
-    command = [str(BUSYBOX), "env", "-i", *(f"{k}={v}" for k, v in sorted(env.items())),
-               str(VENV / "bin" / "pytest"), *pytest_args]
-    lines.append("exec " + " ".join(shlex.quote(a) for a in command))
+             f"cd {shlex.quote(str(REPO))} || exit 3",
+             f"end=$(( $({bb} date +%s) + $1 ))",
+             "within() {",
+             f"    left=$(( end - $({bb} date +%s) )); [ \"$left\" -gt 0 ] || left=1",
+             f"    {bb} timeout -s INT -k 20 \"$left\" \"$@\"",
+             "}",
+             "within " + " ".join(shlex.quote(a) for a in pytest),
+             "rc=$?"]
+    if conformance:
+        # Its status goes to conformance.rc; run.sh's own is pytest's.
+        lines += ["within " + " ".join(shlex.quote(a) for a in check),
+                  f"echo $? > {shlex.quote(str(lane / 'conformance.rc'))}"]
+    lines.append("exit $rc")
     (lane / "run.sh").write_text("\n".join(lines) + "\n")
     (lane / "mounts").write_text("".join(f"rw{i} {d}\n" for i, d in enumerate(rw_dirs)))
 
@@ -477,9 +500,16 @@ def boot(cmd: list[str], deadline: float, boot_deadline: float, console_log) -> 
     return b"".join(chunks).decode(errors="replace"), timed_out
 
 
+def read_status(path: pathlib.Path) -> int | None:
+    """An exit status the guest wrote into the run's directory."""
+    value = path.read_text().strip() if path.exists() else ""
+    return int(value) if value.isdigit() else None
+
+
 def parse_console(text: str) -> dict:
     lines = [ANSI.sub("", line).rstrip("\r") for line in text.split("\n")]
-    found = {"exit": None, "controllers": None, "pivot_root": None, "errors": [], "summary": None}
+    found = {"exit": None, "controllers": None, "pivot_root": None, "errors": [], "summary": None,
+             "conformance": None}
     in_run = False
     for line in lines:
         if "PYRUNC-V2-LANE-BEGIN" in line:
@@ -496,6 +526,8 @@ def parse_console(text: str) -> dict:
             found["errors"].append(m.group(1))
         elif in_run and (m := SUMMARY.match(line.strip())):
             found["summary"] = m.group(1)
+        elif in_run and (m := CONFORMANCE_SUMMARY.match(line.strip())):
+            found["conformance"] = m.group(1)
     return found
 
 
@@ -528,19 +560,21 @@ def run_lane(args, pytest_args: list[str]) -> int:
     console_log = open(args.console_log, "wb") if args.console_log else None
     boot_start = time.monotonic()
     try:
-        write_lane_dir(lane, pytest_args, rw_dirs)
+        write_lane_dir(lane, pytest_args, args.conformance, rw_dirs)
         cmd = qemu_command(vmlinux, initramfs, lane, rw_dirs, guest_timeout, args)
         log(f"kernel {release}, TCG, {args.smp} vCPUs, {args.memory} MiB; "
-            f"pytest {' '.join(pytest_args)} (in-guest limit {guest_timeout} s)")
+            f"pytest {' '.join(pytest_args)}"
+            f"{', then ' + ' '.join(CONFORMANCE_ARGS) if args.conformance else ''}"
+            f" (in-guest limit {guest_timeout} s)")
         text, timed_out = boot(cmd, deadline, boot_start + args.boot_timeout, console_log)
-        rc_text = (lane / "rc").read_text().strip() if (lane / "rc").exists() else ""
+        rc_file, conformance_rc = read_status(lane / "rc"), read_status(lane / "conformance.rc")
     finally:
         if console_log:
             console_log.close()
         shutil.rmtree(lane, ignore_errors=True)
     found = parse_console(text)
-    if found["exit"] is None and rc_text.isdigit():
-        found["exit"] = int(rc_text)
+    if found["exit"] is None:
+        found["exit"] = rc_file
     print(flush=True)
     log(f"wall time {time.monotonic() - started:.1f} s (QEMU {time.monotonic() - boot_start:.1f} s)")
     log(f"guest cgroup.controllers: {found['controllers']}; pivot_root: {found['pivot_root']}")
@@ -553,6 +587,8 @@ def run_lane(args, pytest_args: list[str]) -> int:
         log(f"FAILED: the lane did not finish within {args.timeout} s (QEMU stopped)")
         if found["summary"]:
             log(f"pytest summary: {found['summary']}")
+        if found["conformance"]:
+            log(f"conformance summary: {found['conformance']}")
         return EXIT_TIMEOUT
     if found["controllers"] is not None:
         missing = [c for c in EXPECTED_CONTROLLERS if c not in found["controllers"].split()]
@@ -569,10 +605,19 @@ def run_lane(args, pytest_args: list[str]) -> int:
     rc = found["exit"]
     log(f"pytest summary: {found['summary'] or '(no summary line found)'}")
     log(f"pytest exit status: {rc}")
+    if args.conformance:
+        log(f"conformance summary: {found['conformance'] or '(no summary line found)'}")
+        log(f"conformance exit status: {conformance_rc}")
     if rc == 5:
         log("FAILED: pytest collected no tests: that is a failure")
         return 1
-    return rc
+    if rc != 0:
+        return rc
+    if args.conformance and conformance_rc != 0:
+        log(f"FAILED: {' '.join(CONFORMANCE_ARGS)} "
+            + ("failed" if conformance_rc is not None else "never reported its exit status"))
+        return 1
+    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -584,7 +629,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="run_v2_lane.py", description=__doc__.split("\n\n")[0],
         epilog="Everything after -- goes to pytest (default: -q -m cgroup_v2 tests), run from "
-               f"{REPO} in the guest. Exit status: pytest's (5 becomes 1); {EXIT_SKIP} skipped "
+               f"{REPO} in the guest. Exit status: pytest's (5 becomes 1), else 1 if "
+               f"conformance/run failed; {EXIT_SKIP} skipped "
                f"(QEMU or the kernel cannot be installed); {EXIT_TIMEOUT} timeout; "
                f"{EXIT_BROKEN} the lane itself failed.")
     parser.add_argument("--timeout", type=int, default=int(os.environ.get("PYRUNC_V2_LANE_TIMEOUT", 600)),
@@ -599,6 +645,8 @@ def main(argv: list[str]) -> int:
                              "everything else the guest writes stays in its tmpfs overlay")
     parser.add_argument("--console-log", metavar="FILE", help="also write the guest console to FILE")
     parser.add_argument("--debug", action="store_true", help="kernel messages and `set -x` in the guest init")
+    parser.add_argument("--no-conformance", dest="conformance", action="store_false",
+                        help=f"run pytest only, not {' '.join(CONFORMANCE_ARGS)} after it")
     args = parser.parse_args(own)
     pytest_args = pytest_args or list(DEFAULT_PYTEST_ARGS)
     if not any(a in ("no:cacheprovider", "-pno:cacheprovider") for a in pytest_args):
