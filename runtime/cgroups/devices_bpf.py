@@ -17,7 +17,7 @@ import struct
 import sys
 
 from ..errors import ConfigError, PyruncError, strerror
-from .v1_resources import DEFAULT_ALLOWED_DEVICES
+from .v1_resources import DEFAULT_ALLOWED_DEVICES, device_access
 
 LICENSE = b"Apache-2.0"  # no GPL-only helper is called, so any license loads
 U32_MAX = 2**32 - 1
@@ -32,14 +32,12 @@ def _lib():
 
 # -- rules → the v1 controller's state --
 
-def _access_bits(access: str, pointer: str) -> int:
+def _access_bits(access: str) -> int:
     lib = _lib()
     bits = {"r": lib.BPF_DEVCG_ACC_READ, "w": lib.BPF_DEVCG_ACC_WRITE,
             "m": lib.BPF_DEVCG_ACC_MKNOD}
     out = 0
     for c in access:
-        if c not in bits:
-            raise ConfigError(f"{pointer}/access", f"unknown device access {c!r} (want r, w, m)")
         out |= bits[c]
     return out
 
@@ -59,7 +57,7 @@ def _parse(rule: dict, pointer: str):
     kind = rule.get("type") or "a"
     if kind not in ("a", "b", "c"):
         raise ConfigError(f"{pointer}/type", f"unknown device type {kind!r} (want a, b, c)")
-    access = _access_bits(rule.get("access") or "rwm", pointer)  # as v1_resources: "" is rwm
+    access = _access_bits(device_access(rule, pointer))
     return (bool(rule.get("allow")), kind, _number(rule, "major", pointer),
             _number(rule, "minor", pointer), access)
 

@@ -18,11 +18,26 @@ DEFAULT_ALLOWED_DEVICES = (
 )
 
 
-def _device_rule(rule: dict) -> str:
+def device_access(rule: dict, pointer: str) -> str:
+    """The rule's r, w, m ("" or absent: all three). Other letters are left
+    out with a warning, as runc ignores them (runc's own tests send "rwa");
+    nothing but other letters is an error."""
+    access = rule.get("access") or "rwm"
+    known = "".join(c for c in access if c in "rwm")
+    if known != access:
+        if not known:
+            raise ConfigError(f"{pointer}/access", f"{access!r} has none of r, w, m")
+        from .. import log
+        log.warning(f"{pointer}/access: {access!r}: only {known!r} taken (a device access is "
+                    "r, w and m)")
+    return known
+
+
+def _device_rule(rule: dict, pointer: str = "/linux/resources/devices") -> str:
     kind = rule.get("type", "a")
     major = rule.get("major", -1)
     minor = rule.get("minor", -1)
-    access = rule.get("access", "rwm") or "rwm"
+    access = device_access(rule, pointer)
     if kind == "a":
         return "a"
     return f"{kind} {'*' if major in (None, -1) else major}:{'*' if minor in (None, -1) else minor} {access}"
@@ -123,7 +138,8 @@ def device_writes(rules: list | None) -> list[tuple[str, str, str, str]]:
             start = 1
     for i, rule in enumerate(rules[start:], start=start):
         name = "devices.allow" if rule.get("allow") else "devices.deny"
-        out.append(("devices", name, _device_rule(rule), f"/linux/resources/devices/{i}"))
+        pointer = f"/linux/resources/devices/{i}"
+        out.append(("devices", name, _device_rule(rule, pointer), pointer))
     out += [("devices", "devices.allow", rule, "/linux/resources/devices") for rule in
             DEFAULT_ALLOWED_DEVICES]
     return out

@@ -41,3 +41,18 @@ def test_update_devices_on_a_live_container(runtime, bundle, tmp_path):
     rules.write_text(json.dumps({"devices": [{"allow": False, "access": "rwm"}]}))
     runtime("update", "--resources", rules, bundle.id)
     wait_for(lambda: answer() == "error: Operation not permitted", "the denied open again")
+
+
+def test_access_letters_other_than_rwm_are_left_out(runtime, bundle):
+    """runc ignores them (its update test sends "rwa"): the rule applies with
+    r and w, and pyrunc says so in a warning."""
+    bundle.config["linux"]["devices"] = [{"path": "/dev/probe", "type": "c", "major": 1,
+                                          "minor": 11}]
+    bundle.config["linux"]["resources"] = {"devices": [
+        {"allow": True, "access": "rwm"},
+        {"allow": False, "type": "c", "major": 1, "minor": 11, "access": "rwa"}]}
+    bundle.args("/ocitest", "open-write", "/dev/probe")
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.stdout.strip() == "error: Operation not permitted"
+    if IS_PYRUNC:
+        assert "/linux/resources/devices/1/access: 'rwa': only 'rw' taken" in proc.stderr

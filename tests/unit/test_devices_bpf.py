@@ -305,7 +305,7 @@ def test_punching_a_hole_in_a_wildcard_is_refused():
 @pytest.mark.parametrize("bad, pointer", [
     (rule(True, "c", -2, 1), "/linux/resources/devices/0/major"),
     (rule(True, "c", 1, 2**32), "/linux/resources/devices/0/minor"),
-    (rule(True, "c", 1, 1, "rx"), "/linux/resources/devices/0/access"),
+    (rule(True, "c", 1, 1, "xa"), "/linux/resources/devices/0/access"),
     (rule(True, "p", 1, 1), "/linux/resources/devices/0/type"),
 ])
 def test_bad_rules_name_the_field(bad, pointer):
@@ -313,6 +313,12 @@ def test_bad_rules_name_the_field(bad, pointer):
         program([bad])
     assert e.value.pointer == pointer
     assert "\n" not in str(e.value)
+
+
+def test_other_letters_are_left_out_with_a_warning(capsys):
+    """runc ignores letters other than r, w, m (its own tests send "rwa")."""
+    assert program([rule(False, "c", 1, 11, "rwa")]) == program([rule(False, "c", 1, 11, "rw")])
+    assert "/linux/resources/devices/0/access: 'rwa': only 'rw' taken" in capsys.readouterr().err
 
 
 def test_empty_access_is_rwm_as_on_v1():
