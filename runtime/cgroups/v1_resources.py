@@ -145,9 +145,23 @@ def device_writes(rules: list | None) -> list[tuple[str, str, str, str]]:
     return out
 
 
+# A write the kernel refuses (EINVAL) until its partner is written: a memory
+# limit above the current memory+swap one, a CFS period whose quota would
+# exceed the parent's. With both in the update, the partner goes first (as
+# runc orders them).
+PARTNERS = {"memory.limit_in_bytes": "memory.memsw.limit_in_bytes",
+            "cpu.cfs_period_us": "cpu.cfs_quota_us"}
+
+
 def apply(dirs: dict, resources: dict) -> None:
     """Write the resources into the container's v1 directories."""
-    for controller, name, value, pointer in writes(resources):
+    resources = _unlimited_memory_unlimits_swap(dirs, resources)
+    planned = writes(resources)
+    values = {name: value for _c, name, value, _p in planned}
+    done = set()
+    for controller, name, value, pointer in planned:
+        if name in done:
+            continue
         directory = dir_for(dirs, controller)
         if directory is None:
             raise ConfigError(pointer, f"this host has no cgroup v1 {controller} controller")
@@ -158,17 +172,30 @@ def apply(dirs: dict, resources: dict) -> None:
         try:
             _write(path, value)
         except OSError as e:
-            if (name == "memory.limit_in_bytes" and e.errno == 22
-                    and "swap" in resources.get("memory", {})):
-                # A new limit above the current memory+swap limit: swap first.
-                _write(os.path.join(directory, "memory.memsw.limit_in_bytes"),
-                       _limit(resources["memory"]["swap"]))
+            partner = PARTNERS.get(name)
+            if e.errno != 22 or partner not in values:
+                raise ConfigError(pointer, f"write {value!r} to {path}: "
+                                           f"{os.strerror(e.errno).lower()}") from None
+            try:
+                _write(os.path.join(directory, partner), values[partner])
                 _write(path, value)
-                continue
-            raise ConfigError(pointer, f"write {value!r} to {path}: "
-                                       f"{os.strerror(e.errno).lower()}") from None
+            except OSError as e2:
+                raise ConfigError(pointer, f"write {value!r} to {path}: "
+                                           f"{os.strerror(e2.errno).lower()}") from None
+            done.add(partner)
         if name == "memory.kmem.limit_in_bytes" and value != "-1":
             _check_kmem_applied(path, int(value), pointer)
+
+
+def _unlimited_memory_unlimits_swap(dirs: dict, resources: dict) -> dict:
+    """runc's rule: memory -1 with no swap given also lifts memory+swap
+    (else the kernel refuses a memory limit above the swap one)."""
+    mem = resources.get("memory") or {}
+    directory = dir_for(dirs, "memory")
+    if (mem.get("limit") == -1 and not mem.get("swap") and directory
+            and os.path.exists(os.path.join(directory, "memory.memsw.limit_in_bytes"))):
+        return {**resources, "memory": {**mem, "swap": -1}}
+    return resources
 
 
 def _check_kmem_applied(path: str, limit: int, pointer: str) -> None:

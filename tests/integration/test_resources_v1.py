@@ -76,6 +76,45 @@ def test_update_live_container(runtime, bundle, tmp_path):
     assert cg_file(bundle, "cpu", "cpu.cfs_quota_us") == "20000"
 
 
+UNLIMITED = "9223372036854771712"
+
+
+def test_update_memory_unlimited_lifts_swap_too(runtime, bundle):
+    """runc's rule: --memory -1 without --memory-swap also lifts memory+swap
+    (the kernel refuses a memory limit above the memory+swap one)."""
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    runtime("update", "--memory", "64m", "--memory-swap", "96m", bundle.id)
+    assert cg_file(bundle, "memory", "memory.memsw.limit_in_bytes") == str(96 << 20)
+    runtime("update", "--memory", "-1", bundle.id)
+    assert cg_file(bundle, "memory", "memory.limit_in_bytes") == UNLIMITED
+    assert cg_file(bundle, "memory", "memory.memsw.limit_in_bytes") == UNLIMITED
+
+
+def test_update_cpu_period_and_quota_under_a_limited_parent(runtime, bundle):
+    """A new period that the old quota would push past the parent's share is
+    refused by the kernel until the new quota is in: written in that order,
+    as runc does."""
+    parent = os.path.dirname(bundle.config["linux"]["cgroupsPath"]) + f"/pod-{bundle.id}"
+    bundle.config["linux"]["cgroupsPath"] = f"{parent}/{bundle.id}"
+    pod = f"/sys/fs/cgroup/cpu{parent}"
+    os.makedirs(pod)
+    try:
+        for name, value in (("cpu.cfs_period_us", "100000"), ("cpu.cfs_quota_us", "50000")):
+            with open(f"{pod}/{name}", "w") as f:
+                f.write(value)
+        bundle.config["linux"]["resources"] = {"cpu": {"period": 1000000, "quota": 500000}}
+        bundle.args("/ocitest", "sleep", "1000")
+        runtime("run", "-d", "-b", bundle.write(), bundle.id)
+        runtime("update", "--cpu-period", "10000", "--cpu-quota", "3000", bundle.id)
+        assert cg_file(bundle, "cpu", "cpu.cfs_period_us") == "10000"
+        assert cg_file(bundle, "cpu", "cpu.cfs_quota_us") == "3000"
+    finally:
+        runtime("delete", "--force", bundle.id, check=False)
+        for d in sorted(__import__("glob").glob(f"/sys/fs/cgroup/*{parent}"), reverse=True):
+            os.rmdir(d)
+
+
 @pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own messages")
 def test_update_errors(runtime, bundle, tmp_path):
     bundle.args("/ocitest", "sleep", "1000")
