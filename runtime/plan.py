@@ -108,6 +108,7 @@ class PlanContext:
         # Id-mapped bind mounts: mount pointer ("/mounts/N") -> the number of
         # the fd of the detached tree in the init.
         self.idmapped = idmapped or {}
+        self.read_only_later: set[str] = set()  # set by build (read_only_later)
         self.seccomp = seccomp  # a compiled seccomp.Filter, or None
         # linux.mountLabel, only where SELinux is enabled: elsewhere the kernel
         # refuses a context= option (runc passes it and fails with EINVAL).
@@ -148,6 +149,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     new_ns, joins = _namespaces(config)
     in_userns = bool(new_ns & lib.CLONE_NEWUSER) or any(t == "user" for t, _p in joins)
 
+    ctx.read_only_later = read_only_later(config)
     linux = config.get("linux", {})
     process_attrs.check_intel_rdt(linux)
 
@@ -191,7 +193,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
         size = process.get("consoleSize", {})
         ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 1,
                                   process.get("user", {}).get("uid", 0))))
-    ops += _post_pivot_ops(config, new_ns)
+    ops += _post_pivot_ops(config, new_ns, ctx)
     ops += _root_propagation_ops(config)
     persona = process_attrs.personality(linux)
     if persona is not None:
@@ -353,8 +355,9 @@ def _mount_ops(m: dict, pointer: str, ctx: PlanContext) -> list[Op]:
         ops = [prepare, attach]
     else:
         no_symlinks = 1 if mtype in NO_SYMLINK_TYPES else 0
+        flags = opts.flags & ~lib.MS_RDONLY if dest in ctx.read_only_later else opts.flags
         ops = [Op("MKDIRS", (0o755, dest)),
-               Op("MOUNT", (opts.flags, 0, opts.propagation, source or mtype, dest, mtype,
+               Op("MOUNT", (flags, 0, opts.propagation, source or mtype, dest, mtype,
                             _with_mount_label(opts.data, mtype, ctx), no_symlinks))]
     if opts.attr_set or opts.attr_clr:
         ops.append(Op("MOUNT_SETATTR", (opts.attr_set, opts.attr_clr, dest)))
@@ -429,9 +432,29 @@ def _device_ops(linux: dict, bind: bool = False) -> list[Op]:
     return ops
 
 
-def _post_pivot_ops(config: dict, new_ns: int) -> list[Op]:
+def read_only_later(config: dict) -> set[str]:
+    """Destinations of read-only mounts (not binds) that must take content
+    first: later mounts below them, /dev's devices and links, the cwd. They
+    are mounted read-write and made read-only after the pivot, as runc does
+    with a read-only /dev."""
+    mounts = config.get("mounts", [])
+    later = [_clean(d["path"]) for d in config.get("linux", {}).get("devices", [])]
+    later += [p for p, _major, _minor in DEFAULT_DEVICES] + [link for _t, link in DEV_SYMLINKS]
+    later.append(_clean(config["process"].get("cwd", "/")))
+    out = set()
+    for i, m in reversed(list(enumerate(mounts))):
+        dest = _clean(m["destination"])
+        opts = parse_mount_options(m.get("options", []), m.get("type", ""))
+        if (opts.flags & lib.MS_RDONLY and not opts.is_bind and m.get("type") != "cgroup"
+                and any(p.startswith(dest.rstrip("/") + "/") for p in later)):
+            out.add(dest)
+        later.append(dest)
+    return out
+
+
+def _post_pivot_ops(config: dict, new_ns: int, ctx: PlanContext) -> list[Op]:
     linux = config.get("linux", {})
-    ops = []
+    ops = [Op("REMOUNT_RO", (dest,)) for dest in sorted(ctx.read_only_later, reverse=True)]
     for key, value in linux.get("sysctl", {}).items():
         ops.append(Op("WRITE_FILE", ("/proc/sys/" + key.replace(".", "/"), value)))
     if "hostname" in config:

@@ -373,6 +373,18 @@ def test_rootfs_propagation_on_the_containers_root(runtime, bundle, propagation,
     assert tag in mount(data, "/")["optional"], mount(data, "/")
 
 
+def test_read_only_dev(runtime, bundle):
+    """ro on the /dev tmpfs: it still gets its devices and sub-mounts, and
+    the container sees it read-only (as with runc)."""
+    dev = next(m for m in bundle.config["mounts"] if m["destination"] == "/dev")
+    dev["options"].append("ro")
+    data = info(runtime, bundle)
+    assert mount(data, "/dev")["options"].startswith("ro,")
+    assert mount(data, "/dev/pts")
+    bundle.args("/bin/sh", "-c", "test -c /dev/null && ! touch /dev/x 2>/dev/null && echo ok")
+    assert runtime("run", "-b", bundle.write(), bundle.id).stdout == "ok\n"
+
+
 def test_host_mounts_do_not_change(runtime, bundle):
     with open("/proc/self/mountinfo") as f:
         before = f.read()

@@ -345,3 +345,20 @@ def test_id_mapped_mount_is_attached_from_the_parents_tree():
     assert attach.args[0] == 42 and attach.args[3] == "/data"
     assert attach.args[1] & lib.MS_RDONLY  # ro still comes from a remount
     assert not [op for op in ops if op.name == "MOUNT" and op.args[4] == "/data"]
+
+
+def test_a_read_only_mount_that_takes_content_is_made_read_only_after_the_pivot():
+    """A read-only /dev still gets its devices, links and sub-mounts (mounted
+    read-write, remounted read-only after the pivot, as runc); a read-only
+    mount nothing goes into is mounted read-only at once."""
+    c = config(mounts=[
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "nosuid"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts"},
+        {"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["ro"]}])
+    ops = build(c)
+    n = names(ops)
+    mounts = {op.args[4]: op.args[0] for op in ops if op.name == "MOUNT"}
+    assert not mounts["/dev"] & lib.MS_RDONLY and mounts["/dev"] & lib.MS_NOSUID
+    assert mounts["/data"] & lib.MS_RDONLY
+    assert n.index("PIVOT") < ops.index(Op("REMOUNT_RO", ("/dev",)))
+    assert Op("REMOUNT_RO", ("/data",)) not in ops
