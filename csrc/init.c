@@ -394,6 +394,21 @@ static void do_pivot(uint32_t how)
     rootfd = -1;
 }
 
+/* --no-pivot leaves the old root underneath the new one: a full proc or
+ * sysfs there would let the container mount a new one in a user namespace
+ * (the kernel allows it while an unmasked instance is visible). */
+static void hide_mount(const char *path)
+{
+    if (mount(NULL, path, NULL, MS_SLAVE | MS_REC, NULL) < 0)
+        fail(errno, "make %s a slave", path);
+    if (umount2(path, MNT_DETACH) == 0)
+        return;
+    if (errno != EINVAL && errno != EPERM)
+        fail(errno, "detach %s", path);
+    if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        fail(errno, "cover %s with a tmpfs", path);
+}
+
 static void do_mask(const char *path)
 {
     /* By fd, never by path twice: a process sharing the mount namespace could
@@ -878,6 +893,9 @@ static void run(struct cursor *c)
             do_symlink(target, get_str(&a));
             break;
         }
+        case OP_HIDE_MOUNT:
+            hide_mount(get_str(&a));
+            break;
         case OP_PIVOT:
             do_pivot(get_u32(&a));
             break;

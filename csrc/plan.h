@@ -88,6 +88,9 @@
                                  only system call after it */
 #define OP_TRACE 66           /* --debug: report every following step (MSG_TRACE) until
                                  READY, SECCOMP or EXEC_FIFO */
+#define OP_HIDE_MOUNT 67      /* str path (host path, before --no-pivot's MS_MOVE): detach a
+                                 full proc or sysfs that would stay reachable under the
+                                 moved root (a tmpfs over it where it cannot go) */
 #define OP_MOVE_MOUNT 64      /* u32 fd (a detached mount tree: id-mapped), u64 remount
                                  flags, u64 propagation, str target (in rootfs): attach */
 

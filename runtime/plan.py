@@ -61,7 +61,7 @@ SIGNATURES = {
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
     "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "IIII",
-    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "", "TRACE": "",
+    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "", "TRACE": "", "HIDE_MOUNT": "s",
 }
 
 
@@ -81,6 +81,13 @@ class HostProbe:
 
     def exists(self, path: str) -> bool:
         return os.path.lexists(path)
+
+    def proc_and_sys_outside(self, rootfs: str) -> list[str]:
+        """Mount points of whole proc and sysfs instances outside rootfs."""
+        from .mountinfo import mounts
+        inside = rootfs.rstrip("/") + "/"
+        return [m.point for m in mounts() if m.fstype in ("proc", "sysfs") and m.root == "/"
+                and not (m.point + "/").startswith(inside)]
 
 
 class PlanContext:
@@ -301,8 +308,17 @@ def _rootfs_ops(config: dict, ctx: PlanContext) -> list[Op]:
     if not own_mounts:
         ops.append(Op("PIVOT", (lib.ROOT_CHROOT,)))
         return ops
+    if ctx.no_pivot and not _joins_mount_namespace(config):
+        # The old root stays underneath: no whole proc or sysfs may stay in it
+        # (our copy of the host's; a joined namespace's own are left as they are).
+        ops += [Op("HIDE_MOUNT", (p,)) for p in reversed(ctx.probe.proc_and_sys_outside(rootfs))]
     ops.append(Op("PIVOT", (lib.ROOT_MOVE if ctx.no_pivot else lib.ROOT_PIVOT,)))
     return ops
+
+
+def _joins_mount_namespace(config: dict) -> bool:
+    return any(ns["type"] == "mount" and ns.get("path")
+               for ns in config.get("linux", {}).get("namespaces", []))
 
 
 def _root_propagation_ops(config: dict) -> list[Op]:

@@ -354,6 +354,20 @@ def test_no_pivot(runtime, bundle):
     assert data["pid"] == 1
 
 
+def test_no_pivot_leaves_no_bare_proc(runtime, bundle):
+    """Under --no-pivot the old root stays underneath the moved one: were the
+    host's proc there, a user namespace in the container could mount a new
+    proc (runc's no_pivot test). The mount must be refused."""
+    caps = bundle.config["process"]["capabilities"]
+    for s in ("bounding", "permitted"):
+        caps[s] = caps[s] + ["CAP_SETFCAP"]
+    bundle.args("unshare", "-mrpf", "sh", "-euxc",
+                "mount -t proc none /proc && echo h > /proc/sysrq-trigger")
+    proc = runtime("run", "--no-pivot", "-b", bundle.write(), bundle.id, check=False)
+    assert proc.returncode == 1
+    assert "mount: permission denied" in proc.stderr + proc.stdout
+
+
 def test_rootfs_propagation_private(runtime, bundle):
     bundle.config["linux"]["rootfsPropagation"] = "private"
     data = info(runtime, bundle)

@@ -19,6 +19,9 @@ class FakeProbe(HostProbe):
     def exists(self, path):
         return path in self.dirs or path in self.files
 
+    def proc_and_sys_outside(self, rootfs):
+        return ["/proc", "/sys", "/srv/other/proc"]
+
 
 def config(**changes):
     c = {
@@ -362,3 +365,14 @@ def test_a_read_only_mount_that_takes_content_is_made_read_only_after_the_pivot(
     assert mounts["/data"] & lib.MS_RDONLY
     assert n.index("PIVOT") < ops.index(Op("REMOUNT_RO", ("/dev",)))
     assert Op("REMOUNT_RO", ("/data",)) not in ops
+
+
+def test_no_pivot_hides_the_hosts_proc_and_sys_first():
+    """--no-pivot keeps the old root underneath: its whole proc and sysfs
+    instances go (deepest first) right before the MS_MOVE, as runc does."""
+    ops = build(config(), no_pivot=True)
+    n = names(ops)
+    hidden = [op.args[0] for op in ops if op.name == "HIDE_MOUNT"]
+    assert hidden == ["/srv/other/proc", "/sys", "/proc"]
+    assert n.index("HIDE_MOUNT") > n.index("ROOTFS") and n[n.index("PIVOT") - 1] == "HIDE_MOUNT"
+    assert "HIDE_MOUNT" not in names(build(config()))
