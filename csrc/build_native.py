@@ -258,6 +258,8 @@ ffibuilder.set_source(
                               OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (whole_tree ? AT_RECURSIVE : 0));
         if (fd < 0)
             return -errno;
+        if (userns_fd < 0)
+            return fd; /* a plain clone (the bind source of a user namespace) */
         struct mount_attr attr;
         memset(&attr, 0, sizeof attr);
         attr.attr_set = MOUNT_ATTR_IDMAP;

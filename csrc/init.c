@@ -282,10 +282,10 @@ static void do_move_mount(struct cursor *c)
         fail(errno, "open mount target %s", target);
     if (syscall(SYS_move_mount, tree, "", fd, "",
                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-        fail(errno, "attach the id-mapped mount on %s", target);
+        fail(errno, "attach the prepared mount on %s", target);
     close(fd);
     close(tree);
-    after_mount("the id-mapped mount", target, remount, propagation);
+    after_mount("the prepared mount", target, remount, propagation);
 }
 
 /* The remount (bind flags) and propagation steps that follow a mount. */

@@ -69,8 +69,12 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
 
 
 def _id_mapped_mounts(config: dict, bundle: str) -> list:
-    if not any("uidMappings" in m or "gidMappings" in m
-               or {"idmap", "ridmap"} & set(m.get("options", [])) for m in config.get("mounts", [])):
+    """Bind mounts the parent prepares (idmap.py): id-mapped ones, and with a
+    new user namespace all of them."""
+    from .userns import new_user_namespace
+    if not new_user_namespace(config) and not any(
+            "uidMappings" in m or "gidMappings" in m
+            or {"idmap", "ridmap"} & set(m.get("options", [])) for m in config.get("mounts", [])):
         return []
     from .idmap import wanted
     return wanted(config, bundle)

@@ -1,11 +1,15 @@
-"""Id-mapped bind mounts (config.md "Mounts": idmap, ridmap, uidMappings,
-gidMappings).
+"""Bind mounts the parent prepares as detached trees, which the init attaches
+(OP_MOVE_MOUNT):
 
-mount_setattr(MOUNT_ATTR_IDMAP) wants CAP_SYS_ADMIN over the source's
-filesystem, which the container's init (maybe in a user namespace) lacks:
-the parent makes each detached, id-mapped tree (open_tree + mount_setattr)
-and the init attaches it (OP_MOVE_MOUNT), as runc 1.2 does. The mapping is
-a user namespace: a child waits in a new one while we write its maps.
+- id-mapped ones (config.md "Mounts": idmap, ridmap, uidMappings,
+  gidMappings): mount_setattr(MOUNT_ATTR_IDMAP) wants CAP_SYS_ADMIN over the
+  source's filesystem, which the container's init (maybe in a user
+  namespace) lacks, so the parent makes each tree (open_tree +
+  mount_setattr), as runc 1.2 does. The mapping is a user namespace: a child
+  waits in a new one while we write its maps;
+- with a new user namespace, every other bind mount too: its root may not
+  reach the source (a directory only the host's root may enter), so the
+  parent, still the host's root, clones it (as runc 1.1 passes open fds).
 """
 import os
 
@@ -31,6 +35,9 @@ def wanted(config: dict, bundle: str) -> list[Wanted]:
         opts = parse(m.get("options", []), m.get("type", ""))
         given = [k for k in ("uidMappings", "gidMappings") if k in m]
         if not opts.idmap and not given:
+            if opts.is_bind and _cloned_for_userns(config):
+                source = os.path.normpath(os.path.join(bundle, m.get("source", "")))
+                out.append(Wanted(pointer, source, bool(opts.flags & _rec()), False, None, None))
             continue
         if not opts.is_bind:
             raise ConfigError(f"{pointer}/options", "id-mapped mounts must be bind mounts")
@@ -47,6 +54,12 @@ def wanted(config: dict, bundle: str) -> list[Wanted]:
     return out
 
 
+def _cloned_for_userns(config: dict) -> bool:
+    """A new user namespace, and a caller that may clone mounts (root)."""
+    from .userns import new_user_namespace
+    return new_user_namespace(config) and os.geteuid() == 0
+
+
 def _rec() -> int:
     from ._native import lib
     return lib.MS_REC
@@ -57,6 +70,9 @@ def make_trees(mounts: list[Wanted]) -> dict[str, int]:
     trees, namespaces = {}, {}
     try:
         for w in mounts:
+            if w.maps == (None, None):
+                trees[w.pointer] = _tree(w, -1)
+                continue
             key = repr(w.maps)
             if key not in namespaces:
                 namespaces[key] = _user_namespace(w)
@@ -100,6 +116,7 @@ def _tree(w: Wanted, userns_fd: int) -> int:
     fd = lib.pyrunc_idmapped_tree(w.source.encode(), int(w.whole_tree), int(w.map_submounts),
                                   userns_fd)
     if fd < 0:
-        raise PyruncError(f"config.json: {w.pointer}: id-map {w.source}: "
+        what = "id-map" if userns_fd >= 0 else "clone"
+        raise PyruncError(f"config.json: {w.pointer}: {what} {w.source}: "
                           f"{os.strerror(-fd).lower()}")
     return fd

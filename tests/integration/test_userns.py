@@ -159,3 +159,21 @@ def test_the_rootless_spec_runs(runtime, bundle, tmp_path):
     bundle.config = config
     out = runtime("run", "-b", bundle.write(), bundle.id).stdout.split()
     assert out == ["0", "0", "1", "sys"]
+
+
+def test_bind_sources_the_mapped_root_cannot_reach(runtime, bundle, reachable, tmp_path):
+    """Sources inside directories only the host's root may enter (0700):
+    the parent, still the host's root, clones them and the init attaches
+    the clones (runc passes open fds); exec still sees them."""
+    mapped(bundle, reachable)
+    for i in (1, 2):
+        locked = tmp_path / f"source-inaccessible-{i}"
+        (locked / "dir").mkdir(parents=True)
+        (locked / "dir" / f"file{i}").write_text(f"{i}\n")
+        locked.chmod(0o700)
+        bundle.config["mounts"].append({"destination": f"/tmp/mount-{i}", "type": "bind",
+                                        "source": str(locked / "dir"), "options": ["bind"]})
+    bundle.args("/bin/sh", "-c", "cat /tmp/mount-1/file1 /tmp/mount-2/file2; "
+                "exec /ocitest sleep 1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert runtime("exec", bundle.id, "cat", "/tmp/mount-2/file2").stdout == "2\n"
