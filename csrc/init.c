@@ -325,11 +325,21 @@ static void do_mknod(struct cursor *c)
     uint32_t mode = get_u32(c), major = get_u32(c), minor = get_u32(c);
     uint32_t uid = get_u32(c), gid = get_u32(c);
     const char *path = get_str(c), *base;
+    uint32_t replace = get_u32(c);
     int dir = open_parent_in_root(path, &base);
-    if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
-        fail(errno, "remove %s before mknod", path);
-    if (mknodat(dir, base, mode, makedev(major, minor)) < 0)
-        fail(errno, "mknod %s", path);
+    struct stat st;
+    if (!replace && fstatat(dir, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* config-linux.md "Devices": a file there that is not this device is an error. */
+        if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || st.st_rdev != makedev(major, minor))
+            fail(0, "device %s: a file that is not this device is already there", path);
+        if (fchmodat(dir, base, mode & 07777, 0) < 0)
+            fail(errno, "chmod %s", path);
+    } else {
+        if (unlinkat(dir, base, 0) < 0 && errno != ENOENT)
+            fail(errno, "remove %s before mknod", path);
+        if (mknodat(dir, base, mode, makedev(major, minor)) < 0)
+            fail(errno, "mknod %s", path);
+    }
     if (fchownat(dir, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
         fail(errno, "chown %s", path);
     close(dir);
@@ -891,6 +901,14 @@ static void run(struct cursor *c)
         case OP_SYMLINK: {
             const char *target = get_str(&a);
             do_symlink(target, get_str(&a));
+            break;
+        }
+        case OP_MEMPOLICY: {
+            uint32_t mode = get_u32(&a), n;
+            const char *mask = get_bytes(&a, &n);
+            if (syscall(SYS_set_mempolicy, (int)mode, n ? (const unsigned long *)mask : NULL,
+                        n ? (unsigned long)n * 8 + 1 : 0UL) < 0)
+                fail(errno, "set the memory policy (set_mempolicy mode 0x%x)", mode);
             break;
         }
         case OP_HIDE_MOUNT:

@@ -30,7 +30,9 @@
 #define OP_MOUNT 24           /* u64 flags, u64 remount flags, u64 propagation,
                                  str source, str target (in rootfs), str fstype, str data,
                                  u32 no_symlinks (refuse a symlinked target) */
-#define OP_MKNOD 25           /* u32 mode, u32 major, u32 minor, u32 uid, u32 gid, str path */
+#define OP_MKNOD 25           /* u32 mode, u32 major, u32 minor, u32 uid, u32 gid, str path,
+                                 u32 replace: a default device replaces whatever is there;
+                                 a listed one keeps the same device and refuses anything else */
 #define OP_BIND_DEV 26        /* str host device path, str target (in rootfs) */
 #define OP_SYMLINK 27         /* str target, str linkpath (in rootfs) */
 #define OP_PIVOT 28           /* u32 ROOT_*: how the rootfs becomes / */
@@ -91,6 +93,8 @@
 #define OP_HIDE_MOUNT 67      /* str path (host path, before --no-pivot's MS_MOVE): detach a
                                  full proc or sysfs that would stay reachable under the
                                  moved root (a tmpfs over it where it cannot go) */
+#define OP_MEMPOLICY 68       /* u32 mode | flags, bytes node mask (unsigned longs, maybe
+                                 empty): set_mempolicy */
 #define OP_MOVE_MOUNT 64      /* u32 fd (a detached mount tree: id-mapped), u64 remount
                                  flags, u64 propagation, str target (in rootfs): attach */
 

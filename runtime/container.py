@@ -140,6 +140,10 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     if persona:
         from .process_attrs import personality
         state["personality"] = personality(config["linux"])
+    if config.get("linux", {}).get("memoryPolicy"):  # exec'd processes get it too
+        from .process_attrs import memory_policy
+        mode, mask = memory_policy(config["linux"])
+        state["memory_policy"] = [mode, mask.hex()]
     if notify.host_socket():
         state["notify"] = True
     if config.get("hooks"):

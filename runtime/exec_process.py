@@ -183,7 +183,8 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
                                cgroup_task_fds=list(zip(numbers, tasks)), seccomp=seccomp,
                                setgroups_denied=setgroups_denied_in(st["init_pid"]))
         ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
-                              pointer, program, st.get("personality"))
+                              pointer, program, st.get("personality"),
+                              _memory_policy(st))
         init = Init(ops, state_dir, preserve_fds, list(preserved), files, stdio)
     finally:
         for fd in files:
@@ -227,3 +228,8 @@ def wait(pid: int, console_fd: int | None = None) -> int:
             signal.signal(sig, signal.SIG_DFL)
     code = os.waitstatus_to_exitcode(status)
     return 128 - code if code < 0 else code
+
+
+def _memory_policy(st: dict):
+    saved = st.get("memory_policy")
+    return None if saved is None else (saved[0], bytes.fromhex(saved[1]))

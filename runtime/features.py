@@ -8,7 +8,8 @@ that acts on them wherever the code has one:
 - mountOptions: the keys of mountopts' FLAG_OPTIONS, PROPAGATION_OPTIONS,
   RECURSIVE_OPTIONS and IDMAP_OPTIONS, sorted; filesystem data options are
   never listed (the spec says SHOULD NOT);
-- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted.
+- linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted;
+- linux.memoryPolicy: process_attrs' MPOL_MODES and MPOL_FLAGS, sorted.
 
 mountopts and plan import the cffi module runtime._native, which a command that
 reads no config does not load (docs/architecture.md) and which a source tree
@@ -22,7 +23,7 @@ import importlib
 import json
 import os
 
-from . import OCI_VERSION, __version__, caps
+from . import OCI_VERSION, __version__, caps, process_attrs
 
 OCI_VERSION_MIN = "1.0.0"
 
@@ -137,8 +138,8 @@ def document() -> dict:
             "seccomp": seccomp_features(),
             "apparmor": {"enabled": False},
             "selinux": {"enabled": False},
-            # linux.memoryPolicy is not applied: no mode or flag is recognized.
-            "memoryPolicy": {"modes": [], "flags": []},
+            "memoryPolicy": {"modes": sorted(process_attrs.MPOL_MODES),
+                             "flags": sorted(process_attrs.MPOL_FLAGS)},
             "intelRdt": {
                 # linux.intelRdt is refused (process_attrs.check_intel_rdt).
                 "enabled": False,

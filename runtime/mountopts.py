@@ -20,6 +20,10 @@ FLAG_OPTIONS = {
     "lazytime": (0, lib.MS_LAZYTIME), "nolazytime": (lib.MS_LAZYTIME, 0),
     "nosymfollow": (0, lib.MS_NOSYMFOLLOW), "symfollow": (lib.MS_NOSYMFOLLOW, 0),
     "silent": (0, lib.MS_SILENT), "loud": (lib.MS_SILENT, 0),
+    "iversion": (0, lib.MS_I_VERSION), "noiversion": (lib.MS_I_VERSION, 0),
+    # mount(8): "rw, suid, dev, exec, auto, nouser, and async".
+    "defaults": (lib.MS_RDONLY | lib.MS_NOSUID | lib.MS_NODEV | lib.MS_NOEXEC
+                 | lib.MS_SYNCHRONOUS, 0),
     "bind": (0, lib.MS_BIND), "rbind": (0, lib.MS_BIND | lib.MS_REC),
 }
 

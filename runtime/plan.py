@@ -54,14 +54,14 @@ DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S
 SIGNATURES = {
     "SETNS": "Is", "CLONE": "QI", "WRITE_FD": "Iss", "WAIT": "", "READY": "", "UNSHARE": "Q",
     "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "sI", "MKDIRS": "Is",
-    "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MOVE_MOUNT": "IQQs", "MKNOD": "IIIIIs", "BIND_DEV": "ss",
+    "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MOVE_MOUNT": "IQQs", "MKNOD": "IIIIIsI", "BIND_DEV": "ss",
     "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
     "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
     "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
     "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
     "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
     "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "IIII",
-    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "HOOKS": "", "TRACE": "", "HIDE_MOUNT": "s",
+    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "MEMPOLICY": "Ib", "HOOKS": "", "TRACE": "", "HIDE_MOUNT": "s",
 }
 
 
@@ -205,6 +205,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     persona = process_attrs.personality(linux)
     if persona is not None:
         ops.append(Op("PERSONALITY", (persona,)))
+    ops += _mempolicy_ops(process_attrs.memory_policy(linux))
     ops += _process_ops(process, ctx)
     ops += _exec_ops(process, ctx)
     return ops
@@ -212,7 +213,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
 
 def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
                pointer: str = "/process", program: str | None = None,
-               persona: int | None = None) -> list[Op]:
+               persona: int | None = None, mempolicy: list | None = None) -> list[Op]:
     """A new process in a running container: join the namespaces of its init
     (pidfd, the fd number in the init; ns_flags, the ones that differ from
     ours) at once, fork so that the pid namespace applies, join its cgroups,
@@ -234,11 +235,21 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
         size = process.get("consoleSize", {})
         ops.append(Op("CONSOLE", (size.get("height", 0), size.get("width", 0), 0,
                                   process.get("user", {}).get("uid", 0))))
-    if persona is not None:  # the container's linux.personality (not inherited: we fork from pyrunc)
+    # The container's linux.personality and memoryPolicy (not inherited: we fork from pyrunc).
+    if persona is not None:
         ops.append(Op("PERSONALITY", (persona,)))
+    ops += _mempolicy_ops(mempolicy)
     ops += _process_ops(process, ctx, pointer)
     ops += _exec_ops(process, ctx, fifo=False, program=program)
     return ops
+
+
+def _mempolicy_ops(policy) -> list[Op]:
+    """set_mempolicy(mode | flags, nodes): the process and its children."""
+    if policy is None:
+        return []
+    mode, mask = policy
+    return [Op("MEMPOLICY", (mode, bytes(mask)))]
 
 
 def _clone_op(flags: int, ctx: PlanContext) -> Op:
@@ -438,11 +449,11 @@ def _device_ops(linux: dict, bind: bool = False) -> list[Op]:
             continue
         mode = DEVICE_TYPES[d["type"]] | (d.get("fileMode", 0o666) & 0o7777)
         ops.append(Op("MKNOD", (mode, d.get("major", 0), d.get("minor", 0),
-                                d.get("uid", 0), d.get("gid", 0), path)))
+                                d.get("uid", 0), d.get("gid", 0), path, 0)))
     for path, major, minor in DEFAULT_DEVICES:
         if path not in listed:
             ops.append(Op("BIND_DEV", (path, path)) if bind else
-                       Op("MKNOD", (lib.S_IFCHR | 0o666, major, minor, 0, 0, path)))
+                       Op("MKNOD", (lib.S_IFCHR | 0o666, major, minor, 0, 0, path, 1)))
     for target, link in DEV_SYMLINKS:
         ops.append(Op("SYMLINK", (target, link)))
     return ops

@@ -1,5 +1,6 @@
 """Process attributes that become single plan ops: I/O priority, scheduler, CPU
-affinity, personality, time namespace offsets, LSM labels, Intel RDT.
+affinity, memory policy, personality, time namespace offsets, LSM labels,
+Intel RDT.
 
 Pure functions of the config (the LSM and resctrl checks read /sys and
 /proc/self/mountinfo), so they are unit-tested like the rest of the planner. Each raises a
@@ -65,6 +66,12 @@ def sched_args(process: dict, base: str = "/process") -> tuple | None:
 
 def cpu_mask(cpus: str, pointer: str) -> bytes:
     """"0-3,7" → a sched_setaffinity mask (whole 64-bit words)."""
+    return _id_mask(cpus, pointer, "CPU")
+
+
+def _id_mask(cpus: str, pointer: str, what: str) -> bytes:
+    """A list of CPUs or memory nodes like 0-3,7 → a bit mask in whole
+    64-bit words (as the kernel's unsigned long arrays)."""
     bits = 0
     try:
         for part in cpus.split(","):
@@ -78,7 +85,7 @@ def cpu_mask(cpus: str, pointer: str) -> bytes:
             for cpu in range(lo, hi + 1):
                 bits |= 1 << cpu
     except ValueError:
-        raise ConfigError(pointer, f"{cpus!r} is not a CPU list like 0-3,7") from None
+        raise ConfigError(pointer, f"{cpus!r} is not a {what} list like 0-3,7") from None
     words = max(1, (bits.bit_length() + 63) // 64)
     return bits.to_bytes(words * 8, "little")
 
@@ -92,6 +99,41 @@ def affinity(process: dict, which: str, base: str = "/process") -> bytes | None:
     if not cpus:
         return None
     return cpu_mask(cpus, f"{base}/execCPUAffinity/{which}")
+
+
+MPOL_MODES = {"MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3,
+              "MPOL_LOCAL": 4, "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6}
+MPOL_FLAGS = {"MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14,
+              "MPOL_F_STATIC_NODES": 1 << 15}
+MPOL_NO_NODES = ("MPOL_DEFAULT", "MPOL_LOCAL")
+MPOL_OPTIONAL_NODES = ("MPOL_PREFERRED",)  # none: the local node
+
+
+def memory_policy(linux: dict) -> tuple[int, bytes] | None:
+    """linux.memoryPolicy → (set_mempolicy mode | flags, node mask)."""
+    policy = linux.get("memoryPolicy")
+    if policy is None:
+        return None
+    base = "/linux/memoryPolicy"
+    mode = policy.get("mode")
+    if mode not in MPOL_MODES:
+        raise ConfigError(f"{base}/mode", f"unknown mode {mode!r}")
+    nodes = policy.get("nodes", "")
+    if nodes and mode in MPOL_NO_NODES:
+        raise ConfigError(f"{base}/nodes", f"{mode} takes no nodes")
+    if not nodes and mode not in MPOL_NO_NODES + MPOL_OPTIONAL_NODES:
+        raise ConfigError(f"{base}/nodes", f"{mode} needs at least one node")
+    flags = 0
+    for i, name in enumerate(policy.get("flags", [])):
+        if name not in MPOL_FLAGS:
+            raise ConfigError(f"{base}/flags/{i}", f"unknown flag {name!r}")
+        flags |= MPOL_FLAGS[name]
+    both = MPOL_FLAGS["MPOL_F_RELATIVE_NODES"] | MPOL_FLAGS["MPOL_F_STATIC_NODES"]
+    if flags & both == both:
+        raise ConfigError(f"{base}/flags", "MPOL_F_RELATIVE_NODES and MPOL_F_STATIC_NODES "
+                                           "exclude each other")
+    mask = _id_mask(nodes, f"{base}/nodes", "memory node") if nodes else b""
+    return MPOL_MODES[mode] | flags, mask
 
 
 def personality(linux: dict) -> int | None:

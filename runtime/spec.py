@@ -210,8 +210,10 @@ def check_semantics(config: dict, bundle: str) -> None:
                                            "in /linux/namespaces")
     for i, m in enumerate(config.get("mounts", [])):
         if not m["destination"].startswith("/"):
-            raise ConfigError(f"/mounts/{i}/destination",
-                              f"{m['destination']!r} must be an absolute path")
+            # config.md: it MAY be relative (deprecated), "interpreted as relative to /".
+            log.warning(f"/mounts/{i}/destination: {m['destination']!r} is relative "
+                        "(deprecated): taken as /" + m["destination"])
+            m["destination"] = "/" + m["destination"]
         if _climbs_above_root(m["destination"]):
             raise ConfigError(f"/mounts/{i}/destination",
                               f"{m['destination']!r} climbs above the root with '..'")

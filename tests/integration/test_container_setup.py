@@ -387,6 +387,42 @@ def test_rootfs_propagation_on_the_containers_root(runtime, bundle, propagation,
     assert tag in mount(data, "/")["optional"], mount(data, "/")
 
 
+def test_relative_destination_and_more_mount_options(runtime, bundle):
+    """config.md: a relative destination (deprecated) "MUST be interpreted as
+    relative to /"; defaults, iversion and noiversion are mount(8)'s flags,
+    not filesystem data (runc passes defaults to the kernel: EINVAL)."""
+    bundle.config["mounts"] += [
+        {"destination": "mnt/rel", "type": "tmpfs", "source": "tmpfs",
+         "options": ["ro", "defaults", "iversion"]},
+        {"destination": "/mnt/nover", "type": "tmpfs", "source": "tmpfs",
+         "options": ["iversion", "noiversion", "nosuid"]}]
+    bundle.config["root"]["readonly"] = False
+    data = info(runtime, bundle)
+    rel = mount(data, "/mnt/rel")
+    assert rel["options"].startswith("rw") and "nosuid" not in rel["options"]
+    assert "nosuid" in mount(data, "/mnt/nover")["options"]
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 ignores mknod's EEXIST")
+def test_a_listed_device_refuses_another_file_in_its_place(runtime, bundle, inventory):
+    """config-linux.md "Devices": "If a file already exists at path that does
+    not match the requested device, the runtime MUST generate an error"; the
+    same device already there is kept."""
+    rootfs = bundle.private_rootfs()
+    (rootfs / "not-a-device").write_text("a regular file")
+    os.mknod(rootfs / "same-device", 0o600 | 0o020000, os.makedev(1, 3))
+    bundle.config["linux"]["devices"] = [
+        {"path": "/same-device", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}]
+    bundle.args("/ocitest", "stat", "/same-device")
+    assert json.loads(runtime("run", "-b", bundle.write(), bundle.id).stdout)["type"] == "chr"
+    before = inventory()
+    bundle.config["linux"]["devices"].append(
+        {"path": "/not-a-device", "type": "c", "major": 1, "minor": 3})
+    proc = runtime("run", "-b", bundle.write(), bundle.id, check=False)
+    assert_one_line_error(proc, "device /not-a-device: a file that is not this device")
+    assert inventory() == before
+
+
 def test_read_only_dev(runtime, bundle):
     """ro on the /dev tmpfs: it still gets its devices and sub-mounts, and
     the container sees it read-only (as with runc)."""

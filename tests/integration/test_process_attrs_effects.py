@@ -491,3 +491,24 @@ def test_bad_values_in_a_process_file_are_refused(runtime, bundle, inventory, tm
         assert runtime(*path_args, check=False).returncode == 0
         return
     assert_one_line_failure(runtime, inventory, path_args, f"pyrunc: {path}: {message}")
+
+
+# -- linux.memoryPolicy --
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 predates linux.memoryPolicy (spec 1.3)")
+def test_memory_policy_for_the_container_and_exec(runtime, bundle, tmp_path):
+    """set_mempolicy(2) for the init, inherited by its children, and given to
+    exec'd processes (which start from pyrunc, not from the init)."""
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0",
+                                              "flags": ["MPOL_F_STATIC_NODES"]}
+    want = {"mode": 2, "flags": 1 << 15, "nodes": [0]}
+    assert json.loads(sh(runtime, bundle, "/ocitest mempolicy")) == want  # a child of the init
+    start(runtime, bundle)
+    assert json.loads(runtime("exec", bundle.id, "/ocitest", "mempolicy").stdout) == want
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 ignores linux.memoryPolicy")
+def test_memory_policy_the_kernel_refuses(runtime, bundle, inventory):
+    bundle.config["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "1000"}
+    assert_one_line_failure(runtime, inventory, ["run", "-d", "-b", bundle.write(), bundle.id],
+                            "set the memory policy (set_mempolicy mode 0x2)", exact=False)

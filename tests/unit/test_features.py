@@ -260,7 +260,10 @@ def test_linux_switches(tmp_path) -> None:
     assert "SECCOMP_FILTER_FLAG_TSYNC" in sc["supportedFlags"]
     assert linux["apparmor"] == {"enabled": False}
     assert linux["selinux"] == {"enabled": False}
-    assert linux["memoryPolicy"] == {"modes": [], "flags": []}
+    assert linux["memoryPolicy"] == {
+        "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
+                  "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+        "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]}
     assert linux["intelRdt"] == {"enabled": False, "schemata": False, "monitoring": False}
     assert linux["mountExtensions"] == {"idmap": {"enabled": True}}
     assert linux["netDevices"] == {"enabled": True}

@@ -125,10 +125,13 @@ def test_default_devices_unless_listed():
     c = config()
     c["linux"]["devices"] = [{"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600}]
     mknods = [op.args for op in build(c) if op.name == "MKNOD"]
-    paths = [a[-1] for a in mknods]
+    paths = [a[-2] for a in mknods]
     assert paths.count("/dev/null") == 1
-    assert mknods[0] == (lib.S_IFCHR | 0o600, 1, 3, 0, 0, "/dev/null")
+    # A listed device refuses a different file in its place (replace 0); a
+    # default one replaces whatever the rootfs put there (replace 1).
+    assert mknods[0] == (lib.S_IFCHR | 0o600, 1, 3, 0, 0, "/dev/null", 0)
     assert {"/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"} <= set(paths)
+    assert all(a[-1] == 1 for a in mknods[1:])
 
 
 def test_capabilities_and_ambient_needs_inheritable():

@@ -46,10 +46,11 @@ def build(c, **ctx):
     return plan.build(c, PlanContext(bundle="/b", probe=FakeProbe(), **ctx))
 
 
-def build_exec(process, pointer="/process", **ctx):
+def build_exec(process, pointer="/process", mempolicy=None, **ctx):
     ctx.setdefault("clone_cgroup_fd", 7)
     return plan.build_exec(process, PlanContext(bundle="/b", probe=FakeProbe(), **ctx),
-                           pidfd=6, ns_flags=lib.CLONE_NEWNS | lib.CLONE_NEWPID, pointer=pointer)
+                           pidfd=6, ns_flags=lib.CLONE_NEWNS | lib.CLONE_NEWPID, pointer=pointer,
+                           mempolicy=mempolicy)
 
 
 def names(ops):
@@ -590,3 +591,36 @@ def test_exec_without_attributes_has_none_of_their_ops():
 def test_exec_errors_name_the_field_under_the_given_pointer(process, field, pointer):
     process = {"args": ["/bin/true"], "cwd": "/", **process}
     assert config_error(build_exec, process, pointer).pointer == pointer + field
+
+
+# -- linux.memoryPolicy --
+
+@pytest.mark.parametrize("policy, want", [
+    ({"mode": "MPOL_DEFAULT"}, (0, b"")),
+    ({"mode": "MPOL_LOCAL"}, (4, b"")),
+    ({"mode": "MPOL_PREFERRED"}, (1, b"")),
+    ({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}, (2 | 1 << 15, mask(0))),
+    ({"mode": "MPOL_INTERLEAVE", "nodes": "0-1,3"}, (3, mask(0, 1, 3))),
+])
+def test_memory_policy(policy, want):
+    assert process_attrs.memory_policy({"memoryPolicy": policy}) == want
+
+
+@pytest.mark.parametrize("policy, pointer, words", [
+    ({"mode": "MPOL_BIND"}, "/linux/memoryPolicy/nodes", "needs at least one node"),
+    ({"mode": "MPOL_LOCAL", "nodes": "0"}, "/linux/memoryPolicy/nodes", "takes no nodes"),
+    ({"mode": "MPOL_BIND", "nodes": "0-"}, "/linux/memoryPolicy/nodes", "memory node list"),
+    ({"mode": "MPOL_BIND", "nodes": "0",
+      "flags": ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"]}, "/linux/memoryPolicy/flags",
+     "exclude each other"),
+])
+def test_memory_policy_errors(policy, pointer, words):
+    err = config_error(process_attrs.memory_policy, {"memoryPolicy": policy})
+    assert err.pointer == pointer and words in err.problem, err
+
+
+def test_memory_policy_op_for_the_init_and_exec():
+    c = config(memoryPolicy={"mode": "MPOL_BIND", "nodes": "0"})
+    assert only(build(c), "MEMPOLICY") == Op("MEMPOLICY", (2, mask(0)))
+    ops = build_exec({"args": ["/bin/true"], "cwd": "/"}, mempolicy=(2, mask(0)))
+    assert only(ops, "MEMPOLICY") == Op("MEMPOLICY", (2, mask(0)))
