@@ -170,7 +170,11 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
         cdir.save_cleanup(cg.dirs)
         cdir.save(state)
         log.debug("rootless: left out the cgroups " + "; ".join(cg.left_out_reasons))
-    _apply_resources(cg, config.get("linux", {}).get("resources"), optional_cgroups)
+    resources = dict(config.get("linux", {}).get("resources") or {})
+    # pids.max after the clone: CLONE_INTO_CGROUP counts as a fork, and the
+    # spec's valid limit 0 would refuse the init itself (a move is no fork).
+    pids = resources.pop("pids", None)
+    _apply_resources(cg, resources, optional_cgroups)
     point("cgroup-made")
     log.debug("cgroup: " + (", ".join(cg.dirs.values()) or "none"))
 
@@ -209,6 +213,9 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     if new_user_namespace(config):  # the init waits for them (OP_WAIT)
         from .userns import write_mappings
         write_mappings(init.pid, config["linux"])
+    if pids is not None:
+        _apply_resources(cg, {"pids": pids}, optional_cgroups, devices=False)
+    _delegate_cgroup(cg, config)
     point("spawned")
     state["init_pid"] = init.pid
     state["init_start"] = proc_start_time(init.pid)
@@ -340,11 +347,22 @@ def _default_home(process: dict, rootfs: str) -> None:
         env.append("HOME=" + home_dir(rootfs, process.get("user", {}).get("uid", 0)))
 
 
-def _apply_resources(cg: Cgroup, resources: dict | None, rootless: bool) -> None:
+def _apply_resources(cg: Cgroup, resources: dict | None, rootless: bool,
+                     devices: bool = True) -> None:
+    """devices=False: no default device rules (rootless, or a second call)."""
     from .cgroups.resources import apply
     if rootless:
         resources = _rootless_resources(cg, resources or {})
-    apply(cg.dirs, resources, creating=True, devices=not rootless)
+    apply(cg.dirs, resources, creating=True, devices=devices and not rootless)
+
+
+def _delegate_cgroup(cg: Cgroup, config: dict) -> None:
+    """config-linux.md "Cgroup ownership": on pure cgroup v2, with a cgroup
+    namespace of its own and /sys/fs/cgroup mounted read-write, the
+    container's cgroup (and the files /sys/kernel/cgroup/delegate lists)
+    belongs to the host uid of process.user.uid."""
+    from .cgroups.delegation import delegate
+    delegate(cg.dirs, config)
 
 
 def _rootless_resources(cg: Cgroup, resources: dict) -> dict:

@@ -204,3 +204,33 @@ def test_parent_with_processes_is_a_clear_error(runtime, bundle, inventory):
         holder.kill()
         holder.wait()
         os.rmdir(busy)
+
+
+def test_pids_limit_zero(runtime, bundle):
+    """config-linux.md: 0 is a valid pids limit. The init still gets into its
+    cgroup (pids.max is written once it is there: a clone into the cgroup
+    would count as a fork) and can fork nothing."""
+    bundle.config["linux"]["resources"] = {"pids": {"limit": 0}}
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert cg_file(bundle, "pids.max") == "0"
+    assert runtime.state(bundle.id)["status"] == "running"
+
+
+def test_cgroup_ownership_for_a_container_that_manages_its_cgroup(runtime, bundle, reachable):
+    """config-linux.md "Cgroup ownership": own cgroup namespace, read-write
+    /sys/fs/cgroup: the cgroup and its delegatable files belong to the host
+    uid of process.user.uid; read-only: left to root."""
+    from test_userns import mapped  # a user namespace mapping 0 to 100000
+    mapped(bundle, reachable)
+    cgroupfs = next(m for m in bundle.config["mounts"] if m["destination"] == "/sys/fs/cgroup")
+    cgroupfs["options"] = [o for o in cgroupfs["options"] if o != "ro"]
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert os.stat(cg_dir(bundle)).st_uid == 100000
+    assert os.stat(os.path.join(cg_dir(bundle), "cgroup.procs")).st_uid == 100000
+    assert os.stat(os.path.join(cg_dir(bundle), "memory.max")).st_uid == 0  # not delegatable
+    runtime("delete", "--force", bundle.id)
+    cgroupfs["options"].append("ro")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert os.stat(cg_dir(bundle)).st_uid == 0

@@ -1,0 +1,53 @@
+"""Cgroup ownership for a container that may manage its own subtree
+(config-linux.md "Cgroup ownership"): only on pure cgroup v2 (v1 delegation is
+not safe), with a new cgroup namespace, and where /sys/fs/cgroup is mounted
+read-write; the cgroup directory and the delegatable files in it go to the
+host uid of process.user.uid."""
+import os
+
+DELEGATE = "/sys/kernel/cgroup/delegate"
+
+
+def delegate(dirs: dict, config: dict) -> None:
+    if list(dirs) != ["unified"] or not _wanted(config):
+        return
+    uid = host_uid(config)
+    if not uid:
+        return  # root owns it already, or the uid has no host id
+    directory = dirs["unified"]
+    os.chown(directory, uid, -1)
+    for name in _delegatable():
+        try:
+            os.chown(os.path.join(directory, name), uid, -1)
+        except FileNotFoundError:  # the spec: not every listed file exists everywhere
+            pass
+
+
+def _wanted(config: dict) -> bool:
+    linux = config.get("linux", {})
+    own_cgroupns = any(ns["type"] == "cgroup" and not ns.get("path")
+                       for ns in linux.get("namespaces", []))
+    rw_cgroupfs = any(m.get("source") == "cgroup" and m.get("destination") == "/sys/fs/cgroup"
+                      and "ro" not in m.get("options", []) for m in config.get("mounts", []))
+    return own_cgroupns and rw_cgroupfs
+
+
+def host_uid(config: dict) -> int | None:
+    """process.user.uid as the host sees it (through uidMappings, if any);
+    None if the maps leave it out."""
+    uid = config["process"].get("user", {}).get("uid", 0)
+    maps = config.get("linux", {}).get("uidMappings")
+    if not maps:
+        return uid
+    for m in maps:
+        if m["containerID"] <= uid < m["containerID"] + m["size"]:
+            return m["hostID"] + uid - m["containerID"]
+    return None
+
+
+def _delegatable() -> list[str]:
+    try:
+        with open(DELEGATE) as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"]  # cgroups(7)
