@@ -209,7 +209,9 @@ def main(argv=None) -> int:
     _configure_log(argv)  # first, so that even a usage error reaches --log
     try:
         args = build_parser().parse_args(argv)
-        return _dispatch(args) or 0
+        status = _dispatch(args) or 0
+        sys.stdout.flush()  # here, where a reader that went away is handled (below)
+        return status
     except PyruncError as e:
         log.error(str(e))
         return e.exit_code
