@@ -633,9 +633,9 @@ def main(argv: list[str]) -> int:
                f"conformance/run failed; {EXIT_SKIP} skipped "
                f"(QEMU or the kernel cannot be installed); {EXIT_TIMEOUT} timeout; "
                f"{EXIT_BROKEN} the lane itself failed.")
-    parser.add_argument("--timeout", type=int, default=int(os.environ.get("PYRUNC_V2_LANE_TIMEOUT", 600)),
+    parser.add_argument("--timeout", type=int, default=int(os.environ.get("PYRUNC_V2_LANE_TIMEOUT", 900)),
                         help="overall limit in seconds, installation and boot included "
-                             "(default 600, or $PYRUNC_V2_LANE_TIMEOUT)")
+                             "(default 900, or $PYRUNC_V2_LANE_TIMEOUT)")
     parser.add_argument("--boot-timeout", type=int, default=180,
                         help="limit for the guest to reach the pytest run (default 180)")
     parser.add_argument("--memory", type=int, default=3072, help="guest memory in MiB (default 3072)")
