@@ -8,6 +8,7 @@ import os
 
 from ..errors import ConfigError, PyruncError
 from . import v1_resources, v2_resources
+from .unset import drop_unset
 from .v2_tree import available, check_type, enable_controllers, hierarchy_root
 
 # Sections the unified hierarchy takes on a hybrid host when v1 lacks them.
@@ -16,7 +17,7 @@ V2_FALLBACK = {"hugepageLimits": "hugetlb", "rdma": "rdma"}
 
 def apply(dirs: dict, resources: dict | None, creating: bool, devices: bool = True) -> None:
     """devices=False: no default device rules at create (rootless)."""
-    resources = resources or {}
+    resources = drop_unset(resources)  # Go clients' zero values, as runc reads them
     unified = dirs.get("unified")
     if creating and devices and "devices" not in resources and _has_devices_control(dirs):
         # As runc: no rules still means deny all but the always-allowed devices.

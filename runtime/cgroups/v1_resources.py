@@ -34,7 +34,7 @@ def device_access(rule: dict, pointer: str) -> str:
 
 
 def _device_rule(rule: dict, pointer: str = "/linux/resources/devices") -> str:
-    kind = rule.get("type", "a")
+    kind = rule.get("type") or "a"  # "" too, as runc
     major = rule.get("major", -1)
     minor = rule.get("minor", -1)
     access = device_access(rule, pointer)

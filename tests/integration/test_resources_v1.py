@@ -77,6 +77,33 @@ def test_update_live_container(runtime, bundle, tmp_path):
 
 
 UNLIMITED = "9223372036854771712"
+# What Go clients send for fields they leave unset (Docker, containerd, CRI):
+# runc reads these as "not set" (docs/zero-values.md).
+GO_ZEROS = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0,
+                       "disableOOMKiller": False},
+            "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
+                    "realtimePeriod": 0, "cpus": "", "mems": ""},
+            "blockIO": {"weight": 0, "leafWeight": 0}, "network": {"classID": 0}}
+
+
+def test_go_zero_values_are_not_set(runtime, bundle, tmp_path):
+    """A config full of Go's zero values runs (this host has no blkio.weight
+    and no net_cls: a set value there would be an error), and an update of
+    zeros leaves the limits as they were (as with runc)."""
+    bundle.config["linux"]["resources"] = json.loads(json.dumps(GO_ZEROS))
+    bundle.config["linux"]["resources"]["memory"]["limit"] = 64 << 20
+    bundle.config["linux"]["resources"]["cpu"]["quota"] = 50000
+    bundle.args("/ocitest", "sleep", "1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    assert cg_file(bundle, "memory", "memory.limit_in_bytes") == str(64 << 20)
+    assert cg_file(bundle, "cpu", "cpu.shares") == "1024"  # the kernel's default, untouched
+    runtime("update", "--resources", "-", bundle.id, input=json.dumps(GO_ZEROS))
+    assert cg_file(bundle, "memory", "memory.limit_in_bytes") == str(64 << 20)
+    assert cg_file(bundle, "cpu", "cpu.cfs_quota_us") == "50000"
+    update = dict(GO_ZEROS, cpu={**GO_ZEROS["cpu"], "quota": 150000, "period": 100000})
+    runtime("update", "--resources", "-", bundle.id, input=json.dumps(update))
+    assert cg_file(bundle, "cpu", "cpu.cfs_quota_us") == "150000"
+    assert cg_file(bundle, "memory", "memory.limit_in_bytes") == str(64 << 20)
 
 
 def test_update_memory_unlimited_lifts_swap_too(runtime, bundle):

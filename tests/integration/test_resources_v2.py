@@ -234,3 +234,21 @@ def test_cgroup_ownership_for_a_container_that_manages_its_cgroup(runtime, bundl
     cgroupfs["options"].append("ro")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     assert os.stat(cg_dir(bundle)).st_uid == 0
+
+
+def test_go_zero_values_are_not_set(runtime, bundle):
+    """Go clients' zero values (Docker's "blockIO": {"weight": 0}, "cpu":
+    {"shares": 0}, swappiness-free memory, net_cls classID 0, which v2 has no
+    file for) are "not set", as runc reads them: nothing is written for them,
+    at create and in update."""
+    zeros = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0,
+                        "disableOOMKiller": False},
+             "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0,
+                     "realtimePeriod": 0, "cpus": "", "mems": ""},
+             "blockIO": {"weight": 0, "leafWeight": 0}, "network": {"classID": 0}}
+    sleeper(runtime, bundle, json.loads(json.dumps(zeros)))
+    assert cg_file(bundle, "cpu.weight") == "100"  # the default, untouched
+    assert cg_file(bundle, "memory.max") == "max"
+    runtime("update", "--memory", "64m", bundle.id)
+    runtime("update", "--resources", "-", bundle.id, input=json.dumps(zeros))
+    assert cg_file(bundle, "memory.max") == str(64 << 20)
