@@ -184,7 +184,7 @@ def spawn(state_dir: str, st: dict, process: dict, preserve_fds: int = 0,
                                setgroups_denied=setgroups_denied_in(st["init_pid"]))
         ops = plan.build_exec(process, ctx, pid_number, _namespace_flags(st["init_pid"]),
                               pointer, program, st.get("personality"),
-                              _memory_policy(st))
+                              _memory_policy(st), st.get("process", {}).get("oomScoreAdj"))
         init = Init(ops, state_dir, preserve_fds, list(preserved), files, stdio)
     finally:
         for fd in files:

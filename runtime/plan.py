@@ -161,6 +161,7 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
     process_attrs.check_intel_rdt(linux)
 
     # -- first process: join namespaces by path, then clone the container init.
+    ops += _oom_score_adj_ops(process.get("oomScoreAdj"))
     for ns_type, path in joins:
         ops.append(Op("SETNS", (NAMESPACE_FLAGS[ns_type], path)))
     # The cgroup namespace is unshared only once the init is in its cgroups:
@@ -193,8 +194,6 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
         ops.append(Op("DUMPABLE", (0,)))
     if new_ns & lib.CLONE_NEWCGROUP:
         ops.append(Op("UNSHARE", (lib.CLONE_NEWCGROUP,)))
-    if "oomScoreAdj" in process:
-        ops.append(Op("WRITE_FILE", ("/proc/self/oom_score_adj", str(process["oomScoreAdj"]))))
     ops += _rootfs_ops(config, ctx)
     if process.get("terminal"):
         size = process.get("consoleSize", {})
@@ -213,7 +212,8 @@ def build(config: dict, ctx: PlanContext) -> list[Op]:
 
 def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
                pointer: str = "/process", program: str | None = None,
-               persona: int | None = None, mempolicy: list | None = None) -> list[Op]:
+               persona: int | None = None, mempolicy: list | None = None,
+               oom_score_adj: int | None = None) -> list[Op]:
     """A new process in a running container: join the namespaces of its init
     (pidfd, the fd number in the init; ns_flags, the ones that differ from
     ours) at once, fork so that the pid namespace applies, join its cgroups,
@@ -223,7 +223,8 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
     # the mover's cgroup namespace.
     cgroup_ns = ns_flags & lib.CLONE_NEWCGROUP
     rest = ns_flags & ~lib.CLONE_NEWCGROUP
-    ops = [Op("SETNS_FD", (pidfd, rest))] if rest else []
+    ops = _oom_score_adj_ops(oom_score_adj)  # the container's, as runc
+    ops += [Op("SETNS_FD", (pidfd, rest))] if rest else []
     ops += _first_process_affinity(process, pointer)
     ops.append(_clone_op(0, ctx))
     ops += _join_cgroup_ops(ctx)
@@ -242,6 +243,16 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
     ops += _process_ops(process, ctx, pointer)
     ops += _exec_ops(process, ctx, fifo=False, program=program)
     return ops
+
+
+def _oom_score_adj_ops(value: int | None) -> list[Op]:
+    """oom_score_adj in the first process, still the host's root in our
+    namespaces (a process inherits it across clone): inside a user namespace,
+    once non-dumpable, /proc/self/oom_score_adj belongs to the host's root and
+    the namespace's root may not open it (as runc's nsexec does it)."""
+    if value is None:
+        return []
+    return [Op("WRITE_FILE", ("/proc/self/oom_score_adj", str(value)))]
 
 
 def _mempolicy_ops(policy) -> list[Op]:

@@ -177,3 +177,18 @@ def test_bind_sources_the_mapped_root_cannot_reach(runtime, bundle, reachable, t
                 "exec /ocitest sleep 1000")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     assert runtime("exec", bundle.id, "cat", "/tmp/mount-2/file2").stdout == "2\n"
+
+
+def test_oom_score_adj_with_a_user_namespace(runtime, bundle, reachable):
+    """Docker always sends oomScoreAdj (0): with a user namespace (userns-remap)
+    the init's own /proc/self/oom_score_adj is not the mapped root's to open
+    once the init is non-dumpable, so the first process writes it; exec'd
+    processes get the container's too, as with runc."""
+    mapped(bundle, reachable)
+    bundle.config["process"]["oomScoreAdj"] = 321
+    bundle.args("/bin/sh", "-c", "cat /proc/self/oom_score_adj; exec /ocitest sleep 1000")
+    runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    pid = runtime.state(bundle.id)["pid"]
+    with open(f"/proc/{pid}/oom_score_adj") as f:
+        assert f.read().strip() == "321"
+    assert runtime("exec", bundle.id, "cat", "/proc/self/oom_score_adj").stdout == "321\n"

@@ -379,3 +379,20 @@ def test_no_pivot_hides_the_hosts_proc_and_sys_first():
     assert hidden == ["/srv/other/proc", "/sys", "/proc"]
     assert n.index("HIDE_MOUNT") > n.index("ROOTFS") and n[n.index("PIVOT") - 1] == "HIDE_MOUNT"
     assert "HIDE_MOUNT" not in names(build(config()))
+
+
+def test_oom_score_adj_in_the_first_process():
+    """Written before any join or clone, while we are the host's root in our
+    namespaces (the child inherits it); in a user namespace the container's
+    root may not open the non-dumpable init's file. exec: the container's."""
+    c = config()
+    c["process"]["oomScoreAdj"] = 100
+    c["linux"]["namespaces"].append({"type": "network", "path": "/proc/1/ns/net"})
+    ops = build(c)
+    assert ops[0] == Op("WRITE_FILE", ("/proc/self/oom_score_adj", "100"))
+    assert names(ops).index("SETNS") == 1
+    assert not any(op.name == "WRITE_FILE" and "oom" in op.args[0] for op in build(config()))
+    exec_ops = plan.build_exec({"args": ["/bin/true"], "cwd": "/"},
+                               PlanContext(bundle="/b", probe=FakeProbe()), pidfd=6,
+                               ns_flags=lib.CLONE_NEWPID, oom_score_adj=-5)
+    assert exec_ops[0] == Op("WRITE_FILE", ("/proc/self/oom_score_adj", "-5"))
