@@ -6,9 +6,10 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (pyrunc creates namespaces, mounts and cgroups)" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=/opt/pyrunc/venv
-# runc, containerd and podman (with conmon) are references and real clients in the tests;
-# uidmap (newuidmap/newgidmap) maps subordinate ids for rootless containers.
-APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd podman conmon uidmap"
+# runc, containerd, podman (with conmon) and docker.io (dockerd 20.10; its docker-init is
+# tini) are references and real clients in the tests; uidmap (newuidmap/newgidmap) maps
+# subordinate ids for rootless containers.
+APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd podman conmon uidmap docker.io tini"
 
 missing=""
 for p in $APT_PACKAGES; do
@@ -17,8 +18,26 @@ done
 if [ -n "$missing" ]; then
   echo "setup: installing$missing"
   export DEBIAN_FRONTEND=noninteractive
+  # No package may start its daemon here: docker.io's init script would mount
+  # cgroups and start a dockerd with iptables rules and a docker0 bridge. The
+  # Debian way: a policy-rc.d that denies every start (ours only if none exists).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# pyrunc setup.sh: no service starts during its apt-get install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
   apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends $missing >/dev/null
+  rc=0
+  apt-get install -y -q --no-install-recommends $missing >/dev/null || rc=$?
+  [ -z "$own_policy" ] || rm -f "$policy"
+  [ "$rc" = 0 ] || { echo "setup: apt-get install failed ($rc)" >&2; exit 1; }
+  # The tests start private daemons only (never /run/docker.pid, never a docker0).
+  if [ -e /var/run/docker.pid ] || [ -e /var/run/docker-ssd.pid ] || ip link show docker0 >/dev/null 2>&1; then
+    echo "setup: a system dockerd started during the install: stop it and remove docker0" >&2
+    exit 1
+  fi
 fi
 
 if [ ! -x "$VENV/bin/python3" ]; then
