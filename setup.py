@@ -2,6 +2,7 @@
 import pathlib
 import shutil
 import subprocess
+import sys
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -9,18 +10,26 @@ from setuptools.command.build_py import build_py
 HERE = pathlib.Path(__file__).resolve().parent
 
 
+WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+
+
 class BuildPy(build_py):
-    """Also compile csrc/init.c (static) and ship the schemas inside the package."""
+    """Also compile csrc/init.c (static), generate runtime/_consts.py from the C
+    headers, check csrc/native.c (which the cffi build includes) on its own,
+    and ship the schemas inside the package."""
 
     def run(self):
         super().run()
         pkg = pathlib.Path(self.build_lib) / "runtime"
         pkg.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["gcc", "-static", "-s", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
-             str(pkg / "pyrunc-init"), str(HERE / "csrc" / "init.c")],
-            check=True,
-        )
+        csrc = HERE / "csrc"
+        subprocess.run(["gcc", "-static", "-s", "-O2", *WARNINGS, "-o", str(pkg / "pyrunc-init"),
+                        str(csrc / "init.c")], check=True)
+        # Its functions are used by the cffi module, not in this unit alone.
+        subprocess.run(["gcc", *WARNINGS, "-Wno-unused-function", "-fsyntax-only",
+                        f"-I{csrc}", str(csrc / "native.c")], check=True)
+        subprocess.run([sys.executable, str(csrc / "gen_consts.py"), str(pkg / "_consts.py")],
+                       check=True)
         commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short=12", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()
         (pkg / "COMMIT").write_text(commit or "unknown")

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "plan.h"
+#include "resolve.h"
 
 #define MAX_ARGS 65536
 #define MAX_GROUPS 65536
@@ -142,15 +143,7 @@ static const char *get_str(struct cursor *c)
 
 static int open_in_root_how(const char *path, int flags, uint64_t resolve)
 {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = (uint64_t)(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve;
-    while (*path == '/')
-        path++;
-    if (!*path)
-        path = ".";
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+    return resolve_in_root(rootfd, path, flags, resolve);
 }
 
 static int open_in_root(const char *path, int flags)

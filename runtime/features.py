@@ -11,19 +11,14 @@ that acts on them wherever the code has one:
 - linux.namespaces: the keys of plan.NAMESPACE_FLAGS, sorted;
 - linux.memoryPolicy: process_attrs' MPOL_MODES and MPOL_FLAGS, sorted.
 
-mountopts and plan import the cffi module runtime._native, which a command that
-reads no config does not load (docs/architecture.md) and which a source tree
-does not have. So their tables are read from the modules' source with ast
-(literal dict keys only); if that ever fails, for example after a refactoring
-that builds a table in a loop, the module is imported instead.
-tests/unit/test_features.py checks both ways give the same names.
+mountopts and plan take their constants from runtime._consts (generated from
+the C headers at build time), not from the cffi module: they are imported as
+they are.
 """
-import ast
-import importlib
 import json
 import os
 
-from . import OCI_VERSION, __version__, caps, process_attrs
+from . import OCI_VERSION, __version__, caps, mountopts, plan, process_attrs
 
 OCI_VERSION_MIN = "1.0.0"
 
@@ -49,54 +44,15 @@ def commit() -> str:
         return "unknown"
 
 
-def _literal_dict_keys(module: str, names: tuple[str, ...]) -> dict[str, list[str]]:
-    """The string keys of the top-level dict literals `names` in module.py,
-    without importing it. LookupError if one of them is not such a literal."""
-    path = os.path.join(_HERE, module + ".py")
-    try:
-        with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read(), path)
-    except (OSError, SyntaxError, ValueError) as e:
-        raise LookupError(f"{path}: {e}") from None
-    found: dict[str, list[str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if not isinstance(target, ast.Name) or target.id not in names:
-            continue
-        if not isinstance(value, ast.Dict) or not all(
-                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys):
-            raise LookupError(f"{path}: {target.id} is not a dict literal with string keys")
-        found[target.id] = [k.value for k in value.keys]
-    missing = [n for n in names if n not in found]
-    if missing:
-        raise LookupError(f"{path}: no top-level {', '.join(missing)}")
-    return found
-
-
-def _table_keys(module: str, names: tuple[str, ...]) -> set[str]:
-    try:
-        tables = _literal_dict_keys(module, names)
-        return {key for name in names for key in tables[name]}
-    except LookupError:
-        mod = importlib.import_module(f"{__package__}.{module}")
-        return {key for name in names for key in getattr(mod, name)}
-
-
 def mount_options() -> list[str]:
     """Every mount option name mountopts.parse() acts on, sorted."""
-    return sorted(_table_keys("mountopts",
-                              ("FLAG_OPTIONS", "PROPAGATION_OPTIONS", "RECURSIVE_OPTIONS",
-                               "IDMAP_OPTIONS")))
+    return sorted({*mountopts.FLAG_OPTIONS, *mountopts.PROPAGATION_OPTIONS,
+                   *mountopts.RECURSIVE_OPTIONS, *mountopts.IDMAP_OPTIONS})
 
 
 def namespaces() -> list[str]:
     """The namespace types plan.py can create or join, sorted."""
-    return sorted(_table_keys("plan", ("NAMESPACE_FLAGS",)))
+    return sorted(plan.NAMESPACE_FLAGS)
 
 
 def seccomp_features() -> dict:

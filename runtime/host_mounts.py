@@ -13,12 +13,13 @@ def under(rootfs: str) -> list[int]:
 def unmount_new(rootfs: str, before: list[int]) -> None:
     """Detach the mounts below rootfs that are not in `before`."""
     from ._native import ffi, lib
+    from ._consts import MNT_DETACH
     from .errors import PyruncError, strerror
     old = set(before)
     for m in reversed(mountinfo.mounts()):
         if m.id in old or not _below(m.point, rootfs):
             continue
-        if lib.umount2(m.point.encode(), lib.MNT_DETACH) < 0:
+        if lib.umount2(m.point.encode(), MNT_DETACH) < 0:
             raise PyruncError(f"unmount {m.point}: {strerror(ffi.errno)}")
 
 

@@ -61,8 +61,8 @@ def _cloned_for_userns(config: dict) -> bool:
 
 
 def _rec() -> int:
-    from ._native import lib
-    return lib.MS_REC
+    from ._consts import MS_REC
+    return MS_REC
 
 
 def make_trees(mounts: list[Wanted]) -> dict[str, int]:

@@ -12,14 +12,14 @@ import struct
 
 import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 
+from . import _consts as lib
 from . import log, plan
-from ._native import ffi, lib
 from .errors import PyruncError, strerror
 
 INIT_BINARY = os.path.join(os.path.dirname(__file__), "pyrunc-init")
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 MSG = struct.Struct(f"=IiiI{lib.MSG_TEXT_SIZE}s")
-assert MSG.size == ffi.sizeof("struct sync_msg")
+assert MSG.size == lib.SYNC_MSG_SIZE  # struct sync_msg as the C compiler lays it out
 # Received fds are close-on-exec (MSG_CMSG_CLOEXEC): none may leak into a spawn.
 FD_SPACE = 64  # ancillary room for a few fds: more than one is dropped and closed
 

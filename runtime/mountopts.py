@@ -1,7 +1,7 @@
 """OCI mount options → mount(2) flags, propagation and filesystem data."""
 from collections import namedtuple
 
-from ._native import lib
+from . import _consts as lib
 
 # option: (flags to clear, flags to set)
 FLAG_OPTIONS = {

@@ -10,7 +10,7 @@ import struct
 from collections import namedtuple
 
 from . import caps, process_attrs
-from ._native import lib
+from . import _consts as lib
 from .errors import ConfigError
 from .mountopts import PROPAGATION_OPTIONS, parse as parse_mount_options
 
@@ -49,20 +49,10 @@ DEV_SYMLINKS = (
 NO_SYMLINK_TYPES = {"proc", "sysfs"}
 DEVICE_TYPES = {"c": lib.S_IFCHR, "u": lib.S_IFCHR, "b": lib.S_IFBLK, "p": lib.S_IFIFO}
 
-# Payload signature of every op: I = u32, Q = u64, s = string, b = bytes,
-# L = u32 count followed by that many u32.
-SIGNATURES = {
-    "SETNS": "Is", "CLONE": "QI", "WRITE_FD": "Iss", "WAIT": "", "READY": "", "UNSHARE": "Q",
-    "DUMPABLE": "I", "SETSID": "", "MOUNT_PROPAGATE": "Qs", "ROOTFS": "sI", "MKDIRS": "Is",
-    "MKFILE": "s", "MOUNT": "QQQssssI", "MOUNT_SETATTR": "QQs", "MOVE_MOUNT": "IQQs", "MKNOD": "IIIIIsI", "BIND_DEV": "ss",
-    "SYMLINK": "ss", "PIVOT": "I", "MASK": "s", "READONLY": "s", "REMOUNT_RO": "s",
-    "WRITE_FILE": "ss", "HOSTNAME": "s", "DOMAINNAME": "s", "LOOPBACK_UP": "",
-    "RLIMIT": "IQQ", "DROP_BOUNDING": "QI", "KEEPCAPS": "I", "SETGROUPS": "L",
-    "SETGID": "I", "SETUID": "I", "CAPSET": "QQQ", "AMBIENT": "Q", "NO_NEW_PRIVS": "",
-    "UMASK": "I", "CHDIR": "s", "LOOKUP": "ss", "EXEC_FIFO": "s", "CLOSE_FDS": "I",
-    "SECCOMP": "Ib", "ARG": "s", "ENV": "s", "RESET_SIGNALS": "", "EXEC": "", "SETNS_FD": "II", "CONSOLE": "IIII",
-    "IOPRIO": "I", "SCHED": "IQIIQQQ", "AFFINITY": "b", "PERSONALITY": "I", "MEMPOLICY": "Ib", "HOOKS": "", "TRACE": "", "HIDE_MOUNT": "s",
-}
+# Every op's number and payload signature come from csrc/plan.h's PLAN_OPS
+# (runtime/_consts.py): I = u32, Q = u64, s = string, b = bytes, L = u32
+# count followed by that many u32.
+SIGNATURES = {name: sig for name, (_number, sig) in lib.OPS.items()}
 
 
 class Op(namedtuple("Op", "name args", defaults=((),))):
@@ -652,6 +642,6 @@ def encode(ops: list[Op], trace: bool = False) -> bytes:
         if len(sig) != len(op.args):
             raise ValueError(f"{op!r}: expected {len(sig)} arguments")
         payload = b"".join(_encode_value(k, v) for k, v in zip(sig, op.args))
-        out.append(struct.pack("<II", getattr(lib, "OP_" + op.name), len(payload)))
+        out.append(struct.pack("<II", lib.OPS[op.name][0], len(payload)))
         out.append(payload)
     return b"".join(out)

@@ -26,8 +26,9 @@ POINTER = "/linux/resources/devices"
 
 
 def _lib():
-    from .._native import lib
-    return lib
+    """The eBPF constants (generated from the kernel headers at build time)."""
+    from .. import _consts
+    return _consts
 
 
 # -- rules → the v1 controller's state --

@@ -4,7 +4,7 @@ devices controller fed with the v1 path's own writes (v1_resources.device_writes
 
 The interpreter hard-codes the opcode numbers from linux/bpf.h and
 bpf_common.h, so it also checks the constants the generator takes from the
-headers through runtime._native.
+headers into runtime._consts at build time.
 """
 import random
 import struct

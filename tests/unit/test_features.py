@@ -3,11 +3,11 @@
 Which copy of pyrunc is tested: under /opt/pyrunc/venv/bin/pytest, `import runtime`
 finds the *installed* package (site-packages), which may predate this source
 tree. These tests load the source tree's runtime/ under the name "pyrunc_src"
-(importlib, from this file's repository) and test its features.py. mountopts,
-plan and spec import the cffi module, which only the installed package has: for
-the tests that need them, the installed runtime._native stands in as
-pyrunc_src._native; they are skipped with the reason when it cannot be imported
-or the source modules need a newer build of it.
+(importlib, from this file's repository) and test its features.py. The build
+makes runtime._consts (constants from the C headers) and the cffi modules,
+which only the installed package has: the installed ones stand in for the
+source tree's; the tests are skipped with the reason when they cannot be
+imported or the source modules need a newer build of them.
 
 No root needed. The upstream runtime-spec schema is a read-only, test-only
 reference ($PYRUNC_OCI_SCHEMA_DIR or /work/shared/reference/runtime-spec/schema).
@@ -50,7 +50,7 @@ def _source_package():
         spec.loader.exec_module(module)
         # The document probes the kernel and libseccomp through the installed
         # cffi modules (the source tree has no built ones).
-        for ext in ("_native", "_seccomp"):
+        for ext in ("_native", "_seccomp", "_consts"):
             sys.modules.setdefault(f"{SRC}.{ext}", importlib.import_module(f"runtime.{ext}"))
     return sys.modules[SRC]
 
@@ -66,7 +66,7 @@ seccomp = _source_module("seccomp")
 
 @pytest.fixture(scope="module")
 def native_modules():
-    """Source-tree mountopts, plan and spec, on the installed cffi module."""
+    """Source-tree mountopts, plan and spec, on the installed built modules."""
     try:
         native = importlib.import_module("runtime._native")
     except ImportError as e:
@@ -218,30 +218,6 @@ def test_mount_options_are_what_mountopts_parses(tmp_path, native_modules) -> No
         assert mountopts.parse([option]).data == "", option
     # Recursive and propagation options are there.
     assert {"rro", "rnosuid", "rbind", "rprivate", "rslave", "shared"} <= set(listed)
-
-
-def test_source_reading_matches_import(native_modules, monkeypatch) -> None:
-    """ast on the source and the imported module give the same names; the
-    import fallback (taken when the source is no dict literal) works."""
-    by_source = (features.mount_options(), features.namespaces())
-
-    def refuse(module, names):
-        raise LookupError("simulated: not a literal")
-
-    monkeypatch.setattr(features, "_literal_dict_keys", refuse)
-    assert (features.mount_options(), features.namespaces()) == by_source
-
-
-def test_literal_dict_keys_refuses_what_it_cannot_read(tmp_path, monkeypatch) -> None:
-    (tmp_path / "m.py").write_text("A = {'x': 1, 'y': 2}\nB = {k: 1 for k in 'ab'}\n")
-    monkeypatch.setattr(features, "_HERE", str(tmp_path))
-    assert features._literal_dict_keys("m", ("A",)) == {"A": ["x", "y"]}
-    with pytest.raises(LookupError):
-        features._literal_dict_keys("m", ("B",))
-    with pytest.raises(LookupError):
-        features._literal_dict_keys("m", ("C",))
-    with pytest.raises(LookupError):
-        features._literal_dict_keys("absent", ("A",))
 
 
 def test_linux_switches(tmp_path) -> None:

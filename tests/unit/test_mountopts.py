@@ -1,4 +1,4 @@
-from runtime._native import lib
+from runtime import _consts as lib
 from runtime.mountopts import parse
 
 

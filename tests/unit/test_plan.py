@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from runtime import plan
-from runtime._native import lib
+from runtime import _consts as lib
 from runtime.errors import ConfigError
 from runtime.plan import HostProbe, Op, PlanContext
 

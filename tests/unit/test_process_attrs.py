@@ -11,7 +11,7 @@ import struct
 import pytest
 
 from runtime import plan, process_attrs
-from runtime._native import lib
+from runtime import _consts as lib
 from runtime.errors import ConfigError
 from runtime.plan import HostProbe, Op, PlanContext
 
