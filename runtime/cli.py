@@ -9,26 +9,8 @@ import os
 import signal
 import sys
 
-from . import OCI_VERSION, __version__, log
-from .errors import ConfigError, PyruncError
-
-# runc update's flags: (flag, help). Sizes take k/m/g suffixes (powers of 1024).
-UPDATE_FLAGS = (
-    ("--memory", "memory limit (bytes, or 64m, 1g; -1: none)"),
-    ("--memory-swap", "memory+swap limit"),
-    ("--memory-reservation", "memory soft limit"),
-    ("--kernel-memory", "kernel memory limit"),
-    ("--kernel-memory-tcp", "kernel TCP buffer limit"),
-    ("--cpu-shares", "CPU shares (relative weight)"),
-    ("--cpu-period", "CPU CFS period (us)"),
-    ("--cpu-quota", "CPU CFS quota (us; -1: none)"),
-    ("--cpu-rt-period", "CPU realtime period (us)"),
-    ("--cpu-rt-runtime", "CPU realtime runtime (us)"),
-    ("--cpuset-cpus", "CPUs to use (0-3,5)"),
-    ("--cpuset-mems", "memory nodes to use"),
-    ("--pids-limit", "maximum number of processes (-1: none)"),
-    ("--blkio-weight", "block IO weight (10-1000)"),
-)
+from . import OCI_VERSION, __version__, log, update
+from .errors import ConfigError, PyruncError, strerror
 
 # argparse passes every string through gettext, which searches the disk for
 # translation catalogs on each call and never caches a miss: ~340 stat calls,
@@ -153,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("update", "change the resource limits of a live container")
     c.add_argument("-r", "--resources", metavar="FILE",
                    help="LinuxResources JSON (config.json's linux.resources); - reads stdin")
-    for flag, help_text in UPDATE_FLAGS:
+    for flag, _section, _key, _kind, help_text in update.FLAGS:
         c.add_argument(flag, help=help_text)
     c.add_argument("container_id", metavar="container-id")
     c = command("events", "display container events: OOM notifications and resource usage stats")
@@ -436,7 +418,7 @@ def _spec(args) -> None:
                       indent=2)
             f.write("\n")
     except OSError as e:
-        raise PyruncError(f"{path}: {e.strerror.lower()}") from None
+        raise PyruncError(f"{path}: {strerror(e)}") from None
 
 
 if __name__ == "__main__":

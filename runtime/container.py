@@ -11,9 +11,10 @@ import time
 from .cgroups import Cgroup, clone_into_cgroup_supported
 from . import log
 from .caps import drop_ungrantable
-from .errors import ConfigError, ContainerNotExist, PyruncError
+from .errors import ConfigError, ContainerNotExist, PyruncError, strerror
 from .faults import point
-from .state import ContainerDir, oci_state, proc_start_time, require_cgroup
+from .procfs import open_pidfd, start_time
+from .state import ContainerDir, oci_state, require_cgroup
 
 DELETE_TIMEOUT = 10.0  # seconds to wait for a killed container to go away
 
@@ -218,7 +219,7 @@ def _create_claimed(cdir, config, bundle, pid_file, no_pivot, preserve_fds, pres
     _delegate_cgroup(cg, config)
     point("spawned")
     state["init_pid"] = init.pid
-    state["init_start"] = proc_start_time(init.pid)
+    state["init_start"] = start_time(init.pid)
     cdir.save(state)
     point("pid-saved")
     if parent_adds:
@@ -295,7 +296,7 @@ def _create_hooks(cdir: ContainerDir, state: dict, config: dict) -> None:
 def _seen_from_inside(oci: dict) -> dict:
     """runtime.md "State": for hooks in the container namespace, the pid as
     the container sees it."""
-    from .processes import pid_in_own_namespace
+    from .procfs import pid_in_own_namespace
     return dict(oci, pid=pid_in_own_namespace(oci["pid"]))
 
 
@@ -391,7 +392,7 @@ def _open_placement_files(unified: str | None, tasks: list[str]) -> list[int]:
     except OSError as e:
         for fd in files:
             os.close(fd)
-        raise PyruncError(f"open cgroup {e.filename}: {e.strerror.lower()}") from None
+        raise PyruncError(f"open cgroup {e.filename}: {strerror(e)}") from None
     return files
 
 
@@ -441,7 +442,7 @@ def write_pid_file(path: str, pid: int) -> None:
             f.write(str(pid))
         os.rename(tmp, path)
     except OSError as e:
-        raise PyruncError(f"--pid-file {path}: {e.strerror.lower()}") from None
+        raise PyruncError(f"--pid-file {path}: {strerror(e)}") from None
 
 
 # -- start --
@@ -532,13 +533,8 @@ def _remove_stale_fifo(cdir: ContainerDir) -> None:
 
 def _pidfd(state: dict) -> int:
     """A pidfd for the init, checked to be the same process (pid reuse)."""
-    pid = state["init_pid"]
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        raise PyruncError("container not running") from None
-    if proc_start_time(pid) != state["init_start"]:
-        os.close(fd)
+    fd = open_pidfd(state["init_pid"], state["init_start"])
+    if fd is None:
         raise PyruncError("container not running")
     return fd
 

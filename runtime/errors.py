@@ -25,7 +25,13 @@ class ConfigError(PyruncError):
         self.problem = problem
 
 
-def strerror(err: int) -> str:
-    """errno text in the lower case Go programs print: clients match on it."""
+def strerror(err: "int | OSError") -> str:
+    """errno text as Go programs print it ("no such file or directory"):
+    clients match on it. The one way pyrunc words an errno. An OSError
+    without an errno (raised by Python itself) gives its own text."""
+    if isinstance(err, OSError):
+        if not err.errno:
+            return str(err)
+        err = err.errno
     text = os.strerror(err)
     return text[:1].lower() + text[1:]

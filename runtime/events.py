@@ -20,8 +20,9 @@ import time
 
 from . import log
 from .cgroups.stats import collect
-from .errors import PyruncError
-from .state import ContainerDir, proc_start_time, require_cgroup
+from .errors import PyruncError, strerror
+from .procfs import open_pidfd
+from .state import ContainerDir, require_cgroup
 
 _UNITS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6,
           "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
@@ -86,7 +87,7 @@ def _emit(kind: str, container_id: str, data: dict | None = None) -> None:
 
 
 def _stream(cdir: ContainerDir, st: dict, container_id: str, dirs: dict, interval: float) -> None:
-    pidfd = _init_pidfd(st)
+    pidfd = open_pidfd(st.get("init_pid", 0), st.get("init_start"))
     if pidfd is None:
         return  # stopped just now
     watch = _OomWatch(dirs)
@@ -125,20 +126,6 @@ def _stream(cdir: ContainerDir, st: dict, container_id: str, dirs: dict, interva
         _emit("stats", container_id, data)
 
 
-def _init_pidfd(st: dict) -> int | None:
-    """A pidfd of the container's init, or None if it is gone (checked after
-    opening, so a recycled pid is never mistaken for it)."""
-    pid = st.get("init_pid", 0)
-    try:
-        fd = os.pidfd_open(pid) if pid > 0 else None
-    except ProcessLookupError:
-        return None
-    if fd is not None and proc_start_time(pid) != st.get("init_start"):
-        os.close(fd)
-        return None
-    return fd
-
-
 class _OomWatch:
     """OOM kills in the container's memory cgroup, v1 or v2."""
 
@@ -168,7 +155,7 @@ class _OomWatch:
             with open(self._control, "w") as f:
                 f.write(f"{efd} {ofd}")
         except OSError as e:
-            log.warning(f"no OOM events: {memory}: {e.strerror.lower()}")
+            log.warning(f"no OOM events: {memory}: {strerror(e)}")
             return
         self._efd = efd  # ofd stays open: the kernel's registration refers to it
 
@@ -176,7 +163,7 @@ class _OomWatch:
         try:
             self._events = os.open(os.path.join(unified, "memory.events"), os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
-            log.warning(f"no OOM events: {unified}: {e.strerror.lower()}")
+            log.warning(f"no OOM events: {unified}: {strerror(e)}")
             return
         self._kills = self._read_kills()
 

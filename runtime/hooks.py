@@ -26,7 +26,8 @@ import signal
 import subprocess
 
 from . import log
-from .errors import PyruncError
+from .errors import PyruncError, strerror
+from .fdio import write_all
 
 ABORTING = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart")
 OUTPUT_LIMIT = 4096  # bytes of a failed hook's stdout/stderr quoted in the error
@@ -73,7 +74,7 @@ def _run_here(hook: dict, stdin: int, out: int, err: int) -> int:
         proc = subprocess.Popen(hook.get("args") or [hook["path"]], executable=hook["path"],
                                 stdin=stdin, stdout=out, stderr=err, env=env, close_fds=True)
     except OSError as e:
-        raise HookError(f"start: {os.strerror(e.errno).lower()}") from None
+        raise HookError(f"start: {strerror(e.errno)}") from None
     try:
         return proc.wait(timeout=hook.get("timeout"))
     except subprocess.TimeoutExpired:
@@ -110,9 +111,7 @@ def _env_dict(env: list[str]) -> dict:
 
 def _memfd(name: str, data: bytes = b"") -> int:
     fd = os.memfd_create(name, os.MFD_CLOEXEC)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    write_all(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
 

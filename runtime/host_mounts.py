@@ -2,12 +2,12 @@
 rootfs (as runc does). Those mounts are ours to undo: create records which
 mounts were there before, and delete (or create's undo) unmounts every newer
 one under the rootfs, last mounted first."""
-from . import mountinfo
+from . import procfs
 
 
 def under(rootfs: str) -> list[int]:
     """The ids of the mounts at or below rootfs now."""
-    return [m.id for m in mountinfo.mounts() if _below(m.point, rootfs)]
+    return [m.id for m in procfs.mounts() if _below(m.point, rootfs)]
 
 
 def unmount_new(rootfs: str, before: list[int]) -> None:
@@ -16,7 +16,7 @@ def unmount_new(rootfs: str, before: list[int]) -> None:
     from ._consts import MNT_DETACH
     from .errors import PyruncError, strerror
     old = set(before)
-    for m in reversed(mountinfo.mounts()):
+    for m in reversed(procfs.mounts()):
         if m.id in old or not _below(m.point, rootfs):
             continue
         if lib.umount2(m.point.encode(), MNT_DETACH) < 0:

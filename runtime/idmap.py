@@ -13,7 +13,7 @@
 """
 import os
 
-from .errors import ConfigError, PyruncError
+from .errors import ConfigError, PyruncError, strerror
 
 
 class Wanted:
@@ -94,7 +94,7 @@ def _user_namespace(w: Wanted) -> int:
     pid = lib.pyrunc_userns_holder(release)
     if pid < 0:
         raise PyruncError(f"config.json: {w.pointer}: make a user namespace for the id "
-                          f"mapping: {os.strerror(-pid).lower()}")
+                          f"mapping: {strerror(-pid)}")
     try:
         for key, name, maps in (("gidMappings", "gid_map", w.maps[1]),
                                 ("uidMappings", "uid_map", w.maps[0])):
@@ -104,7 +104,7 @@ def _user_namespace(w: Wanted) -> int:
                     f.write(text)
             except OSError as e:
                 raise PyruncError(f"config.json: {w.pointer}/{key}: "
-                                  f"{os.strerror(e.errno).lower()}") from None
+                                  f"{strerror(e.errno)}") from None
         return os.open(f"/proc/{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.close(release[0])
@@ -118,5 +118,5 @@ def _tree(w: Wanted, userns_fd: int) -> int:
     if fd < 0:
         what = "id-map" if userns_fd >= 0 else "clone"
         raise PyruncError(f"config.json: {w.pointer}: {what} {w.source}: "
-                          f"{os.strerror(-fd).lower()}")
+                          f"{strerror(-fd)}")
     return fd

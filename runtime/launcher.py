@@ -15,20 +15,17 @@ import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 from . import _consts as lib
 from . import log, plan
 from .errors import PyruncError, strerror
+from .fdio import recv_with_fds, write_all
 
 INIT_BINARY = os.path.join(os.path.dirname(__file__), "pyrunc-init")
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 MSG = struct.Struct(f"=IiiI{lib.MSG_TEXT_SIZE}s")
 assert MSG.size == lib.SYNC_MSG_SIZE  # struct sync_msg as the C compiler lays it out
-# Received fds are close-on-exec (MSG_CMSG_CLOEXEC): none may leak into a spawn.
-FD_SPACE = 64  # ancillary room for a few fds: more than one is dropped and closed
 
 
 def sealed_memfd(name: str, data: bytes) -> int:
     fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    write_all(fd, data)
     fcntl.fcntl(fd, fcntl.F_ADD_SEALS, SEALS)
     return fd
 
@@ -134,11 +131,9 @@ class Init:
 
     def _recv_one(self, eof_ok: bool) -> tuple | None:
         try:
-            data, ancillary, _flags, _addr = self._sock.recvmsg(MSG.size, FD_SPACE,
-                                                                 _socket.MSG_CMSG_CLOEXEC)
+            data, fds = recv_with_fds(self._sock, MSG.size)
         except OSError as e:
             raise InitError(f"read from the container init: {strerror(e.errno)}") from None
-        fds = _received_fds(ancillary)
         if not data:
             if eof_ok:
                 return None
@@ -247,15 +242,6 @@ def _describe_arg(value) -> str:
         return hex(value) if value > 4096 else str(value)
     text = repr(value) if isinstance(value, (str, tuple)) else str(value)
     return text if len(text) <= 200 else text[:200] + "..."
-
-
-def _received_fds(ancillary) -> list[int]:
-    fds = []
-    for level, kind, data in ancillary:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            usable = len(data) - len(data) % 4
-            fds += struct.unpack(f"{usable // 4}i", data[:usable])
-    return fds
 
 
 def open_fds(first: int, count: int) -> list[int]:

@@ -8,7 +8,7 @@ set up; pyroute2 is imported only then (~200 ms). Nothing moves a device
 back: when the namespace dies the kernel returns physical devices to the host
 and destroys virtual ones, as the spec requires.
 """
-from .errors import ConfigError, PyruncError
+from .errors import ConfigError, PyruncError, strerror
 
 POINTER = "/linux/netDevices"
 IFNAMSIZ = 16  # with the NUL
@@ -130,6 +130,5 @@ def _set_up(ipr, host_name: str, name: str, index: int, addrs: list[tuple]) -> N
 
 
 def _describe(e) -> str:
-    import os
     code = e.code if isinstance(e.code, int) else 0
-    return os.strerror(code).lower() if code else str(e)
+    return strerror(code) if code else str(e)

@@ -74,7 +74,7 @@ class HostProbe:
 
     def proc_and_sys_outside(self, rootfs: str) -> list[str]:
         """Mount points of whole proc and sysfs instances outside rootfs."""
-        from .mountinfo import mounts
+        from .procfs import mounts
         inside = rootfs.rstrip("/") + "/"
         return [m.point for m in mounts() if m.fstype in ("proc", "sysfs") and m.root == "/"
                 and not (m.point + "/").startswith(inside)]

@@ -7,6 +7,7 @@ Pure functions of the config (the LSM and resctrl checks read /sys and
 ConfigError naming the field it cannot honour.
 """
 from .errors import ConfigError
+from .procfs import fstype_mounted
 
 IOPRIO_CLASSES = {"IOPRIO_CLASS_RT": 1, "IOPRIO_CLASS_BE": 2, "IOPRIO_CLASS_IDLE": 3}
 IOPRIO_CLASS_SHIFT = 13
@@ -181,19 +182,11 @@ def apparmor_enabled() -> bool:
 
 
 def selinux_enabled() -> bool:
-    try:
-        with open("/proc/self/mountinfo") as f:
-            return any(line.split(" - ")[1].startswith("selinuxfs ") for line in f if " - " in line)
-    except OSError:
-        return False
+    return fstype_mounted("selinuxfs")
 
 
 def resctrl_mounted() -> bool:
-    try:
-        with open("/proc/self/mountinfo") as f:
-            return any(" - resctrl " in line for line in f)
-    except OSError:
-        return False
+    return fstype_mounted("resctrl")
 
 
 def lsm_writes(process: dict, base: str = "/process") -> list[tuple[str, str]]:

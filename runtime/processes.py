@@ -7,6 +7,8 @@ with forks, so a SIGKILL to all is repeated until no new process shows.
 import os
 import signal
 
+from .procfs import parent
+
 
 def _ns_id(pid, kind: str) -> tuple[int, int] | None:
     """None if the process is gone or, not dumpable, hides its namespaces
@@ -23,20 +25,11 @@ def _all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def _parent(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(b")") + 2:].split()[1])
-
-
 def container_pids(init_pid: int) -> list[int]:
     """Host pids of the container whose init is init_pid (empty once it is
     gone): the processes in its pid namespace, unless that is ours or hidden
     (_ns_id), and every descendant of those (nested pid namespaces)."""
-    parents = {p: _parent(p) for p in _all_pids()}
+    parents = {p: parent(p) for p in _all_pids()}
     if init_pid not in parents:
         return []
     theirs = _ns_id(init_pid, "pid")
@@ -47,8 +40,8 @@ def container_pids(init_pid: int) -> list[int]:
     grew = True
     while grew:
         grew = False
-        for pid, parent in parents.items():
-            if parent in found and pid not in found:
+        for pid, ppid in parents.items():
+            if ppid in found and pid not in found:
                 found.add(pid)
                 grew = True
     return sorted(found)
@@ -70,15 +63,3 @@ def signal_all(init_pid: int, sig: int, rounds: int = 10) -> None:
         if sig != signal.SIGKILL and sig != signal.SIGSTOP:
             return  # other signals may be handled: the forks meanwhile are the program's own
 
-
-def pid_in_own_namespace(pid: int) -> int:
-    """pid as the innermost pid namespace it lives in sees it (NSpid's last
-    field: 1 for a container's init with its own); pid itself if unknown."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("NSpid:"):
-                    return int(line.split()[-1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return pid

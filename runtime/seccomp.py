@@ -10,7 +10,8 @@ program: they go to seccomp(2) in the init.
 import json
 
 from . import log, root_cache
-from .errors import ConfigError, PyruncError
+from .errors import ConfigError, PyruncError, strerror
+from .fdio import send_fd
 
 POINTER = "/linux/seccomp"
 CACHE_PREFIX = ".seccomp-"
@@ -153,16 +154,16 @@ def _program_input(profile: dict) -> bytes:
 def send_notify_fd(profile: dict, fd: int, state: dict, pid: int) -> None:
     """Hand the notify fd to listenerPath with the container process state
     (runtime-spec config-linux.md "Seccomp", "The Container Process State")."""
-    import array
-    import socket
+    import _socket
     message = {"ociVersion": state["ociVersion"], "fds": ["seccompFd"], "pid": pid,
                "metadata": profile.get("listenerMetadata", ""), "state": state}
     path = profile["listenerPath"]
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.connect(path)
-            sock.sendmsg([json.dumps(message).encode()],
-                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]).tobytes())])
+        sock.connect(path)
+        send_fd(sock, json.dumps(message).encode(), fd)
     except OSError as e:
         raise PyruncError(f"failed to connect with seccomp agent {path} ({POINTER}/listenerPath): "
-                          f"{e.strerror.lower() if e.strerror else e}") from None
+                          f"{strerror(e)}") from None
+    finally:
+        sock.close()

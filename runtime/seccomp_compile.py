@@ -3,7 +3,7 @@
 import os
 
 from . import log, seccomp_enosys
-from .errors import ConfigError, PyruncError
+from .errors import ConfigError, PyruncError, strerror
 from .seccomp import POINTER, action_value
 from ._seccomp import ffi, lib
 
@@ -43,7 +43,7 @@ def _add_architectures(ctx, names: list[str]) -> None:
                               f"{name} is not supported by this libseccomp ({_version()})")
         rc = lib.seccomp_arch_add(ctx, token)
         if rc < 0 and rc != -17:  # EEXIST: the native one is always there
-            raise ConfigError(f"{POINTER}/architectures/{i}", f"{name}: {os.strerror(-rc)}")
+            raise ConfigError(f"{POINTER}/architectures/{i}", f"{name}: {strerror(-rc)}")
 
 
 def _add_rule(ctx, rule: dict, default: int, pointer: str) -> None:
@@ -70,7 +70,7 @@ def _add_rule(ctx, rule: dict, default: int, pointer: str) -> None:
             rc = lib.seccomp_rule_add_array(ctx, action, number, len(group), conds)
             if rc < 0:
                 raise ConfigError(f"{pointer}/names/{j}",
-                                  f"libseccomp refused the rule for {name}: {os.strerror(-rc)}")
+                                  f"libseccomp refused the rule for {name}: {strerror(-rc)}")
 
 
 def _export(ctx) -> bytes:
@@ -78,7 +78,7 @@ def _export(ctx) -> bytes:
     try:
         rc = lib.seccomp_export_bpf(ctx, fd)
         if rc < 0:
-            raise PyruncError(f"libseccomp could not export the filter: {os.strerror(-rc)}")
+            raise PyruncError(f"libseccomp could not export the filter: {strerror(-rc)}")
         size = os.lseek(fd, 0, os.SEEK_END)
         return os.pread(fd, size, 0)
     finally:

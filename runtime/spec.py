@@ -9,10 +9,10 @@ import os
 import re
 
 from . import caps, log, root_cache
-from .errors import ConfigError, PyruncError
+from .errors import ConfigError, PyruncError, strerror
 from .plan import RLIMITS
 
-SCHEMA_DIR = os.path.join(os.path.dirname(__file__), "schema")
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schema", "config-schema.json")
 
 # Sysctls a container may set, by the namespace that makes them its own.
 IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
@@ -49,11 +49,10 @@ def load(bundle: str, cache_dir: str | None = None) -> dict:
     if not isinstance(config, dict):
         raise ConfigError("", "expected a JSON object at the top level")
     check_strings(config)
-    with open(os.path.join(SCHEMA_DIR, "config-schema.json"), "rb") as f:
-        schema = f.read()
+    schema = _schema_text()
     key = _verdict_key(cache_dir, schema, data)
     if not (key and os.path.exists(root_cache.path(cache_dir, VERDICT_PREFIX, key))):
-        check_schema(config, json.loads(schema))
+        check_schema(config, schema=json.loads(schema))
         if key:
             root_cache.put(cache_dir, VERDICT_PREFIX, key)
         log.debug(f"{path}: valid (checked against the schema)")
@@ -154,11 +153,22 @@ def validator_class():
     return jsonschema.validators.extend(base, type_checker=strict)
 
 
-def check_schema(config: dict, schema: dict, file: str = "config.json") -> None:
+def _schema_text() -> bytes:
+    with open(SCHEMA_FILE, "rb") as f:
+        return f.read()
+
+
+def check_schema(value, file: str = "config.json", definition: str | None = None,
+                 schema: dict | None = None) -> None:
+    """value against the schema (schema: already parsed), or against one of
+    its $defs (a process, a LinuxResources); errors point into `file`."""
     import jsonschema
 
+    schema = schema or json.loads(_schema_text())
+    if definition:
+        schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     validator = validator_class()(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
         raise ConfigError(_pointer(error.absolute_path), _describe(error), file=file)
 
@@ -170,20 +180,18 @@ def load_process(path: str) -> dict:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise PyruncError(f"--process {path}: {os.strerror(e.errno).lower()}") from None
+        raise PyruncError(f"--process {path}: {strerror(e.errno)}") from None
     try:
         process = json.loads(data)
     except (ValueError, RecursionError) as e:
         raise ConfigError("", f"invalid JSON: {e}", file=path) from None
     if not isinstance(process, dict):
         raise ConfigError("", "expected a JSON object (an OCI process)", file=path)
-    with open(os.path.join(SCHEMA_DIR, "config-schema.json")) as f:
-        schema = json.load(f)
     try:
         check_strings(process)
     except ConfigError as e:
         raise ConfigError(e.pointer, e.problem, file=path) from None
-    check_schema(process, {"$defs": schema["$defs"], "$ref": "#/$defs/processSpec"}, file=path)
+    check_schema(process, file=path, definition="processSpec")
     try:
         _check_process(process)
     except ConfigError as e:
@@ -329,7 +337,7 @@ def _check_namespace_file(path: str, pointer: str) -> None:
     except FileNotFoundError:
         raise ConfigError(pointer, f"{path}: no such file") from None
     except OSError as e:
-        raise ConfigError(pointer, f"{path}: {os.strerror(e.errno).lower()}") from None
+        raise ConfigError(pointer, f"{path}: {strerror(e.errno)}") from None
     if not stat.S_ISREG(mode):
         raise ConfigError(pointer, f"{path}: not a namespace file")
 

@@ -12,8 +12,10 @@ import os
 import time
 
 from . import OCI_VERSION
-from .errors import ContainerNotExist, PyruncError
+from .errors import ContainerNotExist, PyruncError, strerror
+from .fdio import atomic_write
 from .ids import check_id
+from .procfs import start_time
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
@@ -27,21 +29,6 @@ def now_rfc3339() -> str:
     """UTC with nanoseconds, as runc writes it (without importing datetime)."""
     ns = time.time_ns()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
-
-
-def proc_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks, or None if it is gone or a zombie."""
-    if pid <= 0:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
 
 
 class ContainerDir:
@@ -65,19 +52,19 @@ class ContainerDir:
         except OSError as e:
             from .rootless import state_dir_hint
             raise PyruncError(f"--root {self.root}: cannot make the state directory "
-                              f"{e.filename}: {os.strerror(e.errno).lower()}"
+                              f"{e.filename}: {strerror(e.errno)}"
                               f"{state_dir_hint(self.root)}") from None
         self.lock()
 
     def exists(self) -> bool:
         return os.path.isdir(self.path)
 
-    def lock(self, shared: bool = False) -> None:
+    def lock(self) -> None:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ContainerNotExist(self.id) from None
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         if not os.path.isdir(self.path):  # deleted while we waited for the lock
             os.close(fd)
             raise ContainerNotExist(self.id)
@@ -167,10 +154,7 @@ class ContainerDir:
         self._write_atomically(STATE_FILE, state)
 
     def _write_atomically(self, name: str, data: dict) -> None:
-        tmp = os.path.join(self.path, f".{name}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f)
-        os.rename(tmp, os.path.join(self.path, name))
+        atomic_write(os.path.join(self.path, name), json.dumps(data).encode())
 
     # -- status --
 
@@ -183,7 +167,7 @@ class ContainerDir:
             alive = self._lock_fd < 0 and self.locked_by_other()
             return "creating" if alive else "stopped"
         pid = state["init_pid"]
-        if proc_start_time(pid) != state.get("init_start"):
+        if start_time(pid) != state.get("init_start"):
             return "stopped"
         if _frozen(state):  # a frozen created container is paused too (runc)
             return "paused"

@@ -1,7 +1,7 @@
 """The parent's side of process.terminal.
 
 The C init opens the pty inside the container's /dev/pts and sends the master
-over the sync socket (recv_fd). pyrunc then hands the master to the caller's
+over the sync socket (launcher.Init receives it). pyrunc then hands the master to the caller's
 --console-socket (send_console), or, in the foreground without one, relays
 between its own terminal and the master (relay), as runc does.
 """
@@ -11,22 +11,21 @@ import os
 import select
 import signal
 import struct
-import sys
 import termios
 
+import _socket  # socket.py's enum set-up is not needed here
+
 from .errors import PyruncError, strerror
+from .fdio import send_fd, write_all
 
 _WINSIZE = struct.Struct("HHHH")  # struct winsize: rows, cols, xpixel, ypixel
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes with the NUL
-_MAX_FDS = 8  # room to see (and close) fds a peer sent beyond the one expected
 
 
 def send_console(socket_path: str, master_fd: int, name: str = "/dev/ptmx") -> None:
     """Connect to the AF_UNIX stream socket at socket_path and send one message
     carrying master_fd (and nothing else) by SCM_RIGHTS; the data is the pty's
     name, which clients ignore. The caller still owns and closes master_fd."""
-    import _socket  # socket.py's enum set-up is not needed for this
-
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     dir_fd = -1
     try:
@@ -38,57 +37,14 @@ def send_console(socket_path: str, master_fd: int, name: str = "/dev/ptmx") -> N
             target = f"/proc/self/fd/{dir_fd}/{tail}"
         sock.connect(target)
         # A stream socket drops control data sent with no bytes: never send none.
-        data = os.fsencode(name) or b"\0"
-        fds = master_fd.to_bytes(4, sys.byteorder, signed=True)
-        sock.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        send_fd(sock, os.fsencode(name) or b"\0", master_fd)
     except OSError as e:
-        text = strerror(e.errno) if e.errno else str(e)
+        text = strerror(e)
         raise PyruncError(f"--console-socket {socket_path}: {text}") from None
     finally:
         sock.close()
         if dir_fd >= 0:
             os.close(dir_fd)
-
-
-def recv_fd(sock, bufsize: int = 4096) -> tuple[bytes, int]:
-    """Receive one message from sock (a socket object or a socket fd, left
-    open): (data, fd), with fd -1 if the message carried none; (b"", -1) is EOF.
-    The fd is close-on-exec. More than one fd, or fds lost to a truncated
-    control buffer, is a PyruncError (whatever did arrive is closed)."""
-    import _socket
-
-    own = isinstance(sock, int)
-    s = _socket.socket(fileno=sock) if own else sock
-    try:
-        data, anc, flags, _ = s.recvmsg(bufsize, _socket.CMSG_SPACE(4 * _MAX_FDS),
-                                        _socket.MSG_CMSG_CLOEXEC)
-    finally:
-        if own:
-            s.detach()  # the fd stays the caller's
-    fds = []
-    for level, kind, payload in anc:
-        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-            usable = len(payload) - len(payload) % 4
-            fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
-                    for i in range(0, usable, 4)]
-    if len(fds) > 1 or flags & _socket.MSG_CTRUNC:
-        for fd in fds:
-            os.close(fd)
-        raise PyruncError(f"expected one fd with the message, got {len(fds)}"
-                          + (" (control data truncated)" if flags & _socket.MSG_CTRUNC else ""))
-    return data, (fds[0] if fds else -1)
-
-
-def get_winsize(fd: int) -> tuple[int, int]:
-    """(rows, cols) of the terminal fd."""
-    rows, cols, _, _ = _WINSIZE.unpack(fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(_WINSIZE.size)))
-    return rows, cols
-
-
-def set_winsize(fd: int, rows: int, cols: int) -> None:
-    """Set the size of the terminal fd; on a pty master the kernel then sends
-    SIGWINCH to the slave's foreground process group."""
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, _WINSIZE.pack(rows, cols, 0, 0))
 
 
 def take_our_size(master_fd: int) -> None:
@@ -263,15 +219,8 @@ def _pump(master: int, child_done, stdin_fd, stdout_fd: int, linger: float) -> N
 def _write_all(fd: int, data: bytes) -> bool:
     """Write all of data; False if the reader is gone (EPIPE, EIO): output is
     then dropped but still drained, so the container never blocks on it."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            # A shared, non-blocking stdout: wait until it takes more.
-            poller = select.poll()
-            poller.register(fd, select.POLLOUT)
-            poller.poll()
-        except OSError:
-            return False
+    try:
+        write_all(fd, data)
+    except OSError:
+        return False
     return True

@@ -1,26 +1,32 @@
 """`update`: the LinuxResources a live container should get, from --resources
 (a file or stdin) and runc's flags (which win)."""
 import json
-import os
 import re
 import sys
 
-from .errors import ConfigError, PyruncError
+from .errors import PyruncError, strerror
 
 _SIZE = re.compile(r"(-?\d+)\s*([kmgt]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
-# flag attribute → (section, key, parse)
-FLAG_FIELDS = {
-    "memory": ("memory", "limit", "size"), "memory_swap": ("memory", "swap", "size"),
-    "memory_reservation": ("memory", "reservation", "size"),
-    "kernel_memory": ("memory", "kernel", "size"), "kernel_memory_tcp": ("memory", "kernelTCP", "size"),
-    "cpu_shares": ("cpu", "shares", "int"), "cpu_period": ("cpu", "period", "int"),
-    "cpu_quota": ("cpu", "quota", "int"), "cpu_rt_period": ("cpu", "realtimePeriod", "int"),
-    "cpu_rt_runtime": ("cpu", "realtimeRuntime", "int"), "cpuset_cpus": ("cpu", "cpus", "str"),
-    "cpuset_mems": ("cpu", "mems", "str"), "pids_limit": ("pids", "limit", "int"),
-    "blkio_weight": ("blockIO", "weight", "int"),
-}
+# runc update's flags: (flag, LinuxResources section and key, how its value
+# reads, help). Sizes take k/m/g/t suffixes (powers of 1024).
+FLAGS = (
+    ("--memory", "memory", "limit", "size", "memory limit (bytes, or 64m, 1g; -1: none)"),
+    ("--memory-swap", "memory", "swap", "size", "memory+swap limit"),
+    ("--memory-reservation", "memory", "reservation", "size", "memory soft limit"),
+    ("--kernel-memory", "memory", "kernel", "size", "kernel memory limit"),
+    ("--kernel-memory-tcp", "memory", "kernelTCP", "size", "kernel TCP buffer limit"),
+    ("--cpu-shares", "cpu", "shares", "int", "CPU shares (relative weight)"),
+    ("--cpu-period", "cpu", "period", "int", "CPU CFS period (us)"),
+    ("--cpu-quota", "cpu", "quota", "int", "CPU CFS quota (us; -1: none)"),
+    ("--cpu-rt-period", "cpu", "realtimePeriod", "int", "CPU realtime period (us)"),
+    ("--cpu-rt-runtime", "cpu", "realtimeRuntime", "int", "CPU realtime runtime (us)"),
+    ("--cpuset-cpus", "cpu", "cpus", "str", "CPUs to use (0-3,5)"),
+    ("--cpuset-mems", "cpu", "mems", "str", "memory nodes to use"),
+    ("--pids-limit", "pids", "limit", "int", "maximum number of processes (-1: none)"),
+    ("--blkio-weight", "blockIO", "weight", "int", "block IO weight (10-1000)"),
+)
 
 
 def parse_size(text: str, flag: str) -> int:
@@ -32,7 +38,8 @@ def parse_size(text: str, flag: str) -> int:
 
 def resources_from_args(args) -> dict:
     resources = _read_resources(args.resources) if args.resources else {}
-    for attr, (section, key, kind) in FLAG_FIELDS.items():
+    for flag, section, key, kind, _help in FLAGS:
+        attr = flag[2:].replace("-", "_")
         text = getattr(args, attr)
         if text is None:
             continue
@@ -57,7 +64,7 @@ def _read_resources(source: str) -> dict:
         data = sys.stdin.buffer.read() if source == "-" else open(source, "rb").read()
         resources = json.loads(data)
     except OSError as e:
-        raise PyruncError(f"--resources {source}: {os.strerror(e.errno).lower()}") from None
+        raise PyruncError(f"--resources {source}: {strerror(e.errno)}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise PyruncError(f"--resources {name}: invalid JSON ({e})") from None
     if not isinstance(resources, dict):
@@ -67,14 +74,6 @@ def _read_resources(source: str) -> dict:
 
 def check_resources(resources: dict, source: str) -> None:
     """The schema's cgroupResources definition, with pointers into the file."""
-    import jsonschema
-
-    from .spec import SCHEMA_DIR, _describe, _pointer, validator_class
-
-    with open(os.path.join(SCHEMA_DIR, "config-schema.json")) as f:
-        schema = json.load(f)
-    sub = {"$ref": "#/$defs/cgroupResources", "$defs": schema["$defs"]}
-    error = jsonschema.exceptions.best_match(validator_class()(sub).iter_errors(resources))
-    if error is not None:
-        raise ConfigError(_pointer(error.absolute_path), _describe(error),
-                          file="stdin" if source == "-" else source)
+    from .spec import check_schema
+    check_schema(resources, file="stdin" if source == "-" else source,
+                 definition="cgroupResources")

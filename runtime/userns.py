@@ -12,7 +12,7 @@ leaves the others to newuidmap/newgidmap.
 import os
 import re
 
-from .errors import ConfigError, PyruncError
+from .errors import ConfigError, PyruncError, strerror
 
 MAPS = (("uidMappings", "uid_map"), ("gidMappings", "gid_map"))
 ID_LIMIT = 2**32
@@ -171,7 +171,7 @@ def _write(path: str, text: str, key: str) -> None:
             os.close(fd)
     except OSError as e:
         raise PyruncError(f"config.json: /linux/{key}: write {path}: "
-                          f"{os.strerror(e.errno).lower()}") from None
+                          f"{strerror(e.errno)}") from None
 
 
 def _map_with_tool(pid: int, key: str, mappings: list[dict]) -> None:

@@ -11,7 +11,7 @@ import select
 import signal
 import time
 
-from ..errors import PyruncError
+from ..errors import PyruncError, strerror
 from .hierarchy import Hierarchy, discover
 
 
@@ -50,7 +50,7 @@ class Cgroup:
                     raise PermissionError(errno.EACCES, "permission denied",
                                           os.path.join(path, "cgroup.procs"))
             except OSError as e:
-                reason = f"{e.filename}: {os.strerror(e.errno).lower()}"
+                reason = f"{e.filename}: {strerror(e.errno)}"
                 if optional and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                     self.hierarchies.remove(h)
                     self.left_out.append(h)
@@ -93,7 +93,7 @@ class Cgroup:
                 with open(os.path.join(d, "cgroup.procs"), "w") as f:
                     f.write(str(pid))
             except OSError as e:
-                raise PyruncError(f"add pid {pid} to cgroup {d}: {os.strerror(e.errno).lower()}") from None
+                raise PyruncError(f"add pid {pid} to cgroup {d}: {strerror(e.errno)}") from None
 
     def exists(self) -> bool:
         return any(os.path.isdir(d) for d in self.dirs.values())
@@ -219,4 +219,4 @@ def _rmdir(path: str) -> None:
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise PyruncError(f"remove cgroup {path}: {os.strerror(e.errno).lower()}") from None
+        raise PyruncError(f"remove cgroup {path}: {strerror(e.errno)}") from None

@@ -232,15 +232,6 @@ def _query(fd: int, cgroup_dir: str) -> list[int]:
         capacity = n  # more were attached than we had room for: ask again
 
 
-def attached_programs(cgroup_dir: str) -> list[int]:
-    """Ids of the BPF_CGROUP_DEVICE programs attached to this cgroup directory."""
-    fd = _open_dir(cgroup_dir)
-    try:
-        return _query(fd, cgroup_dir)
-    finally:
-        os.close(fd)
-
-
 def _load(prog: bytes, cgroup_dir: str) -> int:
     from .._native import ffi, lib
     if not prog or len(prog) % 8:

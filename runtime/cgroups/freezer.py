@@ -3,7 +3,7 @@ this project's CI), else cgroup v2's cgroup.freeze."""
 import os
 import time
 
-from ..errors import PyruncError
+from ..errors import PyruncError, strerror
 
 FREEZE_TIMEOUT = 10.0
 
@@ -46,7 +46,7 @@ class Freezer:
             with open(path, "w") as f:
                 f.write(value)
         except OSError as e:
-            raise PyruncError(f"write {path}: {e.strerror.lower()}") from None
+            raise PyruncError(f"write {path}: {strerror(e)}") from None
         # Freezing takes effect task by task: wait until the kernel says done.
         deadline = time.monotonic() + FREEZE_TIMEOUT
         delay = 0.0005

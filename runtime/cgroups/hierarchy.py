@@ -1,6 +1,8 @@
 """The cgroup hierarchies mounted on this host, read from /proc/self/mountinfo."""
 import os
 
+from ..procfs import mounts
+
 V1_IGNORED_OPTIONS = {"rw", "ro", "clone_children", "noprefix", "xattr", "nsdelegate",
                       "memory_recursiveprot", "memory_localevents", "favordynmods"}
 
@@ -77,29 +79,16 @@ def _own_cgroups() -> dict[str, str]:
 def discover(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
     own = _own_cgroups()
     found: dict[str, Hierarchy] = {}
-    with open(mountinfo) as f:
-        for line in f:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, superopts = fields[sep + 1], fields[sep + 3]
-            root, mountpoint = fields[3], fields[4]
-            if fstype == "cgroup2":
-                name = "unified"
-            elif fstype == "cgroup":
-                opts = [o for o in superopts.split(",") if o not in V1_IGNORED_OPTIONS
-                        and not o.startswith("release_agent=")]
-                name = ",".join(opts)
-            else:
-                continue
-            if name in found or name not in own:
-                continue
-            found[name] = Hierarchy(name, mountpoint, root, own[name])
+    for m in mounts(mountinfo):
+        if m.fstype == "cgroup2":
+            name = "unified"
+        elif m.fstype == "cgroup":
+            opts = [o for o in m.superopts.split(",") if o not in V1_IGNORED_OPTIONS
+                    and not o.startswith("release_agent=")]
+            name = ",".join(opts)
+        else:
+            continue
+        if name in found or name not in own:
+            continue
+        found[name] = Hierarchy(name, m.point, m.root, own[name])
     return list(found.values())
-
-
-def host_mode(hierarchies: list[Hierarchy]) -> str:
-    v2 = any(h.is_v2 for h in hierarchies)
-    v1 = any(not h.is_v2 for h in hierarchies)
-    if v2 and not v1:
-        return "unified"
-    return "hybrid" if v2 else "legacy"

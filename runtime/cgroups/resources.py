@@ -6,7 +6,7 @@ rest it can (hugetlb on this project's CI host) and `unified` key/values.
 """
 import os
 
-from ..errors import ConfigError, PyruncError
+from ..errors import ConfigError, PyruncError, strerror
 from . import v1_resources, v2_resources
 from .unset import drop_unset
 from .v2_tree import available, check_type, enable_controllers, hierarchy_root
@@ -78,7 +78,7 @@ def _apply_v2(directory: str, resources: dict) -> None:
                     f.write(line)
             except OSError as e:
                 raise ConfigError(pointer, f"write {line!r} to {path}: "
-                                           f"{os.strerror(e.errno).lower()}") from None
+                                           f"{strerror(e.errno)}") from None
     if resources.get("devices") is not None:
         from .devices_bpf import attach_program, program
         attach_program(directory, program(resources["devices"]))
@@ -98,7 +98,7 @@ def check_before_update(dirs: dict, resources: dict) -> None:
         with open(path) as f:
             usage = int(f.read())
     except (OSError, ValueError) as e:
-        raise PyruncError(f"read {path}: {getattr(e, 'strerror', e)}") from None
+        raise PyruncError(f"read {path}: {strerror(e) if isinstance(e, OSError) else e}") from None
     if limit < usage:
         raise PyruncError(f"rejecting memory limit {limit} below the current usage {usage} "
                           f"(memory.checkBeforeUpdate)")

@@ -12,7 +12,7 @@ leaves its values at zero; an unparsable one is an error naming it.
 import os
 import re
 
-from ..errors import PyruncError
+from ..errors import PyruncError, strerror
 
 U64_MAX = 2**64 - 1
 CLOCK_TICKS = 100  # USER_HZ of cpuacct.stat: fixed at 100 on Linux (runc hardcodes it too)
@@ -159,7 +159,7 @@ class _Dir:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as e:
-            raise PyruncError(f"read {path}: {e.strerror.lower()}") from None
+            raise PyruncError(f"read {path}: {strerror(e)}") from None
 
     def parse(self, name: str, parser, default=None):
         text = self.text(name)

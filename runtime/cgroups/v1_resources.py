@@ -6,7 +6,7 @@ naming the pointer, never a silent skip.
 """
 import os
 
-from ..errors import ConfigError
+from ..errors import ConfigError, strerror
 from .v2_resources import rdma_writes
 
 # What every container may use whatever its rules say, as runc adds them:
@@ -175,13 +175,13 @@ def apply(dirs: dict, resources: dict) -> None:
             partner = PARTNERS.get(name)
             if e.errno != 22 or partner not in values:
                 raise ConfigError(pointer, f"write {value!r} to {path}: "
-                                           f"{os.strerror(e.errno).lower()}") from None
+                                           f"{strerror(e.errno)}") from None
             try:
                 _write(os.path.join(directory, partner), values[partner])
                 _write(path, value)
             except OSError as e2:
                 raise ConfigError(pointer, f"write {value!r} to {path}: "
-                                           f"{os.strerror(e2.errno).lower()}") from None
+                                           f"{strerror(e2.errno)}") from None
             done.add(partner)
         if name == "memory.kmem.limit_in_bytes" and value != "-1":
             _check_kmem_applied(path, int(value), pointer)

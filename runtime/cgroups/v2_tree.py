@@ -3,7 +3,7 @@ cgroup.subtree_control, and the threaded-mode rules checked before the init is
 placed (a "domain invalid" cgroup refuses processes with EOPNOTSUPP)."""
 import os
 
-from ..errors import ConfigError, PyruncError
+from ..errors import ConfigError, PyruncError, strerror
 from .v2_resources import DOMAIN_CONTROLLERS
 
 # What a threaded subtree can use (cgroup-v2.rst "Threads").
@@ -84,7 +84,7 @@ def _why(err: int, directory: str) -> str:
     if err == errno.EOPNOTSUPP:
         return (f"{directory} is in threaded mode, where only thread-aware controllers "
                 f"(cpu, cpuset, pids, perf_event) can be enabled")
-    return os.strerror(err).lower()
+    return strerror(err)
 
 
 def _type(directory: str) -> str:
@@ -109,7 +109,7 @@ def check_type(directory: str, needed: dict[str, str]) -> None:
             with open(os.path.join(directory, "cgroup.type"), "w") as f:
                 f.write("threaded")
         except OSError as e:
-            raise PyruncError(f"make {directory} threaded: {os.strerror(e.errno).lower()}") \
+            raise PyruncError(f"make {directory} threaded: {strerror(e.errno)}") \
                 from None
     elif kind == "threaded" and domain:
         raise ConfigError(needed[domain[0]], f"cgroup {directory} is threaded, where the "

@@ -12,8 +12,19 @@ import uuid
 import pytest
 
 from conftest import needs_root
-from runtime.cgroups.devices_bpf import attach_program, attached_programs, program
+from runtime.cgroups import devices_bpf
+from runtime.cgroups.devices_bpf import attach_program, program
 from runtime.errors import PyruncError
+
+
+def attached_programs(cgroup_dir: str) -> list[int]:
+    """Ids of the BPF_CGROUP_DEVICE programs attached to this cgroup directory,
+    asked of the kernel the way attach_program asks before it replaces them."""
+    fd = devices_bpf._open_dir(cgroup_dir)
+    try:
+        return devices_bpf._query(fd, cgroup_dir)
+    finally:
+        os.close(fd)
 
 
 def cgroup2_mount() -> str | None:

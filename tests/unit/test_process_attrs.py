@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from runtime import plan, process_attrs
+from runtime import plan, process_attrs, procfs
 from runtime import _consts as lib
 from runtime.errors import ConfigError
 from runtime.plan import HostProbe, Op, PlanContext
@@ -383,6 +383,7 @@ MOUNTINFO = ("22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
 ])
 def test_host_checks_read_sysfs_and_mountinfo(monkeypatch, files, apparmor, selinux, resctrl):
     monkeypatch.setattr(process_attrs, "open", fake_open(files), raising=False)
+    monkeypatch.setattr(procfs, "open", fake_open(files), raising=False)  # mountinfo
     assert process_attrs.apparmor_enabled() is apparmor
     assert process_attrs.selinux_enabled() is selinux
     assert process_attrs.resctrl_mounted() is resctrl

@@ -5,7 +5,8 @@ import os
 import pytest
 
 from runtime.errors import ContainerNotExist, PyruncError
-from runtime.state import ContainerDir, new_state, oci_state, proc_start_time
+from runtime.procfs import start_time as proc_start_time
+from runtime.state import ContainerDir, new_state, oci_state
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pathlib
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,20 @@ SOURCE_ROOT = str(pathlib.Path(terminal.__file__).resolve().parents[1])
 def pty_number(fd: int) -> int:
     """The /dev/pts number of a pty master (ENOTTY on anything else)."""
     return int.from_bytes(fcntl.ioctl(fd, TIOCGPTN, bytes(4)), sys.byteorder)
+
+
+WINSIZE = struct.Struct("HHHH")  # struct winsize: rows, cols, xpixel, ypixel
+
+
+def get_winsize(fd: int) -> tuple[int, int]:
+    rows, cols, _, _ = WINSIZE.unpack(fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(WINSIZE.size)))
+    return rows, cols
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    """On a pty master the kernel then sends SIGWINCH to the slave's
+    foreground process group."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, WINSIZE.pack(rows, cols, 0, 0))
 
 
 def close_all(*fds):
@@ -156,55 +171,7 @@ def test_send_console_refused(pair, tmp_path):
         sock.close()
 
 
-# -- recv_fd --
-
-def test_recv_fd_one_fd_from_an_int_socket():
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    r, w = os.pipe()
-    try:
-        a.sendmsg([b"console"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))])
-        data, fd = terminal.recv_fd(b.fileno())
-        assert data == b"console"
-        assert fd not in (r, w)
-        assert fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
-        os.write(fd, b"x")  # the pipe's write end indeed
-        os.close(fd)
-        assert os.read(r, 1) == b"x"
-        os.fstat(b.fileno())  # the int socket is still open (not closed by recv_fd)
-        a.sendmsg([b"plain"])
-        assert terminal.recv_fd(b) == (b"plain", -1)
-        a.close()
-        assert terminal.recv_fd(b) == (b"", -1)  # EOF
-    finally:
-        a.close()
-        b.close()
-        close_all(r, w)
-
-
-def test_recv_fd_refuses_and_closes_extra_fds():
-    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    r, w = os.pipe()
-    try:
-        before = open_fds()
-        a.sendmsg([b"two"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]))])
-        with pytest.raises(PyruncError, match="expected one fd with the message, got 2"):
-            terminal.recv_fd(b)
-        assert open_fds() == before
-    finally:
-        a.close()
-        b.close()
-        close_all(r, w)
-
-
 # -- window size --
-
-def test_winsize_roundtrip(pair):
-    master, slave = pair
-    terminal.set_winsize(master, 31, 103)
-    assert terminal.get_winsize(slave) == (31, 103)
-    terminal.set_winsize(slave, 7, 9)
-    assert terminal.get_winsize(master) == (7, 9)
-
 
 def test_relay_winsize_at_start_and_on_sigwinch(alarm):
     """In this process (the main thread): the relay's SIGWINCH handler copies
@@ -218,18 +185,18 @@ def test_relay_winsize_at_start_and_on_sigwinch(alarm):
 
     old = signal.signal(signal.SIGWINCH, previous)
     try:
-        terminal.set_winsize(outer_m, 11, 22)
-        terminal.set_winsize(inner_m, 1, 1)
+        set_winsize(outer_m, 11, 22)
+        set_winsize(inner_m, 1, 1)
         before = termios.tcgetattr(outer_s)
 
         def child_done():  # called by the relay about every 50 ms: drives the test
             if "start" not in seen:
-                seen["start"] = terminal.get_winsize(inner_s)
+                seen["start"] = get_winsize(inner_s)
                 seen["raw"] = not termios.tcgetattr(outer_s)[3] & (termios.ECHO | termios.ICANON)
-                terminal.set_winsize(outer_m, 33, 44)
+                set_winsize(outer_m, 33, 44)
                 os.kill(os.getpid(), signal.SIGWINCH)  # we are not in outer's session
                 return False
-            seen["after"] = terminal.get_winsize(inner_s)
+            seen["after"] = get_winsize(inner_s)
             return True
 
         terminal.relay(inner_m, child_done, stdin_fd=outer_s, stdout_fd=outer_s, linger=0.05)
@@ -421,13 +388,13 @@ class Driver:
 def test_relay_under_a_real_terminal():
     d = Driver('stty size; echo hi; read x; echo "got $x"; stty size; exit 5')
     try:
-        terminal.set_winsize(d.master, 33, 77)
+        set_winsize(d.master, 33, 77)
         before = termios.tcgetattr(d.slave)
         assert not d.raw()  # a fresh pty is cooked: the check below can fail
         d.read_until(b"hi")
         assert b"33 77" in d.out  # the size at start reached the container's pty
         assert d.raw()  # output flows only once the relay has made the terminal raw
-        terminal.set_winsize(d.master, 44, 99)  # the kernel sends the driver SIGWINCH
+        set_winsize(d.master, 44, 99)  # the kernel sends the driver SIGWINCH
         os.write(d.master, b"hello\r")  # raw: \r goes through; the inner pty makes it \n
         d.read_until(b"RELAY-DONE 5")
         assert b"got hello" in d.out

@@ -1,0 +1,90 @@
+"""What pyrunc reads from /proc, each read one way (proc(5)).
+
+mountinfo's fields are space-separated, and a space, tab, newline or
+backslash in a path comes as a \\ooo octal escape. /proc/PID/stat's second
+field (the command name) may hold spaces and parentheses: the fields after
+it start after the last ")". A pid is only the same process while its start
+time is: a pidfd opened and then checked against it cannot be a recycled pid.
+"""
+import os
+import re
+from collections import namedtuple
+
+Mount = namedtuple("Mount", "id root point fstype superopts")
+
+
+def unescape(field: str) -> str:
+    """\\ooo escapes back to their characters; anything else (UTF-8 included)
+    is as it is."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts(path: str = "/proc/self/mountinfo") -> list[Mount]:
+    """Every mount, in the kernel's order (a mount after the ones below it)."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            out.append(Mount(int(fields[0]), unescape(fields[3]), unescape(fields[4]),
+                             fields[sep + 1], fields[sep + 3]))
+    return out
+
+
+def fstype_mounted(fstype: str) -> bool:
+    """Whether a filesystem of this type is mounted anywhere we can see."""
+    try:
+        return any(m.fstype == fstype for m in mounts())
+    except OSError:
+        return False
+
+
+def _stat_fields(pid) -> list[bytes] | None:
+    """/proc/PID/stat from field 3 (state) on, or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2:].split()
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks, or None if it is gone or a zombie."""
+    fields = _stat_fields(pid) if pid > 0 else None
+    if not fields or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def parent(pid: int) -> int | None:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def open_pidfd(pid: int, started: int | None) -> int | None:
+    """A pidfd for pid if it is still the process that started at `started`
+    (a recycled pid is not), else None."""
+    if pid <= 0:
+        return None
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
+    if start_time(pid) != started:
+        os.close(fd)
+        return None
+    return fd
+
+
+def pid_in_own_namespace(pid: int) -> int:
+    """pid as the innermost pid namespace it lives in sees it (NSpid's last
+    field: 1 for a container's init with its own); pid itself if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("NSpid:"):
+                    return int(line.split()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return pid
