@@ -232,8 +232,33 @@ static unsigned long statvfs_to_ms(unsigned long f)
     return ms;
 }
 
-/* Remount read-only, keeping the flags the kernel may have locked. */
-static void remount_ro(const char *path)
+/* Read-only through the fd of what was resolved and checked, never through the
+ * path a second time (as MASK). mount_setattr changes only MS_RDONLY, so flags
+ * the kernel locked (nosuid, nodev in a user namespace) stay as they are. A
+ * kernel before 5.12 lacks it (ENOSYS): there, the remount by path, keeping
+ * the flags it reads. */
+static int setattr_fd(int fd, uint64_t set, uint64_t clr, unsigned int flags)
+{
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = set;
+    attr.attr_clr = clr;
+    return (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &attr, sizeof attr);
+}
+
+static int set_rdonly_fd(int fd)
+{
+    return setattr_fd(fd, MOUNT_ATTR_RDONLY, 0, 0);
+}
+
+/* A detached tree (open_tree) onto the mount point an fd stands for. */
+static int attach_tree(int tree, int fd)
+{
+    return (int)syscall(SYS_move_mount, tree, "", fd, "",
+                        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static void remount_ro_by_path(const char *path)
 {
     struct statvfs sv;
     if (statvfs(path, &sv) < 0)
@@ -241,6 +266,20 @@ static void remount_ro(const char *path)
     unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | statvfs_to_ms(sv.f_flag);
     if (mount(NULL, path, NULL, flags, NULL) < 0)
         fail(errno, "remount %s read-only", path);
+}
+
+/* A mount (its root: the path of a mount made earlier, or /) read-only. */
+static void remount_ro(const char *path)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        fail(errno, "open %s", path);
+    if (set_rdonly_fd(fd) < 0) {
+        if (errno != ENOSYS)
+            fail(errno, "remount %s read-only", path);
+        remount_ro_by_path(path);
+    }
+    close(fd);
 }
 
 static void after_mount(const char *source, const char *target, unsigned long remount,
@@ -273,8 +312,7 @@ static void do_move_mount(struct cursor *c)
     int fd = open_in_root(target, O_PATH);
     if (fd < 0)
         fail(errno, "open mount target %s", target);
-    if (syscall(SYS_move_mount, tree, "", fd, "",
-                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    if (attach_tree(tree, fd) < 0)
         fail(errno, "attach the prepared mount on %s", target);
     close(fd);
     close(tree);
@@ -300,15 +338,12 @@ static void after_mount(const char *source, const char *target, unsigned long re
 
 static void do_mount_setattr(struct cursor *c)
 {
-    struct mount_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.attr_set = get_u64(c);
-    attr.attr_clr = get_u64(c);
+    uint64_t set = get_u64(c), clr = get_u64(c);
     const char *target = get_str(c);
     int fd = open_in_root(target, O_PATH);
     if (fd < 0)
         fail(errno, "open mount target %s", target);
-    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+    if (setattr_fd(fd, set, clr, AT_RECURSIVE) < 0)
         fail(errno, "set recursive mount attributes of %s", target);
     close(fd);
 }
@@ -443,14 +478,34 @@ static void do_mask(const char *path)
     close(target);
 }
 
+/* readonlyPaths: a read-only bind of the path onto itself, made by fd: a copy
+ * of the tree at the fd (open_tree), read-only on its top mount (as runc's
+ * remount of the bind), attached onto that same fd (move_mount). */
 static void do_readonly(const char *path)
 {
-    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) {
         if (errno == ENOENT)
             return;
-        fail(errno, "bind %s for read-only", path);
+        fail(errno, "open read-only path %s", path);
     }
-    remount_ro(path);
+    int tree = (int)syscall(SYS_open_tree, fd, "",
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    if (tree < 0 && errno == ENOSYS) {
+        if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+            fail(errno, "bind %s for read-only", path);
+        remount_ro_by_path(path);
+        close(fd);
+        return;
+    }
+    if (tree < 0)
+        fail(errno, "bind %s for read-only", path);
+    if (set_rdonly_fd(tree) < 0)
+        fail(errno, "make the bind of %s read-only", path);
+    if (attach_tree(tree, fd) < 0)
+        fail(errno, "attach the read-only bind of %s", path);
+    close(tree);
+    close(fd);
 }
 
 /* ---- process ---- */

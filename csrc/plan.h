@@ -65,8 +65,8 @@
     X(SYMLINK, 27, "ss", "str target, str linkpath (in rootfs)")                        \
     X(PIVOT, 28, "I", "u32 ROOT_*: how the rootfs becomes /")                           \
     X(MASK, 29, "s", "str path (after pivot): bind /dev/null or an empty tmpfs over it") \
-    X(READONLY, 30, "s", "str path (after pivot): bind it onto itself read-only")       \
-    X(REMOUNT_RO, 31, "s", "str path (after pivot): remount read-only keeping flags")   \
+    X(READONLY, 30, "s", "str path (after pivot): bind it onto itself read-only, by fd") \
+    X(REMOUNT_RO, 31, "s", "str path (after pivot): its mount read-only, by fd")        \
     X(WRITE_FILE, 32, "ss", "str path, str content: sysctl, oom_score_adj")             \
     X(HOSTNAME, 33, "s", "str")                                                         \
     X(DOMAINNAME, 34, "s", "str")                                                       \
