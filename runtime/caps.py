@@ -1,4 +1,5 @@
 """Capability names and numbers (the kernel ABI, linux/capability.h)."""
+from . import log
 
 NAMES = (
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
@@ -62,7 +63,6 @@ def drop_ungrantable(process: dict, pointer: str) -> list[str]:
         dropped |= set(sets[name]) - set(keep)
         sets[name] = keep
     if dropped:
-        from . import log
         log.warning(f"{pointer}/capabilities: {', '.join(sorted(dropped))} cannot be granted "
                     "(this host's bounding set lacks them): left out")
     return sorted(dropped)

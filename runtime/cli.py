@@ -4,13 +4,17 @@ Global flags go before the subcommand, as with runc. Every failure is one line
 on stderr (and in --log), exit status 1, and no traceback unless --debug.
 """
 import argparse
-import json
+import importlib
 import os
+import select
 import signal
 import sys
 
-from . import OCI_VERSION, __version__, log, update
-from .errors import ConfigError, PyruncError, strerror
+from . import OCI_VERSION, __version__, log, rootless
+from .commands import MODULES
+from .help import render
+from .update_flags import FLAGS as UPDATE_FLAGS
+from .errors import PyruncError
 
 # argparse passes every string through gettext, which searches the disk for
 # translation catalogs on each call and never caches a miss: ~340 stat calls,
@@ -29,7 +33,6 @@ class _Parser(argparse.ArgumentParser):
         raise PyruncError(f"{message} (see '{self.prog} --help')")
 
     def format_help(self):
-        from .help import render
         return render(self, _version_text() if self.prog == "pyrunc" else "")
 
 
@@ -135,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("update", "change the resource limits of a live container")
     c.add_argument("-r", "--resources", metavar="FILE",
                    help="LinuxResources JSON (config.json's linux.resources); - reads stdin")
-    for flag, _section, _key, _kind, help_text in update.FLAGS:
+    for flag, _section, _key, _kind, help_text in UPDATE_FLAGS:
         c.add_argument(flag, help=help_text)
     c.add_argument("container_id", metavar="container-id")
     c = command("events", "display container events: OOM notifications and resource usage stats")
@@ -147,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-f", "--format", choices=("table", "json"), default="table")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
     command("features", "print the features this runtime supports (runtime-spec JSON)")
-    for name in ("checkpoint", "restore"):  # runc's, refused (see _dispatch)
+    for name in ("checkpoint", "restore"):  # runc's, refused (commands/checkpoint.py)
         c = command(name, f"{name} a container with CRIU: not supported by pyrunc")
         c.add_argument("rest", nargs=argparse.REMAINDER, metavar="container-id",
                        help=argparse.SUPPRESS)
@@ -216,7 +219,6 @@ def main(argv=None) -> int:
 
 def _stdout_reader_gone() -> bool:
     """A pipe on stdout whose read end is closed polls as POLLERR."""
-    import select
     poller = select.poll()
     poller.register(1, 0)
     return any(events & select.POLLERR for _fd, events in poller.poll(0))
@@ -244,181 +246,12 @@ def _configure_log(argv) -> None:
 
 
 def _dispatch(args) -> int:
-    from . import container
-
-    cmd = args.command
-    from . import rootless
+    """The command's module, imported only now (commands/__init__.py)."""
     if args.root is None:
         args.root = rootless.default_root()
     rootless.check_flag(args.rootless)
-    if cmd in ("create", "run"):
-        _check_create_flags(args)
-        args.optional_cgroups = rootless.cgroups_optional(args.rootless)
-    if cmd == "create":
-        container.create(args.root, args.container_id, args.bundle, args.pid_file,
-                         args.no_pivot, args.preserve_fds, args.console_socket,
-                         optional_cgroups=args.optional_cgroups)
-    elif cmd == "run":
-        return container.run(args.root, args.container_id, args.bundle, args.pid_file,
-                             args.detach, args.no_pivot, args.preserve_fds,
-                             args.console_socket, optional_cgroups=args.optional_cgroups,
-                             keep=args.keep)
-    elif cmd == "exec":
-        try:
-            return _exec(args)
-        except PyruncError as e:
-            # runc exits 255 when exec itself fails, so a caller can tell it
-            # from the process's own exit status (1..254 are the program's).
-            e.exit_code = 255
-            raise
-    elif cmd == "start":
-        container.start(args.root, args.container_id)
-    elif cmd == "state":
-        print(json.dumps(container.state(args.root, args.container_id), indent=2))
-    elif cmd == "kill":
-        from .signals import parse_signal
-        container.kill(args.root, args.container_id, parse_signal(args.signal), args.all)
-    elif cmd == "delete":
-        container.delete(args.root, args.container_id, args.force)
-    elif cmd == "pause":
-        container.pause(args.root, args.container_id)
-    elif cmd == "resume":
-        container.resume(args.root, args.container_id)
-    elif cmd == "ps":
-        _ps(args, container.pids(args.root, args.container_id))
-    elif cmd == "update":
-        from .update import resources_from_args
-        container.update(args.root, args.container_id, resources_from_args(args),
-                         args.resources or "flags")
-    elif cmd == "events":
-        from . import events
-        return events.run(args.root, args.container_id, args.stats, args.interval)
-    elif cmd == "list":
-        _list(args)
-    elif cmd == "spec":
-        _spec(args)
-    elif cmd == "features":
-        from . import features
-        sys.stdout.write(features.render())
-    elif cmd in ("checkpoint", "restore"):
-        raise PyruncError(f"{cmd}: not supported: pyrunc has no CRIU checkpoint/restore")
-    return 0
-
-
-def _check_create_flags(args) -> None:
-    if args.preserve_fds < 0:
-        raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
-
-
-def _exec(args) -> int:
-    from . import container, exec_process, spec
-    from .state import ContainerDir
-
-    if args.preserve_fds < 0:
-        raise PyruncError(f"--preserve-fds {args.preserve_fds}: must not be negative")
-    command_args = args.command_args
-    if command_args[:1] == ["--"]:
-        command_args = command_args[1:]
-    if args.process:
-        process, what, pointer = spec.load_process(args.process), f"{args.process}: /terminal", ""
-    else:
-        st = ContainerDir(args.root, args.container_id).load()
-        if "process" not in st:
-            raise PyruncError(f"container {args.container_id} was created by an older pyrunc: "
-                              "exec needs --process")
-        process = exec_process.build_process(st["process"], command_args, args)
-        what, pointer = "--tty", "/process"
-    container.check_terminal_flags(bool(process.get("terminal")), args.console_socket,
-                                   not args.detach, what)
-    try:
-        started = exec_process.start_process(args.root, args.container_id, process,
-                                             args.preserve_fds, args.ignore_paused, pointer,
-                                             foreground=not args.detach and not args.console_socket,
-                                             sub_cgroups=args.cgroup)
-    except ConfigError as e:
-        if not args.process:
-            raise
-        raise ConfigError(e.pointer, e.problem, file=args.process) from None
-    if started.console_fd is not None and args.console_socket:
-        from .terminal import send_console
-        try:
-            send_console(args.console_socket, started.console_fd)
-        finally:
-            os.close(started.console_fd)
-            started.console_fd = None
-    if args.pid_file:
-        container.write_pid_file(args.pid_file, started.pid)
-    if args.detach:
-        return 0
-    return exec_process.wait(started.pid, started.console_fd)
-
-
-def _ps(args, pids: list[int]) -> None:
-    """json: the array of host pids (containerd parses it); table: ps(1)'s
-    output cut to the container's processes, as runc does."""
-    if args.format == "json":
-        print(json.dumps(pids))
-        return
-    import subprocess
-    ps_args = args.ps_args or ["-ef"]
-    try:
-        out = subprocess.run(["ps", *ps_args], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        raise PyruncError(f"ps {' '.join(ps_args)}: {getattr(e, 'stderr', '') or e}".strip()) from None
-    lines = out.splitlines()
-    if not lines:
-        return
-    header = lines[0].split()
-    if "PID" not in header:
-        raise PyruncError(f"ps {' '.join(ps_args)}: its output has no PID column")
-    column = header.index("PID")
-    wanted = set(map(str, pids))
-    print(lines[0])
-    for line in lines[1:]:
-        fields = line.split()
-        if len(fields) > column and fields[column] in wanted:
-            print(line)
-
-
-def _list(args) -> None:
-    from . import container
-    from .state import list_ids
-
-    rows = []
-    for cid in list_ids(args.root):
-        try:
-            rows.append(container.state(args.root, cid))
-        except PyruncError:
-            continue  # deleted meanwhile, or unreadable: list shows what it can
-    if args.quiet:
-        for r in rows:
-            print(r["id"])
-    elif args.format == "json":
-        print(json.dumps(rows, separators=(",", ":")))  # compact, as runc (scripts match it)
-    else:
-        table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
-        table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"])
-                  for r in rows]
-        widths = [max(len(row[i]) for row in table) for i in range(6)]
-        for row in table:
-            print("   ".join(cell.ljust(max(w, 9)) for cell, w in zip(row, widths)).rstrip())
-
-
-def _spec(args) -> None:
-    from .defaults import default_config, pure_cgroup_v2
-
-    path = os.path.join(args.bundle, "config.json")
-    if os.path.exists(path):
-        raise PyruncError(f"{path}: exists; remove it first")
-    try:
-        with open(path, "x") as f:
-            # runc 1.1 lists a cgroup namespace only where the host is pure
-            # cgroup v2: scripts (runc's own tests) add one to what it writes.
-            json.dump(default_config(args.spec_rootless, cgroup_ns=pure_cgroup_v2()), f,
-                      indent=2)
-            f.write("\n")
-    except OSError as e:
-        raise PyruncError(f"{path}: {strerror(e)}") from None
+    module = importlib.import_module(f"{__package__}.commands.{MODULES[args.command]}")
+    return module.run(args) or 0
 
 
 if __name__ == "__main__":

@@ -6,10 +6,6 @@ from . import OCI_VERSION
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
 
-def pure_cgroup_v2() -> bool:
-    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
-
 def default_config(rootless: bool = False, cgroup_ns: bool = True) -> dict:
     """cgroup_ns: list a cgroup namespace (`spec` does, as runc 1.1, only on a
     pure cgroup-v2 host; the demo and the tests always)."""

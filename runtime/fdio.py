@@ -5,6 +5,8 @@ import sys
 
 import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 
+from .errors import PyruncError, strerror
+
 
 def write_all(fd: int, data: bytes) -> None:
     """os.write until all of data is written (a pipe may take less); on a
@@ -59,3 +61,12 @@ def recv_with_fds(sock, size: int, max_fds: int = 8) -> tuple[bytes, list[int]]:
             fds += [int.from_bytes(payload[i:i + 4], sys.byteorder, signed=True)
                     for i in range(0, usable, 4)]
     return data, fds
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """--pid-file: the decimal pid, no newline (containerd rejects one),
+    replaced atomically."""
+    try:
+        atomic_write(os.path.abspath(path), str(pid).encode())
+    except OSError as e:
+        raise PyruncError(f"--pid-file {os.path.abspath(path)}: {strerror(e)}") from None

@@ -18,7 +18,10 @@ they are.
 import json
 import os
 
-from . import OCI_VERSION, __version__, caps, mountopts, plan, process_attrs
+from . import OCI_VERSION, __version__, caps, mountopts, plan, process_attrs, seccomp_names
+from ._native import lib
+from .seccomp import flag_supported
+from .seccomp_compile import architectures
 
 OCI_VERSION_MIN = "1.0.0"
 
@@ -57,18 +60,15 @@ def namespaces() -> list[str]:
 
 def seccomp_features() -> dict:
     """Actions this kernel has, archs this libseccomp knows, flags both ways."""
-    from . import seccomp
-    from ._native import lib
-    from .seccomp_compile import architectures
     return {
         "enabled": True,
-        "actions": [name for name, value in seccomp.ACTIONS.items()
+        "actions": [name for name, value in seccomp_names.ACTIONS.items()
                     if lib.pyrunc_seccomp_action_available(value)],
-        "operators": list(seccomp.OPERATORS),
+        "operators": list(seccomp_names.OPERATORS),
         "archs": architectures(),
-        "knownFlags": list(seccomp.FLAGS),
-        "supportedFlags": [name for name, flag in seccomp.FLAGS.items()
-                           if seccomp.flag_supported(flag)],
+        "knownFlags": list(seccomp_names.FLAGS),
+        "supportedFlags": [name for name, flag in seccomp_names.FLAGS.items()
+                           if flag_supported(flag)],
     }
 
 

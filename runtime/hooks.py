@@ -23,9 +23,8 @@ import json
 import os
 import select
 import signal
-import subprocess
 
-from . import log
+from . import caps, log
 from .errors import PyruncError, strerror
 from .fdio import write_all
 
@@ -50,6 +49,12 @@ def run(kind: str, hooks: dict | None, state: dict, in_container=None) -> None:
             log.warning(message)
 
 
+def poststop(table: dict | None, oci: dict) -> None:
+    """After delete (or a create that failed at a hook): oci, the state as
+    it was; the container is gone by now."""
+    run("poststop", table, dict(oci, status="stopped", pid=0))
+
+
 def _run_one(hook: dict, state: dict, in_container) -> None:
     stdin = _memfd("hook-stdin", json.dumps(state).encode())
     out, err = _memfd("hook-stdout"), _memfd("hook-stderr")
@@ -68,23 +73,38 @@ def _run_one(hook: dict, state: dict, in_container) -> None:
 
 
 def _run_here(hook: dict, stdin: int, out: int, err: int) -> int:
+    """posix_spawn, not subprocess (whose import costs ~10 ms on every delete
+    that has poststop hooks): stdio from the memfds, no other fd inherited."""
     # As runc (Go's exec.Cmd): no env in the hook means the runtime's own.
-    env = _env_dict(hook["env"]) if "env" in hook else None
+    env = _env_dict(hook["env"]) if "env" in hook else os.environ
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate((stdin, out, err))]
+    actions += [(os.POSIX_SPAWN_CLOSE, fd) for fd in _inheritable_fds()]
     try:
-        proc = subprocess.Popen(hook.get("args") or [hook["path"]], executable=hook["path"],
-                                stdin=stdin, stdout=out, stderr=err, env=env, close_fds=True)
+        pid = os.posix_spawn(hook["path"], hook.get("args") or [hook["path"]], env,
+                             file_actions=actions, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+                             setsigmask=())
     except OSError as e:
-        raise HookError(f"start: {strerror(e.errno)}") from None
-    try:
-        return proc.wait(timeout=hook.get("timeout"))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise HookError(f"timed out after {hook['timeout']}s") from None
+        raise HookError(f"start: {strerror(e)}") from None
+    return _wait_pid(pid, hook.get("timeout"))
+
+
+def _inheritable_fds() -> list[int]:
+    """Our fds from 3 on that a spawned program would inherit (fds preserved
+    for the container's init are)."""
+    out = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                out.append(fd)
+        except OSError:
+            continue  # the listing's own fd, closed by now
+    return out
 
 
 def _wait_pid(pid: int, timeout: int | None) -> int:
-    """Wait for a child started in the container; kill it at the timeout."""
+    """Wait for a hook's process (ours, or started in the container); kill it
+    at the timeout."""
     pidfd = os.pidfd_open(pid)
     try:
         if not select.select([pidfd], [], [], timeout)[0]:
@@ -142,7 +162,6 @@ def container_process(hook: dict, base: dict | None, rootfs: str = "/") -> dict:
 
 def _own_capabilities() -> list[str]:
     """The names of our permitted capabilities (what a hook may keep)."""
-    from . import caps
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("CapPrm:"):

@@ -13,7 +13,10 @@
 """
 import os
 
+from ._consts import MS_REC
 from .errors import ConfigError, PyruncError, strerror
+from .mountopts import parse
+from .userns import new_user_namespace
 
 
 class Wanted:
@@ -27,8 +30,6 @@ class Wanted:
 
 def wanted(config: dict, bundle: str) -> list[Wanted]:
     """The id-mapped mounts of a config, checked."""
-    from .mountopts import parse
-    from .userns import new_user_namespace
     out = []
     for i, m in enumerate(config.get("mounts", [])):
         pointer = f"/mounts/{i}"
@@ -37,7 +38,7 @@ def wanted(config: dict, bundle: str) -> list[Wanted]:
         if not opts.idmap and not given:
             if opts.is_bind and _cloned_for_userns(config):
                 source = os.path.normpath(os.path.join(bundle, m.get("source", "")))
-                out.append(Wanted(pointer, source, bool(opts.flags & _rec()), False, None, None))
+                out.append(Wanted(pointer, source, bool(opts.flags & MS_REC), False, None, None))
             continue
         if not opts.is_bind:
             raise ConfigError(f"{pointer}/options", "id-mapped mounts must be bind mounts")
@@ -49,20 +50,14 @@ def wanted(config: dict, bundle: str) -> list[Wanted]:
             raise ConfigError(f"{pointer}/options", "idmap needs uidMappings and gidMappings "
                                                     "on the mount, or a new user namespace")
         source = os.path.normpath(os.path.join(bundle, m.get("source", "")))
-        out.append(Wanted(pointer, source, bool(opts.flags & _rec()), opts.idmap == 2,
+        out.append(Wanted(pointer, source, bool(opts.flags & MS_REC), opts.idmap == 2,
                           uid_maps, gid_maps))
     return out
 
 
 def _cloned_for_userns(config: dict) -> bool:
     """A new user namespace, and a caller that may clone mounts (root)."""
-    from .userns import new_user_namespace
     return new_user_namespace(config) and os.geteuid() == 0
-
-
-def _rec() -> int:
-    from ._consts import MS_REC
-    return MS_REC
 
 
 def make_trees(mounts: list[Wanted]) -> dict[str, int]:
@@ -89,7 +84,7 @@ def make_trees(mounts: list[Wanted]) -> dict[str, int]:
 
 def _user_namespace(w: Wanted) -> int:
     """An fd of a user namespace with w's maps."""
-    from ._native import ffi, lib
+    from ._native import ffi, lib  # deferred: cffi, only for id-mapped mounts
     release = ffi.new("int *")
     pid = lib.pyrunc_userns_holder(release)
     if pid < 0:
@@ -112,7 +107,7 @@ def _user_namespace(w: Wanted) -> int:
 
 
 def _tree(w: Wanted, userns_fd: int) -> int:
-    from ._native import lib
+    from ._native import lib  # deferred: cffi, only for id-mapped mounts
     fd = lib.pyrunc_idmapped_tree(w.source.encode(), int(w.whole_tree), int(w.map_submounts),
                                   userns_fd)
     if fd < 0:

@@ -7,6 +7,7 @@ podman read that, and runc's escaped logfmt there helps neither.
 import json
 import os
 import sys
+import time
 
 _state = {"file": None, "format": "text", "debug": False}
 
@@ -15,15 +16,16 @@ def configure(path: str | None, fmt: str, debug: bool) -> None:
     _state.update(file=path, format=fmt, debug=debug)
 
 
-def _now() -> str:
-    from .state import now_rfc3339
-    return now_rfc3339()
+def now_rfc3339() -> str:
+    """UTC with nanoseconds, as runc writes it (without importing datetime)."""
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
 
 
 def _format(level: str, msg: str) -> str:
     if _state["format"] == "json":
-        return json.dumps({"level": level, "msg": msg, "time": _now()}, separators=(",", ":"))
-    return f"time={json.dumps(_now())} level={level} msg={json.dumps(msg)}"
+        return json.dumps({"level": level, "msg": msg, "time": now_rfc3339()}, separators=(",", ":"))
+    return f"time={json.dumps(now_rfc3339())} level={level} msg={json.dumps(msg)}"
 
 
 def _write_log(level: str, msg: str) -> None:

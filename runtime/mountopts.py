@@ -53,7 +53,7 @@ RECURSIVE_OPTIONS = {
     "rnorelatime": (lib.MOUNT_ATTR_STRICTATIME, _ATIME),
 }
 
-# Id-mapped bind mounts (the tree is made by the parent: container.py):
+# Id-mapped bind mounts (the tree is made by the parent: idmap.py):
 # ridmap maps the submounts of an rbind too.
 IDMAP_OPTIONS = {"idmap": 1, "ridmap": 2}
 

@@ -8,6 +8,7 @@ set up; pyroute2 is imported only then (~200 ms). Nothing moves a device
 back: when the namespace dies the kernel returns physical devices to the host
 and destroys virtual ones, as the spec requires.
 """
+from . import log
 from .errors import ConfigError, PyruncError, strerror
 
 POINTER = "/linux/netDevices"
@@ -60,7 +61,7 @@ def move(devices: dict, pid: int) -> None:
     before the first move: a refused rename can still move the device (seen
     on 6.x kernels), so a clash is found by looking, not by trying."""
     _pyroute2_logs_to_debug()
-    from pyroute2 import IPRoute
+    from pyroute2 import IPRoute  # deferred: ~200 ms, only for netDevices
     from pyroute2.netlink.exceptions import NetlinkError
     with IPRoute() as host, IPRoute(netns=f"/proc/{pid}/ns/net", flags=0) as inside:
         plans = []
@@ -89,8 +90,7 @@ def _pyroute2_logs_to_debug() -> None:
     warnings on stderr (its netns helper, slow under load, says "no response
     from the child" and retries): they go to pyrunc's debug log instead, so
     an error stays one line on stderr."""
-    import logging
-    from . import log
+    import logging  # deferred with pyroute2, its only user here
     logger = logging.getLogger("pyroute2")
     if getattr(logger, "pyrunc_debug", False):
         return

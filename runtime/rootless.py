@@ -2,7 +2,7 @@
 
 The state goes under $XDG_RUNTIME_DIR/pyrunc (an empty XDG_RUNTIME_DIR counts
 as unset), and cgroups the caller may not create or join are left out
-instead of failing the create ("rootless cgroups", container.py): the
+instead of failing the create ("rootless cgroups", commands/create.py): the
 container then stays in the caller's cgroups, and its processes are found
 through its pid namespace (processes.py).
 """

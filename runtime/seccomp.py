@@ -8,54 +8,15 @@ Load flags (TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, ...) are not part of the
 program: they go to seccomp(2) in the init.
 """
 import json
+import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 
 from . import log, root_cache
 from .errors import ConfigError, PyruncError, strerror
 from .fdio import send_fd
+from .seccomp_names import (FLAG_NEW_LISTENER, FLAG_TSYNC_ESRCH, FLAGS, NOT_NOTIFIABLE, POINTER,
+                            action_value)
 
-POINTER = "/linux/seccomp"
 CACHE_PREFIX = ".seccomp-"
-
-# Kernel SECCOMP_RET_* values (libseccomp's SCMP_ACT_* are the same numbers);
-# ERRNO and TRACE carry a 16-bit value in the low bits.
-ACTIONS = {
-    "SCMP_ACT_KILL": 0x00000000,
-    "SCMP_ACT_KILL_THREAD": 0x00000000,
-    "SCMP_ACT_KILL_PROCESS": 0x80000000,
-    "SCMP_ACT_TRAP": 0x00030000,
-    "SCMP_ACT_ERRNO": 0x00050000,
-    "SCMP_ACT_TRACE": 0x7FF00000,
-    "SCMP_ACT_LOG": 0x7FFC0000,
-    "SCMP_ACT_ALLOW": 0x7FFF0000,
-    "SCMP_ACT_NOTIFY": 0x7FC00000,
-}
-WITH_ERRNO = ("SCMP_ACT_ERRNO", "SCMP_ACT_TRACE")
-# The init calls these after a notify filter is on: sendmsg hands the notify fd
-# over (before any agent has it), write opens the exec fifo's gate (runc
-# refuses write, its own sync call, too).
-NOT_NOTIFIABLE = ("sendmsg", "write")
-EPERM = 1
-
-# include/uapi/linux/seccomp.h
-FLAGS = {
-    "SECCOMP_FILTER_FLAG_TSYNC": 1 << 0,
-    "SECCOMP_FILTER_FLAG_LOG": 1 << 1,
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 1 << 2,
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV": 1 << 5,
-}
-FLAG_NEW_LISTENER = 1 << 3
-FLAG_TSYNC_ESRCH = 1 << 4
-
-# config-linux.md "Seccomp": the architectures a profile may name (which of
-# them libseccomp knows: seccomp_compile.architectures).
-ARCHS = ("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
-         "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",
-         "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
-         "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC",
-         "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
-         "SCMP_ARCH_SH", "SCMP_ARCH_SHEB")
-OPERATORS = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE",
-             "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ")
 
 
 class Filter:
@@ -66,15 +27,6 @@ class Filter:
         self.flags = flags
         self.program = program
         self.notify = notify
-
-
-def action_value(name: str, errno_ret: int | None, pointer: str) -> int:
-    if name in WITH_ERRNO:
-        return ACTIONS[name] | ((EPERM if errno_ret is None else errno_ret) & 0xFFFF)
-    if errno_ret is not None:
-        raise ConfigError(pointer, f"{name} takes no errno value "
-                                   f"(only {' and '.join(WITH_ERRNO)} do)")
-    return ACTIONS[name]
 
 
 def uses_notify(profile: dict) -> bool:
@@ -120,7 +72,7 @@ def load_flags(profile: dict) -> int:
 
 
 def flag_supported(flag: int) -> bool:
-    from ._native import lib
+    from ._native import lib  # deferred: cffi, only for a profile with flags
     if flag == FLAGS["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]:
         flag |= FLAG_NEW_LISTENER  # the kernel refuses it alone, known or not
     return lib.pyrunc_seccomp_flag_supported(flag) == 1
@@ -132,6 +84,7 @@ def prepare(profile: dict | None, cache_dir: str | None) -> Filter | None:
         return None
     check(profile)
     flags = load_flags(profile)
+    # deferred: libseccomp's cffi module loads only on a cache miss or for a key
     from . import seccomp_compile
     key = seccomp_compile.cache_key(_program_input(profile))
     program = root_cache.get(cache_dir, CACHE_PREFIX, key)
@@ -154,7 +107,6 @@ def _program_input(profile: dict) -> bytes:
 def send_notify_fd(profile: dict, fd: int, state: dict, pid: int) -> None:
     """Hand the notify fd to listenerPath with the container process state
     (runtime-spec config-linux.md "Seccomp", "The Container Process State")."""
-    import _socket
     message = {"ociVersion": state["ociVersion"], "fds": ["seccompFd"], "pid": pid,
                "metadata": profile.get("listenerMetadata", ""), "state": state}
     path = profile["listenerPath"]

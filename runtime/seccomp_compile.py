@@ -4,7 +4,7 @@ import os
 
 from . import log, seccomp_enosys
 from .errors import ConfigError, PyruncError, strerror
-from .seccomp import POINTER, action_value
+from .seccomp_names import ARCHS, POINTER, action_value
 from ._seccomp import ffi, lib
 
 ARCH_PREFIX = "SCMP_ARCH_"
@@ -87,7 +87,6 @@ def _export(ctx) -> bytes:
 
 def architectures() -> list[str]:
     """The OCI arch names this libseccomp knows."""
-    from .seccomp import ARCHS
     return [n for n in ARCHS if lib.seccomp_arch_resolve_name(n[len(ARCH_PREFIX):].lower().encode())]
 
 

@@ -7,10 +7,12 @@ jsonschema is imported here only, so commands that never read a config
 import json
 import os
 import re
+import stat
 
-from . import caps, log, root_cache
+from . import caps, log, netdevices, root_cache, userns
 from .errors import ConfigError, PyruncError, strerror
-from .plan import RLIMITS
+from .plan_process import RLIMITS
+from .userns import check_rootfs_reachable
 
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schema", "config-schema.json")
 
@@ -162,7 +164,7 @@ def check_schema(value, file: str = "config.json", definition: str | None = None
                  schema: dict | None = None) -> None:
     """value against the schema (schema: already parsed), or against one of
     its $defs (a process, a LinuxResources); errors point into `file`."""
-    import jsonschema
+    import jsonschema  # deferred, as above
 
     schema = schema or json.loads(_schema_text())
     if definition:
@@ -210,7 +212,6 @@ def check_semantics(config: dict, bundle: str) -> None:
     _check_root(config, bundle)
     ns_types = _check_namespaces(config)
     if "user" in ns_types:
-        from .userns import check_rootfs_reachable
         check_rootfs_reachable(config, os.path.join(bundle, config["root"]["path"]))
     for field, needs in (("hostname", "uts"), ("domainname", "uts")):
         if field in config and needs not in ns_types:
@@ -228,8 +229,7 @@ def check_semantics(config: dict, bundle: str) -> None:
     _check_sysctls(config, ns_types)
     _check_devices(config)
     if config.get("linux", {}).get("netDevices"):
-        from .netdevices import check
-        check(config, ns_types)
+        netdevices.check(config, ns_types)
 
 
 def _climbs_above_root(path: str) -> bool:
@@ -296,8 +296,7 @@ def _check_namespaces(config: dict) -> set[str]:
             _check_namespace_file(ns["path"], f"/linux/namespaces/{i}/path")
     if "mount" not in types:
         _check_without_mount_namespace(config)
-    from .userns import check
-    check(config, types)
+    userns.check(config, types)
     return types
 
 
@@ -331,7 +330,6 @@ def _check_devices(config: dict) -> None:
 def _check_namespace_file(path: str, pointer: str) -> None:
     """A namespace file (/proc/PID/ns/X, or a bind mount of one) is a regular
     file to stat; a fifo or a device would block or mislead setns."""
-    import stat
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

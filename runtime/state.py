@@ -1,21 +1,25 @@
-"""Container state on disk: one directory per container under --root.
+"""Container state: state.json as a typed State, its directory, and the status.
 
-The directory is claimed with mkdir (atomic), state.json is replaced atomically,
-and operations on one container are serialized with flock on the directory.
-Status is derived, never trusted: the init's pid and start time, and the exec
-fifo, say what the container is now.
+One directory per container under --root. It is claimed with mkdir (atomic),
+state.json is replaced atomically, and operations on one container are
+serialized with flock on the directory. Status is derived, never trusted: the
+init's pid and start time, the cgroup's freezer and the exec fifo say what
+the container is now. A Status says what each command may do with it (as
+youki's ContainerStatus::can_*).
 """
 import errno
 import fcntl
 import json
 import os
-import time
 
 from . import OCI_VERSION
+from .cgroups import Manager, from_dirs
 from .errors import ContainerNotExist, PyruncError, strerror
 from .fdio import atomic_write
 from .ids import check_id
-from .procfs import start_time
+from .log import now_rfc3339
+from .procfs import open_pidfd, start_time
+from .rootless import state_dir_hint
 
 STATE_FILE = "state.json"
 EXEC_FIFO = "exec.fifo"
@@ -25,10 +29,138 @@ CLEANUP_FILE = "cleanup.json"
 INIT_EXE_PREFIX = "/memfd:pyrunc-init"
 
 
-def now_rfc3339() -> str:
-    """UTC with nanoseconds, as runc writes it (without importing datetime)."""
-    ns = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+class Status(str):
+    """A status of runtime.md "State" ("creating" only while a create holds
+    the lock), and what it allows."""
+
+    @property
+    def can_start(self) -> bool:
+        return self == "created"
+
+    @property
+    def can_kill(self) -> bool:
+        return self in ("created", "running", "paused")
+
+    @property
+    def can_delete(self) -> bool:
+        """Without --force (which kills the others first)."""
+        return self == "stopped"
+
+    @property
+    def can_pause(self) -> bool:
+        return self in ("created", "running")
+
+    @property
+    def can_resume(self) -> bool:
+        return self == "paused"
+
+    @property
+    def can_exec(self) -> bool:
+        """A paused container too, with --ignore-paused."""
+        return self in ("created", "running")
+
+    @property
+    def can_update(self) -> bool:
+        return self in ("created", "running", "paused")
+
+
+CREATING, CREATED, RUNNING, PAUSED, STOPPED = map(
+    Status, ("creating", "created", "running", "paused", "stopped"))
+
+# state.json's keys, with the value a container has when create did not set
+# them. The OCI state's own are in oci(); the rest is what later commands
+# need of the config (exec starts from the container's process; start and
+# delete run its hooks).
+FIELDS = {
+    "ociVersion": OCI_VERSION,
+    "id": "",
+    "init_pid": 0,
+    "init_start": None,     # the init's start time: a recycled pid is not the init
+    "bundle": "",
+    "rootfs": "",
+    "created": "",
+    "owner": "",
+    "annotations": {},
+    "creating": True,       # until create has finished
+    "cgroup": {},           # the Manager's dirs ({} rootless without cgroups)
+    "process": None,        # config.json's process, for exec
+    "personality": None,    # linux.personality as a number, for exec
+    "memory_policy": None,  # [mode, nodemask hex], for exec
+    "notify": False,        # NOTIFY_SOCKET is relayed (notify.py)
+    "hooks": None,          # config.json's hooks
+    "seccomp": None,        # linux.seccomp, for exec and startContainer hooks
+    "host_mounts": None,    # no mount namespace: {"rootfs", "before"} (host_mounts.py)
+    "check_before_update": False,
+}
+
+
+class State:
+    """state.json of one container. Attributes are FIELDS' keys, with
+    oci_version for "ociVersion"."""
+    __slots__ = tuple(k if k != "ociVersion" else "oci_version" for k in FIELDS)
+
+    def __init__(self, **values):
+        for key, default in FIELDS.items():
+            attr = "oci_version" if key == "ociVersion" else key
+            value = values.pop(attr, values.pop(key, default))
+            setattr(self, attr, dict(value) if isinstance(value, dict) else value)
+        if values:
+            raise TypeError(f"unknown state fields: {sorted(values)}")
+
+    @classmethod
+    def new(cls, container_id: str, bundle: str, rootfs: str, annotations: dict) -> "State":
+        return cls(id=container_id, bundle=bundle, rootfs=rootfs, created=now_rfc3339(),
+                   annotations=annotations)
+
+    @classmethod
+    def from_json(cls, data) -> "State":
+        if not isinstance(data, dict) or not isinstance(data.get("init_pid"), int):
+            raise ValueError("not a pyrunc state object")
+        return cls(**{k: v for k, v in data.items() if k in FIELDS})
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, "oci_version" if key == "ociVersion" else key)
+                for key in FIELDS}
+
+    def oci(self, status: str) -> dict:
+        """The OCI state object (runtime.md "State") plus runc's extra fields."""
+        out = {
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "pid": self.init_pid if status != STOPPED else 0,
+            "status": str(status),
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+        }
+        if self.annotations:
+            out["annotations"] = self.annotations
+        return out
+
+    def pidfd(self) -> int:
+        """A pidfd of the init, checked to be the same process (pid reuse)."""
+        fd = open_pidfd(self.init_pid, self.init_start)
+        if fd is None:
+            raise PyruncError("container not running")
+        return fd
+
+    def cgroups(self) -> Manager:
+        return from_dirs(self.cgroup)
+
+    def require_cgroups(self, what: str) -> Manager:
+        """The container's cgroups, for an operation that needs them: a
+        rootless container may have none (rootless.py)."""
+        if not self.cgroup:
+            raise PyruncError(f"cannot {what} container {self.id}: it has no cgroup (it was "
+                              "created rootless, and its cgroups could not be made)")
+        return self.cgroups()
+
+    def memory_policy_value(self) -> tuple[int, bytes] | None:
+        if self.memory_policy is None:
+            return None
+        mode, mask = self.memory_policy
+        return mode, bytes.fromhex(mask)
 
 
 class ContainerDir:
@@ -50,10 +182,8 @@ class ContainerDir:
         except FileExistsError:
             raise PyruncError(f"container with id {self.id} already exists") from None
         except OSError as e:
-            from .rootless import state_dir_hint
             raise PyruncError(f"--root {self.root}: cannot make the state directory "
-                              f"{e.filename}: {strerror(e.errno)}"
-                              f"{state_dir_hint(self.root)}") from None
+                              f"{e.filename}: {strerror(e)}{state_dir_hint(self.root)}") from None
         self.lock()
 
     def exists(self) -> bool:
@@ -113,9 +243,9 @@ class ContainerDir:
         except FileNotFoundError:
             pass
 
-    # -- state.json --
+    # -- state.json, cleanup.json --
 
-    def load(self) -> dict:
+    def load(self) -> State:
         path = os.path.join(self.path, STATE_FILE)
         try:
             with open(path, "rb") as f:
@@ -128,17 +258,17 @@ class ContainerDir:
                 f"'delete --force {self.id}' removes it"
             ) from None
         try:
-            state = json.loads(data)
-            if not isinstance(state, dict) or not isinstance(state.get("init_pid"), int):
-                raise ValueError("not a pyrunc state object")
+            return State.from_json(json.loads(data))
         except ValueError as e:
             raise PyruncError(
                 f"{path}: corrupt ({e}); 'delete --force {self.id}' removes the container"
             ) from None
-        return state
+
+    def save(self, state: State) -> None:
+        self._write(STATE_FILE, state.to_json())
 
     def save_cleanup(self, cgroup_dirs: dict) -> None:
-        self._write_atomically(CLEANUP_FILE, {"cgroup": cgroup_dirs})
+        self._write(CLEANUP_FILE, {"cgroup": cgroup_dirs})
 
     def load_cleanup(self) -> dict:
         """The cgroup dirs from the cleanup journal ({} if it is unreadable)."""
@@ -147,13 +277,12 @@ class ContainerDir:
                 dirs = json.load(f)["cgroup"]
         except (OSError, ValueError, KeyError, TypeError):
             return {}
-        return {k: v for k, v in dirs.items() if isinstance(v, str) and v.startswith("/sys/fs/cgroup/")} \
-            if isinstance(dirs, dict) else {}
+        if not isinstance(dirs, dict):
+            return {}
+        return {k: v for k, v in dirs.items()
+                if isinstance(v, str) and v.startswith("/sys/fs/cgroup/")}
 
-    def save(self, state: dict) -> None:
-        self._write_atomically(STATE_FILE, state)
-
-    def _write_atomically(self, name: str, data: dict) -> None:
+    def _write(self, name: str, data: dict) -> None:
         atomic_write(os.path.join(self.path, name), json.dumps(data).encode())
 
     # -- status --
@@ -161,19 +290,18 @@ class ContainerDir:
     def fifo_path(self) -> str:
         return os.path.join(self.path, EXEC_FIFO)
 
-    def status(self, state: dict) -> str:
-        if state.get("creating"):
+    def status(self, state: State) -> Status:
+        if state.creating:
             # A create under way holds the lock; if nobody does, it died.
             alive = self._lock_fd < 0 and self.locked_by_other()
-            return "creating" if alive else "stopped"
-        pid = state["init_pid"]
-        if start_time(pid) != state.get("init_start"):
-            return "stopped"
-        if _frozen(state):  # a frozen created container is paused too (runc)
-            return "paused"
-        if os.path.exists(self.fifo_path()) and _still_init(pid):
-            return "created"
-        return "running"
+            return CREATING if alive else STOPPED
+        if start_time(state.init_pid) != state.init_start:
+            return STOPPED
+        if state.cgroups().frozen():  # a frozen created container is paused too (runc)
+            return PAUSED
+        if os.path.exists(self.fifo_path()) and _still_init(state.init_pid):
+            return CREATED
+        return RUNNING
 
 
 def _still_init(pid: int) -> bool:
@@ -183,53 +311,6 @@ def _still_init(pid: int) -> bool:
         return os.readlink(f"/proc/{pid}/exe").startswith(INIT_EXE_PREFIX)
     except OSError:
         return True  # cannot tell: trust the fifo
-
-
-def _frozen(state: dict) -> bool:
-    from .cgroups.freezer import Freezer
-    return Freezer(state.get("cgroup", {})).frozen()
-
-
-def require_cgroup(state: dict, what: str) -> dict:
-    """The container's cgroup dirs, for an operation that needs them: a
-    rootless container may have none (rootless.py)."""
-    if not state.get("cgroup"):
-        raise PyruncError(f"cannot {what} container {state['id']}: it has no cgroup (it was "
-                          "created rootless, and its cgroups could not be made)")
-    return state["cgroup"]
-
-
-def new_state(container_id: str, bundle: str, rootfs: str, annotations: dict) -> dict:
-    return {
-        "ociVersion": OCI_VERSION,
-        "id": container_id,
-        "init_pid": 0,
-        "init_start": None,
-        "bundle": bundle,
-        "rootfs": rootfs,
-        "created": now_rfc3339(),
-        "owner": "",
-        "annotations": annotations,
-        "creating": True,
-        "cgroup": {},
-    }
-
-
-def oci_state(state: dict, status: str) -> dict:
-    """The OCI state object (runtime.md "State") plus runc's extra fields."""
-    out = {
-        "ociVersion": state["ociVersion"],
-        "id": state["id"],
-        "pid": state["init_pid"] if status not in ("stopped",) else 0,
-        "status": status,
-        "bundle": state["bundle"],
-        "rootfs": state.get("rootfs", ""),
-        "created": state.get("created", ""),
-        "owner": state.get("owner", ""),
-    }
-    if state.get("annotations"):
-        out["annotations"] = state["annotations"]
-    return out
 
 
 def list_ids(root: str) -> list[str]:

@@ -22,6 +22,28 @@ _WINSIZE = struct.Struct("HHHH")  # struct winsize: rows, cols, xpixel, ypixel
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes with the NUL
 
 
+def check_terminal_flags(terminal: bool, console_socket: str | None, foreground: bool,
+                         what: str) -> None:
+    """runc's rules: a terminal needs someone to hold its master. what: where
+    the terminal was asked for (config.json's pointer, or --tty)."""
+    if terminal and not console_socket and not foreground:
+        raise PyruncError(f"{what}: a detached terminal needs --console-socket to receive "
+                          "its pty master")
+    if console_socket and not terminal:
+        raise PyruncError(f"--console-socket {console_socket}: the process has no terminal "
+                          f"({what} is not set)")
+
+
+def hand_over(console_socket: str, started) -> None:
+    """--console-socket: the pty master of `started` (an Init) goes to the
+    caller, and is no longer ours."""
+    try:
+        send_console(console_socket, started.console_fd)
+    finally:
+        os.close(started.console_fd)
+        started.console_fd = None
+
+
 def send_console(socket_path: str, master_fd: int, name: str = "/dev/ptmx") -> None:
     """Connect to the AF_UNIX stream socket at socket_path and send one message
     carrying master_fd (and nothing else) by SCM_RIGHTS; the data is the pty's

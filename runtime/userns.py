@@ -5,7 +5,7 @@ it); the parent writes its gid_map and uid_map while the init waits, and the
 init then becomes root of the namespace (setresgid/setresuid 0) before it
 touches the rootfs. Joining one by path needs no maps. In a user namespace
 the kernel refuses mknod and cgroup-v1 mounts: devices are bind-mounted from
-the host and v1 hierarchies bound (plan, container._cgroup_mounts), as runc.
+the host and v1 hierarchies bound (cgroups Manager.container_mounts), as runc.
 A caller other than root (rootless.py) writes a map of its own id alone, and
 leaves the others to newuidmap/newgidmap.
 """
@@ -175,8 +175,8 @@ def _write(path: str, text: str, key: str) -> None:
 
 
 def _map_with_tool(pid: int, key: str, mappings: list[dict]) -> None:
-    import shutil
-    import subprocess
+    import shutil  # deferred: a rootless create with subordinate ids needs these
+    import subprocess  # (~10 ms), nothing else does
     tool, ids, table = (("newuidmap", "uid", "/etc/subuid") if key == "uidMappings"
                         else ("newgidmap", "gid", "/etc/subgid"))
     own = os.geteuid() if ids == "uid" else os.getegid()

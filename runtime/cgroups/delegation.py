@@ -8,13 +8,13 @@ import os
 DELEGATE = "/sys/kernel/cgroup/delegate"
 
 
-def delegate(dirs: dict, config: dict) -> None:
-    if list(dirs) != ["unified"] or not _wanted(config):
+def delegate(directory: str, config: dict) -> None:
+    """directory: the container's cgroup on a pure v2 host (V2Manager)."""
+    if not _wanted(config):
         return
     uid = host_uid(config)
     if not uid:
         return  # root owns it already, or the uid has no host id
-    directory = dirs["unified"]
     os.chown(directory, uid, -1)
     for name in _delegatable():
         try:

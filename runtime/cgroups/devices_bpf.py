@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 
+from .. import _consts
 from ..errors import ConfigError, PyruncError, strerror
 from .v1_resources import DEFAULT_ALLOWED_DEVICES, device_access
 
@@ -27,7 +28,6 @@ POINTER = "/linux/resources/devices"
 
 def _lib():
     """The eBPF constants (generated from the kernel headers at build time)."""
-    from .. import _consts
     return _consts
 
 
@@ -219,7 +219,7 @@ def _open_dir(cgroup_dir: str) -> int:
 
 
 def _query(fd: int, cgroup_dir: str) -> list[int]:
-    from .._native import ffi, lib
+    from .._native import ffi, lib  # deferred: cffi, only for bpf(2)
     capacity = 64
     while True:
         ids = ffi.new("unsigned int[]", capacity)
@@ -233,7 +233,7 @@ def _query(fd: int, cgroup_dir: str) -> list[int]:
 
 
 def _load(prog: bytes, cgroup_dir: str) -> int:
-    from .._native import ffi, lib
+    from .._native import ffi, lib  # deferred: cffi, only for bpf(2)
     if not prog or len(prog) % 8:
         raise PyruncError(f"device program for cgroup {cgroup_dir}: {len(prog)} bytes "
                           f"is not a whole number of instructions")
@@ -253,7 +253,7 @@ def attach_program(cgroup_dir: str, prog: bytes) -> None:
     """Load PROG and attach it to CGROUP_DIR, then detach every other device
     program there: the new filter is in place before the old ones go, so the
     cgroup is never without one (in between, both must allow)."""
-    from .._native import lib
+    from .._native import lib  # deferred: cffi, only for bpf(2)
     fd = _open_dir(cgroup_dir)
     try:
         old = _query(fd, cgroup_dir)

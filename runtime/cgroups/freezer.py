@@ -1,5 +1,5 @@
-"""Freezing a container: the v1 freezer where the host has it (hybrid hosts like
-this project's CI), else cgroup v2's cgroup.freeze."""
+"""Freezing a container's processes: the v1 freezer's freezer.state, or cgroup
+v2's cgroup.freeze. Which one a container has is its Manager's choice."""
 import os
 import time
 
@@ -9,24 +9,42 @@ FREEZE_TIMEOUT = 10.0
 
 
 class Freezer:
-    def __init__(self, dirs: dict):
-        self.v1 = dirs.get("freezer")
-        unified = dirs.get("unified")
-        self.v2 = unified if not self.v1 and unified else None
+    """file: the control file ("" when there is none); values: what it takes
+    for (frozen, thawed); frozen_when: what it reads while frozen or on the
+    way; settled(frozen): whether the kernel says the change is done."""
+
+    def __init__(self, file: str, values: tuple[str, str], frozen_when: tuple[str, ...], settled):
+        self.file = file
+        self._values = values
+        self._frozen_when = frozen_when
+        self._settled = settled
+
+    @classmethod
+    def v1(cls, directory: str | None) -> "Freezer":
+        state = os.path.join(directory, "freezer.state") if directory else ""
+        return cls(state, ("FROZEN", "THAWED"), ("FROZEN", "FREEZING"),
+                   lambda frozen: _read(state) == ("FROZEN" if frozen else "THAWED"))
+
+    @classmethod
+    def v2(cls, directory: str | None) -> "Freezer":
+        if not directory:
+            return cls.v1(None)
+        events = os.path.join(directory, "cgroup.events")
+
+        def settled(frozen: bool) -> bool:
+            fields = dict(line.split() for line in _read(events).splitlines())
+            return fields.get("frozen") == ("1" if frozen else "0")
+        return cls(os.path.join(directory, "cgroup.freeze"), ("1", "0"), ("1",), settled)
 
     def available(self) -> bool:
-        return bool(self.v1 or self.v2)
+        return bool(self.file)
 
     def frozen(self) -> bool:
         """Frozen or on the way there."""
         try:
-            if self.v1:
-                return _read(self.v1, "freezer.state") in ("FROZEN", "FREEZING")
-            if self.v2:
-                return _read(self.v2, "cgroup.freeze") == "1"
+            return bool(self.file) and _read(self.file) in self._frozen_when
         except OSError:
-            pass
-        return False
+            return False
 
     def freeze(self) -> None:
         self._set(frozen=True)
@@ -38,31 +56,22 @@ class Freezer:
         if not self.available():
             raise PyruncError("this host has no freezer for the container's cgroup "
                               "(neither the v1 freezer nor cgroup.freeze)")
-        if self.v1:
-            path, value = os.path.join(self.v1, "freezer.state"), "FROZEN" if frozen else "THAWED"
-        else:
-            path, value = os.path.join(self.v2, "cgroup.freeze"), "1" if frozen else "0"
+        value = self._values[0 if frozen else 1]
         try:
-            with open(path, "w") as f:
+            with open(self.file, "w") as f:
                 f.write(value)
         except OSError as e:
-            raise PyruncError(f"write {path}: {strerror(e)}") from None
+            raise PyruncError(f"write {self.file}: {strerror(e)}") from None
         # Freezing takes effect task by task: wait until the kernel says done.
         deadline = time.monotonic() + FREEZE_TIMEOUT
         delay = 0.0005
         while not self._settled(frozen):
             if time.monotonic() > deadline:
-                raise PyruncError(f"{path}: still not {value} after {FREEZE_TIMEOUT:.0f} s")
+                raise PyruncError(f"{self.file}: still not {value} after {FREEZE_TIMEOUT:.0f} s")
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    def _settled(self, frozen: bool) -> bool:
-        if self.v1:
-            return _read(self.v1, "freezer.state") == ("FROZEN" if frozen else "THAWED")
-        events = dict(line.split() for line in _read(self.v2, "cgroup.events").splitlines())
-        return events.get("frozen") == ("1" if frozen else "0")
 
-
-def _read(directory: str, name: str) -> str:
-    with open(os.path.join(directory, name)) as f:
+def _read(path: str) -> str:
+    with open(path) as f:
         return f.read().strip()

@@ -204,32 +204,33 @@ def _empty() -> dict:
     }
 
 
-def collect(dirs: dict[str, str]) -> dict:
-    """The container's stats, shaped as runc prints them. dirs: {hierarchy: dir}
-    from the container's state ("cpu,cpuacct", "memory", ..., "unified")."""
-    v1 = {}
-    for name, path in dirs.items():
-        if name != "unified" and not name.startswith("name="):
-            for controller in name.split(","):
-                v1[controller] = path
-    unified = _Dir(dirs.get("unified"))
+def collect_v1(controllers: dict[str, str], unified: str | None) -> dict:
+    """From v1 directories ({controller: dir}); hugetlb from the unified
+    hierarchy when v1 has none (a hybrid host like this project's CI)."""
+    v1 = {name: _Dir(path) for name, path in controllers.items()}
+    none = _Dir(None)
     s = _empty()
-    if v1:
-        _cpu_v1(s, _Dir(v1.get("cpu")), _Dir(v1.get("cpuacct")))
-        _cpuset_v1(s["cpuset"], _Dir(v1.get("cpuset")))
-        _memory_v1(s["memory"], _Dir(v1.get("memory")))
-        _pids(s["pids"], _Dir(v1.get("pids")), v2=False)
-        _blkio_v1(s["blkio"], _Dir(v1.get("blkio")))
-        if "hugetlb" in v1:
-            _hugetlb(s["hugetlb"], _Dir(v1["hugetlb"]), v2=False)
-        else:
-            _hugetlb(s["hugetlb"], unified, v2=True)
-    elif unified.path:
-        _cpu_v2(s["cpu"], unified.keyed("cpu.stat"))
-        _memory_v2(s["memory"], unified)
-        _pids(s["pids"], unified, v2=True)
-        s["blkio"].update(unified.parse("io.stat", parse_io_stat, {}))
-        _hugetlb(s["hugetlb"], unified, v2=True)
+    _cpu_v1(s, v1.get("cpu", none), v1.get("cpuacct", none))
+    _cpuset_v1(s["cpuset"], v1.get("cpuset", none))
+    _memory_v1(s["memory"], v1.get("memory", none))
+    _pids(s["pids"], v1.get("pids", none), v2=False)
+    _blkio_v1(s["blkio"], v1.get("blkio", none))
+    if "hugetlb" in v1:
+        _hugetlb(s["hugetlb"], v1["hugetlb"], v2=False)
+    else:
+        _hugetlb(s["hugetlb"], _Dir(unified), v2=True)
+    return shape(s)
+
+
+def collect_v2(directory: str) -> dict:
+    """Everything from the one cgroup2 directory, in v1's shape."""
+    unified = _Dir(directory)
+    s = _empty()
+    _cpu_v2(s["cpu"], unified.keyed("cpu.stat"))
+    _memory_v2(s["memory"], unified)
+    _pids(s["pids"], unified, v2=True)
+    s["blkio"].update(unified.parse("io.stat", parse_io_stat, {}))
+    _hugetlb(s["hugetlb"], unified, v2=True)
     return shape(s)
 
 

@@ -6,6 +6,7 @@ naming the pointer, never a silent skip.
 """
 import os
 
+from .. import log
 from ..errors import ConfigError, strerror
 from .v2_resources import rdma_writes
 
@@ -27,7 +28,6 @@ def device_access(rule: dict, pointer: str) -> str:
     if known != access:
         if not known:
             raise ConfigError(f"{pointer}/access", f"{access!r} has none of r, w, m")
-        from .. import log
         log.warning(f"{pointer}/access: {access!r}: only {known!r} taken (a device access is "
                     "r, w and m)")
     return known

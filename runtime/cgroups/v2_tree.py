@@ -1,6 +1,7 @@
 """The cgroup v2 tree above a container: controllers enabled in every ancestor's
 cgroup.subtree_control, and the threaded-mode rules checked before the init is
 placed (a "domain invalid" cgroup refuses processes with EOPNOTSUPP)."""
+import errno
 import os
 
 from ..errors import ConfigError, PyruncError, strerror
@@ -63,7 +64,6 @@ def enable_controllers(directory: str, wanted: set[str], pointers: dict[str, str
 def _enable(directory: str, controllers: list[str], needed: set[str]) -> None:
     """An ancestor the caller may not write (a rootless caller above its
     delegated subtree) may keep controllers the container does not need."""
-    import errno
     path = os.path.join(directory, "cgroup.subtree_control")
     try:
         with open(path, "w") as f:
@@ -76,7 +76,6 @@ def _enable(directory: str, controllers: list[str], needed: set[str]) -> None:
 
 
 def _why(err: int, directory: str) -> str:
-    import errno
     if err == errno.EBUSY:
         return (f"{directory} has processes of its own, and cgroup v2 lets a cgroup with "
                 f"processes have no controllers for its children: choose a cgroupsPath "

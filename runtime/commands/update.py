@@ -1,32 +1,38 @@
-"""`update`: the LinuxResources a live container should get, from --resources
-(a file or stdin) and runc's flags (which win)."""
+"""`update`: new limits for a live container's cgroups: the LinuxResources
+from --resources (a file or stdin) and runc's flags (which win). Errors point
+into the resources given (a file, stdin or the flags), not into config.json."""
 import json
 import re
 import sys
 
-from .errors import PyruncError, strerror
+from ..errors import ConfigError, PyruncError, strerror
+from ..spec import check_schema
+from ..state import ContainerDir
+from ..update_flags import FLAGS
 
 _SIZE = re.compile(r"(-?\d+)\s*([kmgt]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
-# runc update's flags: (flag, LinuxResources section and key, how its value
-# reads, help). Sizes take k/m/g/t suffixes (powers of 1024).
-FLAGS = (
-    ("--memory", "memory", "limit", "size", "memory limit (bytes, or 64m, 1g; -1: none)"),
-    ("--memory-swap", "memory", "swap", "size", "memory+swap limit"),
-    ("--memory-reservation", "memory", "reservation", "size", "memory soft limit"),
-    ("--kernel-memory", "memory", "kernel", "size", "kernel memory limit"),
-    ("--kernel-memory-tcp", "memory", "kernelTCP", "size", "kernel TCP buffer limit"),
-    ("--cpu-shares", "cpu", "shares", "int", "CPU shares (relative weight)"),
-    ("--cpu-period", "cpu", "period", "int", "CPU CFS period (us)"),
-    ("--cpu-quota", "cpu", "quota", "int", "CPU CFS quota (us; -1: none)"),
-    ("--cpu-rt-period", "cpu", "realtimePeriod", "int", "CPU realtime period (us)"),
-    ("--cpu-rt-runtime", "cpu", "realtimeRuntime", "int", "CPU realtime runtime (us)"),
-    ("--cpuset-cpus", "cpu", "cpus", "str", "CPUs to use (0-3,5)"),
-    ("--cpuset-mems", "cpu", "mems", "str", "memory nodes to use"),
-    ("--pids-limit", "pids", "limit", "int", "maximum number of processes (-1: none)"),
-    ("--blkio-weight", "blockIO", "weight", "int", "block IO weight (10-1000)"),
-)
+
+
+def run(args) -> int:
+    update(args.root, args.container_id, resources_from_args(args), args.resources or "flags")
+    return 0
+
+
+def update(root: str, container_id: str, resources: dict, source: str = "flags") -> None:
+    with ContainerDir(root, container_id) as cdir:
+        st = cdir.load()
+        if not cdir.status(st).can_update:
+            raise PyruncError("container not running")
+        if st.check_before_update and "memory" in resources:
+            resources["memory"].setdefault("checkBeforeUpdate", True)
+        try:
+            st.require_cgroups("update").apply(resources, creating=False)
+        except ConfigError as e:
+            pointer = e.pointer.removeprefix("/linux/resources")
+            raise ConfigError(pointer or "/", e.problem,
+                              file="stdin" if source == "-" else source) from None
 
 
 def parse_size(text: str, flag: str) -> int:
@@ -74,6 +80,5 @@ def _read_resources(source: str) -> dict:
 
 def check_resources(resources: dict, source: str) -> None:
     """The schema's cgroupResources definition, with pointers into the file."""
-    from .spec import check_schema
     check_schema(resources, file="stdin" if source == "-" else source,
                  definition="cgroupResources")

@@ -2,7 +2,7 @@
 its user, and to which host uid."""
 import pytest
 
-from runtime.cgroups import delegation
+from runtime.cgroups import delegation, from_dirs
 
 MAPS = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 CGROUP_RW = {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
@@ -34,5 +34,8 @@ def test_wanted_only_with_an_own_cgroupns_and_a_read_write_cgroupfs():
 def test_never_on_v1_or_hybrid(tmp_path):
     d = tmp_path / "cg"
     d.mkdir()
-    delegation.delegate({"memory": str(d), "unified": str(d)}, config())  # hybrid: untouched
+    from_dirs({"memory": str(d), "unified": str(d)}).delegate(config())  # hybrid: untouched
+    from_dirs({"memory": str(d)}).delegate(config())  # v1: untouched
     assert d.stat().st_uid == 0
+    from_dirs({"unified": str(d)}).delegate(config())  # v2: the user's
+    assert d.stat().st_uid == 100000

@@ -1,7 +1,7 @@
 """linux.resources → cgroup file writes, v1 and v2, without root."""
 import pytest
 
-from runtime.cgroups import resources, v1_resources, v2_resources
+from runtime.cgroups import from_dirs, v1_resources, v2_resources
 from runtime.errors import ConfigError
 
 
@@ -132,15 +132,19 @@ def test_hybrid_split_sends_what_v1_lacks_to_the_unified_hierarchy():
     dirs = {"memory": "/m", "cpu,cpuacct": "/c", "unified": "/u"}
     res = {"memory": {"limit": 1}, "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
            "unified": {"hugetlb.2MB.max": "0"}}
-    v1_part, v2_part = resources._split(dirs, res, v2_only=False)
+    hybrid = from_dirs(dirs)
+    assert hybrid.kind == "hybrid"
+    v1_part, v2_part = hybrid.split(res)
     assert v1_part == {"memory": {"limit": 1}}
     assert v2_part == {"hugepageLimits": res["hugepageLimits"], "unified": res["unified"]}
     # With a v1 hugetlb hierarchy, v1 keeps it.
-    v1_part, _ = resources._split({**dirs, "hugetlb": "/h"}, res, v2_only=False)
+    v1_part, _ = from_dirs({**dirs, "hugetlb": "/h"}).split(res)
     assert "hugepageLimits" in v1_part
-    # A legacy host (no unified) keeps everything on v1 and errors on `unified`.
-    v1_part, v2_part = resources._split({"memory": "/m"}, res, v2_only=False)
-    assert v2_part == {} and "unified" in v1_part
+    # A legacy host (no unified) is all v1, and v1 refuses `unified`, naming it.
+    legacy = from_dirs({"memory": "/m"})
+    assert legacy.kind == "v1"
+    with pytest.raises(ConfigError, match="^config.json: /linux/resources/unified"):
+        legacy.apply({"unified": {"memory.max": "1"}}, creating=False)
 
 
 def test_v2_memory_limit_alone_keeps_memory_plus_swap():

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from runtime.cgroups import stats
+from runtime.cgroups import from_dirs, stats
 from runtime.cli import main
 from runtime.errors import PyruncError
-from runtime.events import parse_duration
+from runtime.commands.events import parse_duration
 
 S, MS = 10**9, 10**6
 
@@ -66,7 +66,7 @@ V2_FILES = {
 
 
 def test_v2_conversion(tmp_path):
-    data = stats.collect({"unified": cgroup(tmp_path / "c", V2_FILES)})
+    data = from_dirs({"unified": cgroup(tmp_path / "c", V2_FILES)}).stats()
     assert data["cpu"] == {"usage": {"total": 1_500_000, "kernel": 500_000, "user": 1_000_000},
                            "throttling": {"periods": 10, "throttledPeriods": 3, "throttledTime": 250_000}}
     mem = data["memory"]
@@ -93,12 +93,12 @@ def test_v2_conversion(tmp_path):
 
 def test_v2_limited_swap_and_no_controllers(tmp_path):
     files = dict(V2_FILES, **{"memory.swap.max": "1048576\n", "pids.max": "max\n"})
-    data = stats.collect({"unified": cgroup(tmp_path / "a", files)})
+    data = from_dirs({"unified": cgroup(tmp_path / "a", files)}).stats()
     assert data["memory"]["swap"]["limit"] == (64 << 20) + (1 << 20)
     assert data["pids"] == {"current": 3}  # "max" is reported as no limit (0, omitted)
     # A cgroup without the pids/memory/io controllers: pids counted from cgroup.procs
-    bare = stats.collect({"unified": cgroup(tmp_path / "b", {"cgroup.procs": "7\n8\n",
-                                                              "cpu.stat": "usage_usec 0\n"})})
+    bare = from_dirs({"unified": cgroup(tmp_path / "b", {"cgroup.procs": "7\n8\n",
+                                                              "cpu.stat": "usage_usec 0\n"})}).stats()
     assert bare["pids"] == {"current": 2}
     assert bare["cpu"] == {"usage": {"kernel": 0, "user": 0}, "throttling": {}}
     assert bare["memory"] == {"usage": {"limit": 0, "failcnt": 0}, "swap": {"limit": 0, "failcnt": 0},
@@ -129,7 +129,7 @@ def test_v1_files(tmp_path):
         "name=systemd": str(tmp_path / "systemd"),
         "unified": cgroup(tmp_path / "unified", {"hugetlb.2MB.current": "0\n", "hugetlb.2MB.events": "max 1\n"}),
     }
-    data = stats.collect(dirs)
+    data = from_dirs(dirs).stats()
     assert data["cpu"] == {
         "usage": {"total": 221859336, "percpu": [5943722, 215915614], "percpu_kernel": [4000000, 0],
                   "percpu_user": [0, 227943715], "kernel": 30_000_000, "user": 210_000_000},
@@ -152,7 +152,7 @@ def test_v1_files(tmp_path):
 
 def test_json_is_runcs(tmp_path):
     """Go's field order, no spaces: the same line runc writes for the same files."""
-    data = stats.collect({"unified": cgroup(tmp_path / "c", {"pids.current": "1\n", "pids.max": "max\n"})})
+    data = from_dirs({"unified": cgroup(tmp_path / "c", {"pids.current": "1\n", "pids.max": "max\n"})}).stats()
     line = json.dumps({"type": "stats", "id": "x", "data": data}, separators=(",", ":"))
     assert list(data) == ["cpu", "cpuset", "memory", "pids", "blkio", "hugetlb", "intel_rdt",
                           "network_interfaces"]
@@ -171,7 +171,7 @@ def test_v1_blkio_source_order(tmp_path):
         "blkio.throttle.io_serviced_recursive": "8:0 Read 9\n",
         "blkio.throttle.io_service_bytes_recursive": "8:0 Read 9999\n",
     })
-    assert stats.collect({"blkio": d})["blkio"] == {
+    assert from_dirs({"blkio": d}).stats()["blkio"] == {
         "ioServicedRecursive": [{"major": 8, "op": "Read", "value": 5}],
         "ioServiceBytesRecursive": [{"major": 8, "op": "Read", "value": 512}]}
 
@@ -181,7 +181,7 @@ def test_v1_blkio_source_order(tmp_path):
 def test_unparsable_file_is_named(tmp_path, name, text):
     d = cgroup(tmp_path / "c", {name: text})
     with pytest.raises(PyruncError, match=f"{name}: cannot parse"):
-        stats.collect({"unified": d})
+        from_dirs({"unified": d}).stats()
 
 
 @pytest.mark.parametrize("text, cpus", [("0", [0]), ("0-3", [0, 1, 2, 3]), ("1,3-4\n", [1, 3, 4])])

@@ -61,7 +61,7 @@ def _source_module(name: str):
 
 
 features = _source_module("features")
-seccomp = _source_module("seccomp")
+seccomp = _source_module("seccomp_names")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ import struct
 
 import pytest
 
-from runtime import plan
+from runtime import plan, plan_ops, plan_process
+from runtime.cgroups import CgroupMount
 from runtime import _consts as lib
 from runtime.errors import ConfigError
 from runtime.plan import HostProbe, Op, PlanContext
@@ -163,7 +164,7 @@ def test_lookup_uses_the_containers_path():
     c["process"]["env"] = ["PATH=/a", "X=1", "PATH=/usr/bin:/bin"]
     assert Op("LOOKUP", ("/bin/sh", "/usr/bin:/bin")) in build(c)
     c["process"]["env"] = []
-    assert Op("LOOKUP", ("/bin/sh", plan.DEFAULT_PATH)) in build(c)
+    assert Op("LOOKUP", ("/bin/sh", plan_process.DEFAULT_PATH)) in build(c)
 
 
 def test_preserve_fds_moves_the_close_point():
@@ -205,8 +206,9 @@ def test_rootfs_propagation():
 def test_cgroup_mount_v1_with_namespace():
     c = config(mounts=[{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
                         "options": ["ro", "nosuid"]}])
-    ctx_mounts = [("cpu", "/sys/fs/cgroup/cpu/x", "cpu"), ("name=systemd", "/sys/fs/cgroup/systemd/x",
-                  "name=systemd"), ("unified", "/sys/fs/cgroup/unified/x", "")]
+    ctx_mounts = [CgroupMount("cgroup", "/sys/fs/cgroup/cpu/x", "cpu", "cpu"),
+                  CgroupMount("cgroup", "/sys/fs/cgroup/systemd/x", "name=systemd", "systemd"),
+                  CgroupMount("cgroup2", "/sys/fs/cgroup/unified/x", "", "unified")]
     ops = [op for op in build(c, cgroup_mounts=ctx_mounts) if op.name == "MOUNT"]
     assert ops[0].args[3:6] == ("tmpfs", "/sys/fs/cgroup", "tmpfs")
     assert ops[1].args[3:7] == ("cgroup", "/sys/fs/cgroup/cpu", "cgroup", "cpu")
@@ -218,7 +220,8 @@ def test_cgroup_mount_v1_with_namespace():
 
 def test_cgroup_mount_without_namespace_binds():
     c = config(mounts=[{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}])
-    ops = [op for op in build(c, cgroup_mounts=[("unified", "/sys/fs/cgroup/x", None)]) if op.name == "MOUNT"]
+    bind = CgroupMount("cgroup2", "/sys/fs/cgroup/x", None, None)
+    ops = [op for op in build(c, cgroup_mounts=[bind]) if op.name == "MOUNT"]
     assert ops == [Op("MOUNT", (lib.MS_BIND | lib.MS_REC, 0, 0, "/sys/fs/cgroup/x", "/sys/fs/cgroup",
                                 "", "", 0))]
 
@@ -243,7 +246,7 @@ def test_encoding_matches_plan_h():
 
 
 def test_every_op_has_a_code_and_signature():
-    for name in plan.SIGNATURES:
+    for name in plan_ops.SIGNATURES:
         assert isinstance(getattr(lib, "OP_" + name), int), name
     with pytest.raises(ValueError):
         plan.encode([Op("SETNS", (1,))])

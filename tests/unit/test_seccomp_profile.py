@@ -6,7 +6,7 @@ import struct
 import pytest
 
 from conftest import REPO
-from runtime import root_cache, seccomp
+from runtime import root_cache, seccomp, seccomp_names
 from runtime.errors import ConfigError
 
 DOCKER = json.loads((REPO / "tests" / "fixtures" / "seccomp" / "docker-default.json").read_text())
@@ -33,7 +33,7 @@ def compiled(profile: dict) -> bytes:
     ("SCMP_ACT_KILL_PROCESS", None, 0x80000000),
 ])
 def test_action_values(name, errno_ret, want):
-    assert seccomp.action_value(name, errno_ret, "/p") == want
+    assert seccomp_names.action_value(name, errno_ret, "/p") == want
 
 
 @pytest.mark.parametrize("profile, pointer", [
@@ -66,12 +66,12 @@ def test_docker_profile_compiles_to_its_actions():
 
 
 def test_each_action_reaches_the_program():
-    for name, value in seccomp.ACTIONS.items():
+    for name, value in seccomp_names.ACTIONS.items():
         if name == "SCMP_ACT_ALLOW":
             continue
         program = compiled({"defaultAction": "SCMP_ACT_ALLOW",
                             "syscalls": [{"names": ["mkdir"], "action": name}]})
-        want = value | 1 if name in seccomp.WITH_ERRNO else value
+        want = value | 1 if name in seccomp_names.WITH_ERRNO else value
         assert want in returns(program), name
 
 
@@ -128,6 +128,6 @@ def test_load_flags():
               "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}],
               "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}
     flags = seccomp.load_flags(notify)
-    assert flags & seccomp.FLAG_NEW_LISTENER and flags & seccomp.FLAG_TSYNC_ESRCH
+    assert flags & seccomp_names.FLAG_NEW_LISTENER and flags & seccomp_names.FLAG_TSYNC_ESRCH
     assert seccomp.load_flags({"defaultAction": "SCMP_ACT_ALLOW",
                                "flags": ["SECCOMP_FILTER_FLAG_LOG"]}) == 2

@@ -1,4 +1,5 @@
-"""Status is derived from the system, not trusted from state.json."""
+"""state.json as a typed State; status derived from the system, not trusted
+from the file; what each status allows."""
 import json
 import os
 
@@ -6,7 +7,8 @@ import pytest
 
 from runtime.errors import ContainerNotExist, PyruncError
 from runtime.procfs import start_time as proc_start_time
-from runtime.state import ContainerDir, new_state, oci_state
+from runtime import state
+from runtime.state import ContainerDir, State
 
 
 @pytest.fixture
@@ -18,8 +20,9 @@ def cdir(tmp_path):
 
 
 def saved(cdir, **fields):
-    st = new_state("c1", "/b", "/b/rootfs", {})
-    st.update(fields)
+    st = State.new("c1", "/b", "/b/rootfs", {})
+    for name, value in fields.items():
+        setattr(st, name, value)
     cdir.save(st)
     return cdir.load()
 
@@ -45,7 +48,7 @@ def test_status_stopped_on_pid_reuse(cdir):
     me = os.getpid()
     st = saved(cdir, init_pid=me, init_start=proc_start_time(me) + 1, creating=False)
     assert cdir.status(st) == "stopped"
-    assert oci_state(st, "stopped")["pid"] == 0
+    assert st.oci(cdir.status(st))["pid"] == 0
 
 
 def test_status_of_a_create_that_died(cdir):
@@ -76,3 +79,41 @@ def test_state_json_written_atomically(cdir):
     saved(cdir, init_pid=5)
     assert json.load(open(os.path.join(cdir.path, "state.json")))["init_pid"] == 5
     assert sorted(os.listdir(cdir.path)) == ["state.json"]
+
+
+def test_state_round_trip_and_oci_view(cdir):
+    st = saved(cdir, init_pid=7, init_start=99, creating=False, annotations={"a": "b"},
+               cgroup={"memory": "/sys/fs/cgroup/memory/c1"}, memory_policy=[1, "0300"])
+    again = State.from_json(json.loads(json.dumps(st.to_json())))
+    assert again.to_json() == st.to_json()
+    assert st.memory_policy_value() == (1, b"\x03\x00")
+    assert st.oci("running") == {
+        "ociVersion": st.oci_version, "id": "c1", "pid": 7, "status": "running",
+        "bundle": "/b", "rootfs": "/b/rootfs", "created": st.created, "owner": "",
+        "annotations": {"a": "b"}}
+    with pytest.raises(ValueError):
+        State.from_json({"id": "c1"})  # no init_pid: not ours
+    with pytest.raises(TypeError):
+        State(no_such_field=1)
+
+
+def test_what_each_status_allows():
+    allowed = {
+        "creating": set(),
+        "created": {"start", "kill", "pause", "exec", "update"},
+        "running": {"kill", "pause", "exec", "update"},
+        "paused": {"kill", "resume", "update"},
+        "stopped": {"delete"},
+    }
+    for name, wanted in allowed.items():
+        status = getattr(state, name.upper())
+        can = {verb for verb in ("start", "kill", "delete", "pause", "resume", "exec", "update")
+               if getattr(status, "can_" + verb)}
+        assert can == wanted, name
+        assert status == name and str(status) == name
+
+
+def test_require_cgroups_names_the_operation(cdir):
+    st = saved(cdir, cgroup={})
+    with pytest.raises(PyruncError, match="cannot pause container c1: it has no cgroup"):
+        st.require_cgroups("pause")
