@@ -55,9 +55,11 @@ def imports(source_dir: str) -> dict[str, set[str]]:
                 wanted |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom):
                 target = _resolve(mod, is_package, node)
-                wanted.add(target)
-                # `from . import x` names submodule x when there is one
-                wanted |= {f"{target}.{a.name}" for a in node.names}
+                # `from . import x` imports submodule x when there is one,
+                # else a name the package itself defines.
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    wanted.add(sub if sub in mods else target)
         graph[mod] = {w for w in wanted if w in mods and w != mod}
     return graph
 
