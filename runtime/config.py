@@ -48,5 +48,9 @@ class Config:
         """The path of a namespace joined, or None."""
         return self._namespaces.get(ns_type, {}).get("path") or None
 
+    def namespace(self, ns_type: str) -> dict | None:
+        """The namespace's entry in /linux/namespaces, or None."""
+        return self._namespaces.get(ns_type)
+
     def namespace_entries(self) -> list[dict]:
         return list(self._namespaces.values())

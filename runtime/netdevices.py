@@ -9,6 +9,7 @@ back: when the namespace dies the kernel returns physical devices to the host
 and destroys virtual ones, as the spec requires.
 """
 from . import log
+from .config import Config
 from .errors import ConfigError, PyruncError, strerror
 
 POINTER = "/linux/netDevices"
@@ -34,7 +35,7 @@ def _check_name(name: str, where: str) -> None:
 
 
 def check(config: dict, ns_types: set[str]) -> None:
-    devices = config.get("linux", {}).get("netDevices") or {}
+    devices = Config(config).linux.get("netDevices") or {}
     if not devices:
         return
     if "network" not in ns_types:

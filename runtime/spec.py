@@ -10,6 +10,7 @@ import re
 import stat
 
 from . import caps, log, netdevices, root_cache, userns
+from .config import Config
 from .errors import ConfigError, PyruncError, strerror
 from .plan_process import RLIMITS
 from .userns import check_rootfs_reachable
@@ -228,7 +229,7 @@ def check_semantics(config: dict, bundle: str) -> None:
                               f"{m['destination']!r} climbs above the root with '..'")
     _check_sysctls(config, ns_types)
     _check_devices(config)
-    if config.get("linux", {}).get("netDevices"):
+    if Config(config).linux.get("netDevices"):
         netdevices.check(config, ns_types)
 
 
@@ -288,6 +289,7 @@ def _check_root(config: dict, bundle: str) -> None:
 
 def _check_namespaces(config: dict) -> set[str]:
     types = set()
+    # The raw list (a Config view keeps one entry per type): duplicates are the point.
     for i, ns in enumerate(config.get("linux", {}).get("namespaces", [])):
         if ns["type"] in types:
             raise ConfigError(f"/linux/namespaces/{i}", f"{ns['type']} namespace is listed twice")
@@ -305,7 +307,7 @@ def _check_without_mount_namespace(config: dict) -> None:
     does; delete unmounts them) and it is chrooted, not pivoted. What would
     change the host's own mounts is refused (runc applies some of it to the
     host, or ignores it)."""
-    linux = config.get("linux", {})
+    linux = Config(config).linux
     for key, what in (("rootfsPropagation", "would change the host's / propagation"),
                       ("maskedPaths", "would mask the host's paths"),
                       ("readonlyPaths", "would remount the host's paths read-only")):
@@ -320,7 +322,7 @@ DEVICE_NUMBER_MAX = 2**32 - 1
 
 
 def _check_devices(config: dict) -> None:
-    for i, dev in enumerate(config.get("linux", {}).get("devices", [])):
+    for i, dev in enumerate(Config(config).linux.get("devices", [])):
         for field in ("major", "minor"):
             if not 0 <= dev.get(field, 0) <= DEVICE_NUMBER_MAX:
                 raise ConfigError(f"/linux/devices/{i}/{field}",
@@ -341,7 +343,7 @@ def _check_namespace_file(path: str, pointer: str) -> None:
 
 
 def _check_sysctls(config: dict, ns_types: set[str]) -> None:
-    for key in config.get("linux", {}).get("sysctl", {}):
+    for key in Config(config).linux.get("sysctl", {}):
         pointer = f"/linux/sysctl/{key}"
         if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
             needed = "ipc"

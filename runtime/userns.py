@@ -12,6 +12,7 @@ leaves the others to newuidmap/newgidmap.
 import os
 import re
 
+from .config import Config
 from .errors import ConfigError, PyruncError, strerror
 
 MAPS = (("uidMappings", "uid_map"), ("gidMappings", "gid_map"))
@@ -19,14 +20,11 @@ ID_LIMIT = 2**32
 
 
 def user_namespace(config: dict) -> dict | None:
-    for ns in config.get("linux", {}).get("namespaces", []):
-        if ns["type"] == "user":
-            return ns
-    return None
+    return Config(config).namespace("user")
 
 
 def check(config: dict, ns_types: set[str]) -> None:
-    linux = config.get("linux", {})
+    linux = Config(config).linux
     given = [key for key, _file in MAPS if linux.get(key)]
     ns = user_namespace(config)
     if ns is None:
@@ -111,8 +109,7 @@ def check_rootfs_reachable(config: dict, rootfs: str) -> None:
 
 
 def new_user_namespace(config: dict) -> bool:
-    ns = user_namespace(config)
-    return ns is not None and not ns.get("path")
+    return Config(config).creates("user")
 
 
 def _must_deny_setgroups(linux: dict) -> bool:

@@ -5,6 +5,8 @@ read-write; the cgroup directory and the delegatable files in it go to the
 host uid of process.user.uid."""
 import os
 
+from ..config import Config
+
 DELEGATE = "/sys/kernel/cgroup/delegate"
 
 
@@ -24,19 +26,17 @@ def delegate(directory: str, config: dict) -> None:
 
 
 def _wanted(config: dict) -> bool:
-    linux = config.get("linux", {})
-    own_cgroupns = any(ns["type"] == "cgroup" and not ns.get("path")
-                       for ns in linux.get("namespaces", []))
+    view = Config(config)
     rw_cgroupfs = any(m.get("source") == "cgroup" and m.get("destination") == "/sys/fs/cgroup"
-                      and "ro" not in m.get("options", []) for m in config.get("mounts", []))
-    return own_cgroupns and rw_cgroupfs
+                      and "ro" not in m.get("options", []) for m in view.mounts)
+    return view.creates("cgroup") and rw_cgroupfs
 
 
 def host_uid(config: dict) -> int | None:
     """process.user.uid as the host sees it (through uidMappings, if any);
     None if the maps leave it out."""
     uid = config["process"].get("user", {}).get("uid", 0)
-    maps = config.get("linux", {}).get("uidMappings")
+    maps = Config(config).linux.get("uidMappings")
     if not maps:
         return uid
     for m in maps:
