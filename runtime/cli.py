@@ -4,17 +4,41 @@ Global flags go before the subcommand, as with runc. Every failure is one line
 on stderr (and in --log), exit status 1, and no traceback unless --debug.
 """
 import argparse
-import importlib
 import os
 import select
 import signal
 import sys
 
 from . import OCI_VERSION, __version__, log, rootless
-from .commands import MODULES
-from .help import render
-from .update_flags import FLAGS as UPDATE_FLAGS
 from .errors import PyruncError
+
+# runc update's flags: (flag, LinuxResources section and key, how its value
+# reads, help). Sizes take k/m/g/t suffixes (powers of 1024).
+UPDATE_FLAGS = (
+    ("--memory", "memory", "limit", "size", "memory limit (bytes, or 64m, 1g; -1: none)"),
+    ("--memory-swap", "memory", "swap", "size", "memory+swap limit"),
+    ("--memory-reservation", "memory", "reservation", "size", "memory soft limit"),
+    ("--kernel-memory", "memory", "kernel", "size", "kernel memory limit"),
+    ("--kernel-memory-tcp", "memory", "kernelTCP", "size", "kernel TCP buffer limit"),
+    ("--cpu-shares", "cpu", "shares", "int", "CPU shares (relative weight)"),
+    ("--cpu-period", "cpu", "period", "int", "CPU CFS period (us)"),
+    ("--cpu-quota", "cpu", "quota", "int", "CPU CFS quota (us; -1: none)"),
+    ("--cpu-rt-period", "cpu", "realtimePeriod", "int", "CPU realtime period (us)"),
+    ("--cpu-rt-runtime", "cpu", "realtimeRuntime", "int", "CPU realtime runtime (us)"),
+    ("--cpuset-cpus", "cpu", "cpus", "str", "CPUs to use (0-3,5)"),
+    ("--cpuset-mems", "cpu", "mems", "str", "memory nodes to use"),
+    ("--pids-limit", "pids", "limit", "int", "maximum number of processes (-1: none)"),
+    ("--blkio-weight", "blockIO", "weight", "int", "block IO weight (10-1000)"),
+)
+
+# The dispatch table: command -> its module in runtime/commands/, imported
+# only when that command runs.
+MODULES = {
+    "create": "create", "run": "run", "start": "start", "exec": "exec", "state": "state",
+    "kill": "kill", "delete": "delete", "pause": "pause", "resume": "resume", "ps": "ps",
+    "update": "update", "events": "events", "list": "list", "spec": "spec",
+    "features": "features", "checkpoint": "checkpoint", "restore": "checkpoint",
+}
 
 # argparse passes every string through gettext, which searches the disk for
 # translation catalogs on each call and never caches a miss: ~340 stat calls,
@@ -22,7 +46,20 @@ from .errors import PyruncError
 argparse._ = lambda message: message
 
 
+class _Formatter(argparse.HelpFormatter):
+    """A fixed width: argparse makes a formatter for every add_argument, and
+    asking the terminal its size each time costs ~0.3 ms a command. pyrunc's
+    help is rendered by help.py, which does not use it."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=100):
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         # A usage error is bad input like any other: one line, exit 1.
         if "invalid choice" in message and self.prog == "pyrunc":
@@ -33,6 +70,7 @@ class _Parser(argparse.ArgumentParser):
         raise PyruncError(f"{message} (see '{self.prog} --help')")
 
     def format_help(self):
+        from .help import render  # deferred: only -h renders help
         return render(self, _version_text() if self.prog == "pyrunc" else "")
 
 
@@ -250,7 +288,7 @@ def _dispatch(args) -> int:
     if args.root is None:
         args.root = rootless.default_root()
     rootless.check_flag(args.rootless)
-    module = importlib.import_module(f"{__package__}.commands.{MODULES[args.command]}")
+    module = __import__(f"{__package__}.commands.{MODULES[args.command]}", fromlist=["run"])
     return module.run(args) or 0
 
 

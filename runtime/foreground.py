@@ -5,8 +5,6 @@ and its exit status becomes ours (128+N for a signal)."""
 import os
 import signal
 
-from .terminal import relay
-
 FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                      signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
 
@@ -20,6 +18,7 @@ def wait(pid: int, console_fd: int | None = None) -> int:
         signal.signal(sig, lambda s, _frame: _forward(pid, s))
     try:
         if console_fd is not None:
+            from .terminal import relay  # feature import: termios, only with a terminal
             pidfd = os.pidfd_open(pid)
             try:
                 relay(console_fd, pidfd)

@@ -6,7 +6,7 @@ each kind sees; hooks.py runs them.
              status after step 2 (runtime.md "State")
     start:   startContainer (inside, as the container's process, under its
              seccomp filter, as runc runs it in the init after the load),
-             then poststart
+             then poststart (hooks.run: start needs nothing else of this)
     delete:  poststop (hooks.poststop: delete needs nothing else of this)
 The hooks that run inside the container see the pid as the container sees it.
 """
@@ -15,7 +15,7 @@ import os
 from . import hooks
 from .launch import compile_seccomp, join_container
 from .procfs import pid_in_own_namespace
-from .state import CREATED, RUNNING, ContainerDir, State
+from .state import CREATED, ContainerDir, State
 
 
 def at_create(cdir: ContainerDir, st: State, table: dict) -> None:
@@ -31,10 +31,6 @@ def start_container(cdir: ContainerDir, st: State) -> None:
     """Inside the container, as its process, before the program runs."""
     hooks.run("startContainer", st.hooks, _seen_from_inside(st.oci(CREATED)),
               in_container=lambda hook, stdio: _in_container(cdir, st, hook, stdio, st.process))
-
-
-def poststart(st: State) -> None:
-    hooks.run("poststart", st.hooks, st.oci(RUNNING))
 
 
 def _seen_from_inside(oci: dict) -> dict:

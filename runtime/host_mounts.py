@@ -3,7 +3,6 @@ rootfs (as runc does). Those mounts are ours to undo: create records which
 mounts were there before, and delete (or create's undo) unmounts every newer
 one under the rootfs, last mounted first."""
 from . import procfs
-from ._consts import MNT_DETACH
 from .errors import PyruncError, strerror
 
 
@@ -14,7 +13,8 @@ def under(rootfs: str) -> list[int]:
 
 def unmount_new(rootfs: str, before: list[int]) -> None:
     """Detach the mounts below rootfs that are not in `before`."""
-    from ._native import ffi, lib  # deferred: cffi, only when there is something to undo
+    from ._consts import MNT_DETACH  # deferred with cffi: only when there is something to undo
+    from ._native import ffi, lib
     old = set(before)
     for m in reversed(procfs.mounts()):
         if m.id in old or not _below(m.point, rootfs):

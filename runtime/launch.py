@@ -17,9 +17,8 @@ itself, before that: process_setup.py):
 They return an Init (launcher.py), which drives the sync protocol.
 """
 import os
-from collections import namedtuple
 
-from . import log, plan, seccomp
+from . import log, plan
 from .caps import last_cap
 from .cgroups import Manager
 from .config import Config
@@ -34,21 +33,31 @@ from .userns import denies_setgroups, setgroups_denied_in
 NAMESPACE_FILES = {"user": "user", "mnt": "mount", "pid": "pid", "ipc": "ipc", "uts": "uts",
                    "net": "network", "cgroup": "cgroup", "time": "time"}
 
-# The numbers the init knows its extra fds by: `first`, the caller's leading
-# fds (exec's pidfd); the cgroup placement fds; `named`, the caller's named
-# fds after those (id-mapped mount trees, by mount pointer).
-FdLayout = namedtuple("FdLayout", "first clone_cgroup_fd cgroup_task_fds named")
+
+
+class FdLayout:
+    """The numbers the init knows its extra fds by: `first`, the caller's
+    leading fds (exec's pidfd); the cgroup placement fds; `named`, the
+    caller's named fds after those (id-mapped mount trees, by mount pointer)."""
+    __slots__ = ("first", "clone_cgroup_fd", "cgroup_task_fds", "named")
+
+    def __init__(self, first: list[int], clone_cgroup_fd: int | None,
+                 cgroup_task_fds: list[tuple[int, str]], named: dict[str, int]):
+        self.first, self.clone_cgroup_fd = first, clone_cgroup_fd
+        self.cgroup_task_fds, self.named = cgroup_task_fds, named
 
 
 def compile_seccomp(profile: dict | None, root: str):
     """The container's seccomp filter (checked, compiled or cached), or None."""
     if profile is None:
         return None
+    from . import seccomp  # feature import: the profile's checks, cache and compiler
     return seccomp.prepare(profile, root)
 
 
 def send_notify_fd(st: State, fd: int, pid: int, status: str) -> None:
     """A seccomp notify fd to linux.seccomp.listenerPath, with the state."""
+    from . import seccomp  # feature import
     seccomp.send_notify_fd(st.seccomp, fd, st.oci(status), pid)
 
 

@@ -15,7 +15,8 @@ import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 from . import _consts as lib
 from . import log, plan
 from .errors import PyruncError, strerror
-from .fdio import recv_with_fds, write_all
+from .fdio import write_all
+from .fdpass import recv_with_fds
 
 INIT_BINARY = os.path.join(os.path.dirname(__file__), "pyrunc-init")
 SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE

@@ -8,9 +8,21 @@ time is: a pidfd opened and then checked against it cannot be a recycled pid.
 """
 import os
 import re
-from collections import namedtuple
 
-Mount = namedtuple("Mount", "id root point fstype superopts")
+
+class Mount(tuple):
+    """One mountinfo line: (id, root, point, fstype, superopts). (No
+    namedtuple: creating one costs ~0.1 ms on every command.)"""
+    __slots__ = ()
+
+    def __new__(cls, *fields):
+        return tuple.__new__(cls, fields)
+
+    id = property(lambda self: self[0])
+    root = property(lambda self: self[1])
+    point = property(lambda self: self[2])
+    fstype = property(lambda self: self[3])
+    superopts = property(lambda self: self[4])
 
 
 def unescape(field: str) -> str:

@@ -12,7 +12,7 @@ import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 
 from . import log, root_cache
 from .errors import ConfigError, PyruncError, strerror
-from .fdio import send_fd
+from .fdpass import send_fd
 from .seccomp_names import (FLAG_NEW_LISTENER, FLAG_TSYNC_ESRCH, FLAGS, NOT_NOTIFIABLE, POINTER,
                             action_value)
 

@@ -9,7 +9,7 @@ import os
 import re
 import stat
 
-from . import caps, log, netdevices, root_cache, userns
+from . import caps, log, root_cache, userns
 from .config import Config
 from .errors import ConfigError, PyruncError, strerror
 from .plan_process import RLIMITS
@@ -230,6 +230,7 @@ def check_semantics(config: dict, bundle: str) -> None:
     _check_sysctls(config, ns_types)
     _check_devices(config)
     if Config(config).linux.get("netDevices"):
+        from . import netdevices  # feature import
         netdevices.check(config, ns_types)
 
 

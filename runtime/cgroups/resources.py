@@ -5,7 +5,6 @@ import os
 
 from ..errors import ConfigError, PyruncError, strerror
 from . import v2_resources
-from .devices_bpf import attach_program, program
 from .v2_tree import available, check_type, enable_controllers, hierarchy_root
 
 
@@ -47,6 +46,7 @@ def _write_v2(directory: str, resources: dict) -> None:
                 raise ConfigError(pointer, f"write {line!r} to {path}: "
                                            f"{strerror(e.errno)}") from None
     if resources.get("devices") is not None:
+        from .devices_bpf import attach_program, program  # feature import
         attach_program(directory, program(resources["devices"]))
 
 

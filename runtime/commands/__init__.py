@@ -1,19 +1,11 @@
 """One module per command, each with run(args) -> exit status. cli.py parses
-the flags and imports only the module of the command given (MODULES), so a
-command pays only for what it needs: those that never read a config stay
+the flags and imports only the module of the command given (cli.MODULES), so
+a command pays only for what it needs: those that never read a config stay
 free of jsonschema and cffi by their imports alone.
 
 Every module imports at its top what it uses, from the layers below it:
 launch.py (starting processes in a container), teardown.py (ending one),
 hook_points.py, state.py, cgroups/ (the Manager), and the planner and
 config checks for the commands that read a config. Adding a command is a
-module here, a line in MODULES and its flags in cli.py.
+module here, a line in cli.MODULES and its flags in cli.build_parser.
 """
-
-# command -> module
-MODULES = {
-    "create": "create", "run": "run", "start": "start", "exec": "exec", "state": "state",
-    "kill": "kill", "delete": "delete", "pause": "pause", "resume": "resume", "ps": "ps",
-    "update": "update", "events": "events", "list": "list", "spec": "spec",
-    "features": "features", "checkpoint": "checkpoint", "restore": "checkpoint",
-}

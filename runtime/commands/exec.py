@@ -18,7 +18,8 @@ from ..foreground import wait
 from ..launch import compile_seccomp, join_container
 from ..process_setup import inherited_fds, prepare_process
 from ..state import CREATING, PAUSED, STOPPED, ContainerDir
-from ..terminal import check_terminal_flags, hand_over, take_our_size
+from ..console import check_terminal_flags, hand_over
+from ..terminal import take_our_size
 
 # Set by create for the init only (socket activation): never inherited by exec.
 INIT_ONLY_ENV = ("LISTEN_FDS=", "LISTEN_PID=")

@@ -5,7 +5,6 @@ import signal
 
 from ..cgroups import Manager
 from ..errors import PyruncError
-from ..processes import signal_all
 from ..signals import parse_signal
 from ..state import STOPPED, ContainerDir
 
@@ -25,6 +24,7 @@ def kill(root: str, container_id: str, sig: int, all_processes: bool = False) ->
         # behind); nothing to signal is no error.
         if not st.cgroup:  # rootless, without cgroups
             if status != STOPPED:
+                from ..processes import signal_all  # feature import
                 signal_all(st.init_pid, sig)
             return
         cgroups = st.cgroups()

@@ -6,7 +6,6 @@ import os
 
 from ..foreground import wait
 from ..rootless import cgroups_optional
-from ..terminal import take_our_size
 from .create import create
 from .delete import delete
 from .start import start
@@ -17,6 +16,7 @@ def run(args) -> int:
                   args.preserve_fds, args.console_socket, foreground=not args.detach,
                   optional_cgroups=cgroups_optional(args.rootless))
     if init.console_fd is not None:
+        from ..terminal import take_our_size  # feature import (termios)
         take_our_size(init.console_fd)
     try:
         start(args.root, args.container_id)

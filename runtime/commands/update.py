@@ -1,6 +1,7 @@
 """`update`: new limits for a live container's cgroups: the LinuxResources
-from --resources (a file or stdin) and runc's flags (which win). Errors point
-into the resources given (a file, stdin or the flags), not into config.json."""
+from --resources (a file or stdin) and runc's flags (which win; their table,
+cli.UPDATE_FLAGS, is the parser's too). Errors point into the resources given
+(a file, stdin or the flags), not into config.json."""
 import json
 import re
 import sys
@@ -8,7 +9,7 @@ import sys
 from ..errors import ConfigError, PyruncError, strerror
 from ..spec import check_schema
 from ..state import ContainerDir
-from ..update_flags import FLAGS
+from ..cli import UPDATE_FLAGS
 
 _SIZE = re.compile(r"(-?\d+)\s*([kmgt]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -44,7 +45,7 @@ def parse_size(text: str, flag: str) -> int:
 
 def resources_from_args(args) -> dict:
     resources = _read_resources(args.resources) if args.resources else {}
-    for flag, section, key, kind, _help in FLAGS:
+    for flag, section, key, kind, _help in UPDATE_FLAGS:
         attr = flag[2:].replace("-", "_")
         text = getattr(args, attr)
         if text is None:

@@ -1,4 +1,4 @@
-"""runtime/fdio.py: whole writes, atomic replacement, fds over sockets."""
+"""runtime/fdio.py and fdpass.py: whole writes, atomic replacement, fds over sockets."""
 import array
 import fcntl
 import os
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from runtime import fdio
+from runtime import fdio, fdpass
 
 
 def open_fds() -> set[int]:
@@ -52,17 +52,17 @@ def test_send_and_receive_one_fd():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     r, w = os.pipe()
     try:
-        fdio.send_fd(a, b"console", w)
-        data, fds = fdio.recv_with_fds(b, 64)
+        fdpass.send_fd(a, b"console", w)
+        data, fds = fdpass.recv_with_fds(b, 64)
         assert data == b"console" and len(fds) == 1 and fds[0] not in (r, w)
         assert fcntl.fcntl(fds[0], fcntl.F_GETFD) & fcntl.FD_CLOEXEC
         os.write(fds[0], b"x")  # the pipe's write end indeed
         os.close(fds[0])
         assert os.read(r, 1) == b"x"
         a.sendmsg([b"plain"])
-        assert fdio.recv_with_fds(b, 64) == (b"plain", [])
+        assert fdpass.recv_with_fds(b, 64) == (b"plain", [])
         a.close()
-        assert fdio.recv_with_fds(b, 64) == (b"", [])  # EOF
+        assert fdpass.recv_with_fds(b, 64) == (b"", [])  # EOF
     finally:
         for fd in (r, w):
             os.close(fd)
@@ -76,7 +76,7 @@ def test_extra_fds_are_all_received_for_the_caller_to_close():
     try:
         before = open_fds()
         a.sendmsg([b"two"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [r, w]))])
-        data, fds = fdio.recv_with_fds(b, 64)
+        data, fds = fdpass.recv_with_fds(b, 64)
         assert data == b"two" and len(fds) == 2
         for fd in fds:
             os.close(fd)

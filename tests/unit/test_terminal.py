@@ -1,5 +1,6 @@
-"""runtime/terminal.py: handing the pty master to a --console-socket, and the
-foreground relay between pyrunc's terminal and the container's pty.
+"""runtime/console.py and terminal.py: handing the pty master to a
+--console-socket, and the foreground relay between pyrunc's terminal and the
+container's pty.
 
 No containers: os.openpty() pairs stand in for both terminals, sh for the
 container process. The raw-mode tests run the relay in a child python whose
@@ -23,7 +24,7 @@ import tty
 
 import pytest
 
-from runtime import terminal
+from runtime import console, terminal
 from runtime.errors import PyruncError
 
 TIOCGPTN = 0x80045430  # _IOR('T', 0x30, unsigned int); Python's termios lacks it
@@ -113,7 +114,7 @@ def accept_message(sock):
 def test_send_console_delivers_exactly_one_pty_master(pair, listener):
     master, slave = pair
     sock, path = listener
-    terminal.send_console(path, master)
+    console.send_console(path, master)
     messages = accept_message(sock)
     assert [(data, len(fds)) for data, fds in messages] == [(b"/dev/ptmx", 1)]
     fd = messages[0][1][0]
@@ -140,7 +141,7 @@ def test_send_console_long_socket_path(pair, tmp_path):
     try:
         sock.bind(f"/proc/self/fd/{dir_fd}/console.sock")
         sock.listen(1)
-        terminal.send_console(path, master)
+        console.send_console(path, master)
         messages = accept_message(sock)
         assert len(messages) == 1 and len(messages[0][1]) == 1
         assert pty_number(messages[0][1][0]) == pty_number(master)
@@ -154,7 +155,7 @@ def test_send_console_missing_socket(pair, tmp_path):
     path = str(tmp_path / "nope.sock")
     before = open_fds()
     with pytest.raises(PyruncError) as e:
-        terminal.send_console(path, pair[0])
+        console.send_console(path, pair[0])
     assert str(e.value) == f"--console-socket {path}: no such file or directory"
     assert open_fds() == before  # the socket was closed on the way out
 
@@ -165,7 +166,7 @@ def test_send_console_refused(pair, tmp_path):
     sock.bind(path)  # bound, never listening: connect is refused
     try:
         with pytest.raises(PyruncError) as e:
-            terminal.send_console(path, pair[0])
+            console.send_console(path, pair[0])
         assert str(e.value) == f"--console-socket {path}: connection refused"
     finally:
         sock.close()
