@@ -64,6 +64,30 @@ def imports(source_dir: str) -> dict[str, set[str]]:
     return graph
 
 
+def unresolved(source_dir: str, generated: set[str]) -> dict[str, set[str]]:
+    """Module -> the package modules it imports that have no source file and
+    are not built (`generated`): a stale import a deleted module left behind,
+    which a test against an older installed copy would not notice."""
+    mods = modules(source_dir)
+    missing = {}
+    for mod, path in mods.items():
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        is_package = path.endswith("__init__.py")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.level or node.module):
+                targets = [_resolve(mod, is_package, node)]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] == PACKAGE and target not in mods \
+                        and target not in generated:
+                    missing.setdefault(mod, set()).add(target)
+    return missing
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """One cycle per strongly connected group of modules (Tarjan)."""
     index, low, stack, on_stack, out = {}, {}, [], set(), []

@@ -7,10 +7,8 @@ The kind of host (v1, v2 or hybrid) is decided here, once, and known only
 inside this package.
 """
 from .hierarchy import discover
-from .hybrid import HybridManager
+from .kinds import HybridManager, V1Manager, V2Manager
 from .manager import V2_NAME, CgroupMount, Manager, default_spec_has_cgroup_namespace
-from .v1 import V1Manager
-from .v2 import V2Manager
 
 __all__ = ["CgroupMount", "Manager", "default_spec_has_cgroup_namespace", "for_container",
            "from_dirs"]

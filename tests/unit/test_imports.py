@@ -24,6 +24,23 @@ def test_no_import_cycle():
     assert import_graph.cycles(graph) == []
 
 
+# Built from csrc/ and the schema at install time, not in the source tree.
+GENERATED = {"runtime._consts", "runtime._native", "runtime._seccomp"}
+
+
+def test_every_import_names_a_module_of_the_source_tree():
+    assert import_graph.unresolved(str(RUNTIME), GENERATED) == {}
+
+
+def test_the_unresolved_check_finds_a_stale_import(tmp_path):
+    pkg = tmp_path / "runtime"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from ._native import x\n")
+    (pkg / "sub" / "__init__.py").write_text("from .gone import Y\nfrom . import here\n")
+    (pkg / "sub" / "here.py").write_text("import runtime.sub.here\n")
+    assert import_graph.unresolved(str(pkg), GENERATED) == {"runtime.sub": {"runtime.sub.gone"}}
+
+
 def test_the_cycle_check_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert import_graph.cycles(graph) == [["a", "b", "c"]]
