@@ -15,7 +15,8 @@ WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 
 class BuildPy(build_py):
     """Also compile csrc/init.c (static), generate runtime/_consts.py from the C
-    headers, check csrc/native.c (which the cffi build includes) on its own,
+    headers and runtime/_config_check.py (the config schema's verdict, compiled)
+    from spec/, check csrc/native.c (which the cffi build includes) on its own,
     and ship the schemas inside the package."""
 
     def run(self):
@@ -29,6 +30,9 @@ class BuildPy(build_py):
         subprocess.run(["gcc", *WARNINGS, "-Wno-unused-function", "-fsyntax-only",
                         f"-I{csrc}", str(csrc / "native.c")], check=True)
         subprocess.run([sys.executable, str(csrc / "gen_consts.py"), str(pkg / "_consts.py")],
+                       check=True)
+        subprocess.run([sys.executable, str(HERE / "spec" / "schema_compiler.py"),
+                        str(HERE / "spec" / "config-schema.json"), str(pkg / "_config_check.py")],
                        check=True)
         commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short=12", "HEAD"],
                                 capture_output=True, text=True).stdout.strip()

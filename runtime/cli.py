@@ -2,34 +2,16 @@
 
 Global flags go before the subcommand, as with runc. Every failure is one line
 on stderr (and in --log), exit status 1, and no traceback unless --debug.
+
+The command lines containerd and Podman send most are read by quickargs.py;
+any other by the argparse parser of cli_parser.py, imported only then (~10 ms).
 """
-import argparse
+import _signal  # signal's C module: `import signal` costs ~4 ms (enum)
 import os
-import select
-import signal
 import sys
 
-from . import OCI_VERSION, __version__, log, rootless
+from . import log, quickargs, rootless
 from .errors import PyruncError
-
-# runc update's flags: (flag, LinuxResources section and key, how its value
-# reads, help). Sizes take k/m/g/t suffixes (powers of 1024).
-UPDATE_FLAGS = (
-    ("--memory", "memory", "limit", "size", "memory limit (bytes, or 64m, 1g; -1: none)"),
-    ("--memory-swap", "memory", "swap", "size", "memory+swap limit"),
-    ("--memory-reservation", "memory", "reservation", "size", "memory soft limit"),
-    ("--kernel-memory", "memory", "kernel", "size", "kernel memory limit"),
-    ("--kernel-memory-tcp", "memory", "kernelTCP", "size", "kernel TCP buffer limit"),
-    ("--cpu-shares", "cpu", "shares", "int", "CPU shares (relative weight)"),
-    ("--cpu-period", "cpu", "period", "int", "CPU CFS period (us)"),
-    ("--cpu-quota", "cpu", "quota", "int", "CPU CFS quota (us; -1: none)"),
-    ("--cpu-rt-period", "cpu", "realtimePeriod", "int", "CPU realtime period (us)"),
-    ("--cpu-rt-runtime", "cpu", "realtimeRuntime", "int", "CPU realtime runtime (us)"),
-    ("--cpuset-cpus", "cpu", "cpus", "str", "CPUs to use (0-3,5)"),
-    ("--cpuset-mems", "cpu", "mems", "str", "memory nodes to use"),
-    ("--pids-limit", "pids", "limit", "int", "maximum number of processes (-1: none)"),
-    ("--blkio-weight", "blockIO", "weight", "int", "block IO weight (10-1000)"),
-)
 
 # The dispatch table: command -> its module in runtime/commands/, imported
 # only when that command runs.
@@ -40,166 +22,6 @@ MODULES = {
     "features": "features", "checkpoint": "checkpoint", "restore": "checkpoint",
 }
 
-# argparse passes every string through gettext, which searches the disk for
-# translation catalogs on each call and never caches a miss: ~340 stat calls,
-# ~5 ms per invocation. pyrunc's messages are English only.
-argparse._ = lambda message: message
-
-
-class _Formatter(argparse.HelpFormatter):
-    """A fixed width: argparse makes a formatter for every add_argument, and
-    asking the terminal its size each time costs ~0.3 ms a command. pyrunc's
-    help is rendered by help.py, which does not use it."""
-
-    def __init__(self, prog, indent_increment=2, max_help_position=24, width=100):
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        # A usage error is bad input like any other: one line, exit 1.
-        if "invalid choice" in message and self.prog == "pyrunc":
-            # runc's words for an unknown command, which scripts match.
-            word = message.split("'")[1] if "'" in message else "?"
-            raise PyruncError(f"No help topic for '{word}': pyrunc has no such command "
-                              f"(see 'pyrunc --help')")
-        raise PyruncError(f"{message} (see '{self.prog} --help')")
-
-    def format_help(self):
-        from .help import render  # deferred: only -h renders help
-        return render(self, _version_text() if self.prog == "pyrunc" else "")
-
-
-def _commit() -> str:
-    try:
-        with open(os.path.join(os.path.dirname(__file__), "COMMIT")) as f:
-            return f.read().strip() or "unknown"
-    except OSError:
-        return "unknown"
-
-
-class _Version(argparse.Action):
-    def __init__(self, option_strings, dest, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, help="print the version")
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"pyrunc version {_version_text()}")
-        parser.exit(0)
-
-
-def _version_text() -> str:
-    return f"{__version__}\ncommit: {_commit()}\nspec: {OCI_VERSION}"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pyrunc", description="Open Container Initiative runtime "
-                                           "(runc's drop-in replacement, in Python)")
-    p.add_argument("--root", help="state directory (default /run/pyrunc; "
-                                  "$XDG_RUNTIME_DIR/pyrunc when not root)")
-    p.add_argument("--log", help="append log lines to this file")
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
-    p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
-    p.add_argument("--systemd-cgroup", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--rootless", default="auto", metavar="true|false|auto",
-                   help="leave out cgroups we may not write (default auto: when not root)")
-    p.add_argument("-v", "--version", action=_Version)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    def command(name, help_text):
-        c = sub.add_parser(name, help=help_text, description=help_text)
-        return c
-
-    def bundle_flags(c):
-        c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
-        c.add_argument("--pid-file", help="write the init's pid here")
-        c.add_argument("--console-socket", help="AF_UNIX socket to send the pty master to")
-        c.add_argument("--no-pivot", action="store_true", help="use MS_MOVE+chroot, not pivot_root")
-        c.add_argument("--no-new-keyring", action="store_true", help=argparse.SUPPRESS)
-        c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
-                       help="pass fds 3..3+N-1 to the container")
-        c.add_argument("container_id", metavar="container-id")
-
-    bundle_flags(command("create", "create a container (its process waits for start)"))
-    c = command("run", "create, start, wait and delete a container")
-    bundle_flags(c)
-    c.add_argument("-d", "--detach", action="store_true", help="return once it runs")
-    c.add_argument("--keep", action="store_true",
-                   help="keep the stopped container (state, cgroup) until delete")
-    c = command("exec", "run a new process in a running container")
-    c.add_argument("-p", "--process", metavar="FILE", help="the process as OCI process JSON")
-    c.add_argument("--cwd", help="working directory in the container")
-    c.add_argument("-e", "--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="set an environment variable (repeatable)")
-    c.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
-    c.add_argument("-u", "--user", metavar="UID[:GID]", help="numeric user (and group)")
-    c.add_argument("-g", "--additional-gids", action="append", default=[], metavar="GID",
-                   help="an additional group (repeatable)")
-    c.add_argument("-c", "--cap", action="append", default=[], metavar="CAP",
-                   help="add a capability (repeatable)")
-    c.add_argument("--no-new-privs", action="store_true", help="set no_new_privs")
-    c.add_argument("--apparmor", metavar="PROFILE", help="AppArmor profile for the process")
-    c.add_argument("--process-label", metavar="LABEL", help="SELinux label for the process")
-    c.add_argument("-d", "--detach", action="store_true", help="return once the process runs")
-    c.add_argument("--pid-file", help="write the process's pid here")
-    c.add_argument("--console-socket", help="AF_UNIX socket to send the pty master to")
-    c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
-                   help="pass fds 3..3+N-1 to the process")
-    c.add_argument("--ignore-paused", action="store_true", help="exec into a paused container")
-    c.add_argument("--cgroup", action="append", default=[], metavar="[CONTROLLER:]PATH",
-                   help="join this existing sub-cgroup of the container's (repeatable, "
-                        "one per controller list)")
-    c.add_argument("container_id", metavar="container-id")
-    c.add_argument("command_args", nargs=argparse.REMAINDER, metavar="COMMAND",
-                   help="the program and its arguments (unless --process)")
-    command("start", "run the process of a created container").add_argument("container_id", metavar="container-id")
-    command("state", "print the state of a container as JSON").add_argument("container_id", metavar="container-id")
-    c = command("kill", "send a signal to the container's init (default TERM)")
-    c.add_argument("-a", "--all", action="store_true", help="signal every process in the container")
-    c.add_argument("container_id", metavar="container-id")
-    c.add_argument("signal", nargs="?", default="TERM")
-    c = command("delete", "delete a container and everything it holds")
-    c.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
-    c.add_argument("container_id", metavar="container-id")
-    command("pause", "freeze every process of a running container").add_argument(
-        "container_id", metavar="container-id")
-    command("resume", "thaw a paused container").add_argument("container_id", metavar="container-id")
-    c = command("ps", "list the container's processes (host pids)")
-    c.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    c.add_argument("container_id", metavar="container-id")
-    c.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS-OPTIONS",
-                   help="options for ps(1), default -ef")
-    c = command("update", "change the resource limits of a live container")
-    c.add_argument("-r", "--resources", metavar="FILE",
-                   help="LinuxResources JSON (config.json's linux.resources); - reads stdin")
-    for flag, _section, _key, _kind, help_text in UPDATE_FLAGS:
-        c.add_argument(flag, help=help_text)
-    c.add_argument("container_id", metavar="container-id")
-    c = command("events", "display container events: OOM notifications and resource usage stats")
-    c.add_argument("--interval", default="5s", metavar="DURATION",
-                   help="stats collection interval, Go syntax: 5s, 100ms, 1m30s (default %(default)s)")
-    c.add_argument("--stats", action="store_true", help="display the container's stats then exit")
-    c.add_argument("container_id", metavar="container-id")
-    c = command("list", "list containers")
-    c.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    c.add_argument("-q", "--quiet", action="store_true", help="only ids")
-    command("features", "print the features this runtime supports (runtime-spec JSON)")
-    for name in ("checkpoint", "restore"):  # runc's, refused (commands/checkpoint.py)
-        c = command(name, f"{name} a container with CRIU: not supported by pyrunc")
-        c.add_argument("rest", nargs=argparse.REMAINDER, metavar="container-id",
-                       help=argparse.SUPPRESS)
-    c = command("spec", "write a default config.json")
-    c.add_argument("-b", "--bundle", default=".", help="where to write it (default: cwd)")
-    # Its own dest: the global --rootless (true|false|auto) is another flag.
-    c.add_argument("--rootless", dest="spec_rootless", action="store_true",
-                   help="a config for a user without privileges (user namespace, no cgroups)")
-    return p
-
-
 class Terminated(BaseException):
     """SIGTERM/SIGHUP while pyrunc works: unwind so that create undoes itself."""
 
@@ -208,7 +30,7 @@ def _terminate(signum, _frame):
     raise Terminated(signum)
 
 
-_UNWIND_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_UNWIND_SIGNALS = (_signal.SIGTERM, _signal.SIGHUP)
 
 
 def _default_signals_in_fork_child() -> None:
@@ -217,8 +39,8 @@ def _default_signals_in_fork_child() -> None:
     would run create's undo (killing the init) in the child and let the
     child read the parent's netlink replies."""
     for sig in _UNWIND_SIGNALS:
-        if signal.getsignal(sig) is _terminate:
-            signal.signal(sig, signal.SIG_DFL)
+        if _signal.getsignal(sig) is _terminate:
+            _signal.signal(sig, _signal.SIG_DFL)
 
 
 os.register_at_fork(after_in_child=_default_signals_in_fork_child)  # once, at import
@@ -228,10 +50,17 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     for sig in _UNWIND_SIGNALS:
-        signal.signal(sig, _terminate)
-    _configure_log(argv)  # first, so that even a usage error reaches --log
+        _signal.signal(sig, _terminate)
+    args = quickargs.parse(argv)
+    if args is not None:
+        log.configure(args.log, args.log_format, args.debug)
+    else:
+        from .cli_parser import configure_log_leniently
+        configure_log_leniently(argv)  # first, so that even a usage error reaches --log
     try:
-        args = build_parser().parse_args(argv)
+        if args is None:
+            from .cli_parser import build_parser
+            args = build_parser().parse_args(argv)
         status = _dispatch(args) or 0
         sys.stdout.flush()  # here, where a reader that went away is handled (below)
         return status
@@ -250,13 +79,15 @@ def main(argv=None) -> int:
         # `pyrunc list | head -1`: the reader went away. As a Go program (runc)
         # dies of SIGPIPE there, quietly; nothing left to flush at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-        return 128 + signal.SIGPIPE
+        return 128 + _signal.SIGPIPE
     except Exception as e:
         return _internal_error(e, debug)
 
 
 def _stdout_reader_gone() -> bool:
     """A pipe on stdout whose read end is closed polls as POLLERR."""
+    import select  # error path only
+
     poller = select.poll()
     poller.register(1, 0)
     return any(events & select.POLLERR for _fd, events in poller.poll(0))
@@ -267,20 +98,6 @@ def _internal_error(e: Exception, debug: bool) -> int:
         raise e
     log.error(f"internal error: {type(e).__name__}: {e} (run with --debug for details)")
     return 1
-
-
-def _configure_log(argv) -> None:
-    """--log, --log-format and --debug, read leniently before the real parse."""
-    early = _Parser(prog="pyrunc", add_help=False)
-    early.add_argument("--log")
-    early.add_argument("--log-format", default="text")
-    early.add_argument("--debug", action="store_true")
-    try:
-        known, _ = early.parse_known_args(argv)
-    except PyruncError:
-        return  # the real parse reports it
-    fmt = known.log_format if known.log_format in ("text", "json") else "text"
-    log.configure(known.log, fmt, known.debug)
 
 
 def _dispatch(args) -> int:

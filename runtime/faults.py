@@ -7,7 +7,7 @@ pid-saved, ready, saved, released; start: start-opened, start-read; delete:
 delete-killed, delete-cgroup). Unset, a point costs one string comparison.
 """
 import os
-import signal
+import _signal  # signal's C module: `import signal` costs ~4 ms (enum)
 
 _FAULT = os.environ.get("PYRUNC_FAULT", "")
 
@@ -20,5 +20,5 @@ def point(name: str) -> None:
         return
     if action == "sleep":
         while True:
-            signal.pause()
-    os.kill(os.getpid(), signal.SIGKILL)
+            _signal.pause()
+    os.kill(os.getpid(), _signal.SIGKILL)

@@ -15,10 +15,10 @@ mountopts and plan take their constants from runtime._consts (generated from
 the C headers at build time), not from the cffi module: they are imported as
 they are.
 """
-import json
 import os
 
-from . import OCI_VERSION, __version__, caps, mountopts, plan, process_attrs, seccomp_names
+from . import (OCI_VERSION, __version__, caps, jsonlite, mountopts, plan, process_attrs,
+               seccomp_names)
 from ._native import lib
 from .seccomp import flag_supported
 from .seccomp_compile import architectures
@@ -116,4 +116,4 @@ def document() -> dict:
 def render(doc: dict | None = None) -> str:
     """The text `pyrunc features` prints: as `runc features` (Go's
     json.MarshalIndent with four spaces, struct order, then a newline)."""
-    return json.dumps(document() if doc is None else doc, indent=4) + "\n"
+    return jsonlite.dumps(document() if doc is None else doc, indent=4) + "\n"

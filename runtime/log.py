@@ -4,10 +4,11 @@ containerd reads the last error line of the json log as the error text it shows.
 Every error also goes to stderr as one plain line, "pyrunc: MESSAGE": people and
 podman read that, and runc's escaped logfmt there helps neither.
 """
-import json
 import os
 import sys
 import time
+
+from . import jsonlite
 
 _state = {"file": None, "format": "text", "debug": False}
 
@@ -24,8 +25,8 @@ def now_rfc3339() -> str:
 
 def _format(level: str, msg: str) -> str:
     if _state["format"] == "json":
-        return json.dumps({"level": level, "msg": msg, "time": now_rfc3339()}, separators=(",", ":"))
-    return f"time={json.dumps(now_rfc3339())} level={level} msg={json.dumps(msg)}"
+        return jsonlite.dumps({"level": level, "msg": msg, "time": now_rfc3339()}, compact=True)
+    return f"time={jsonlite.dumps(now_rfc3339())} level={level} msg={jsonlite.dumps(msg)}"
 
 
 def _write_log(level: str, msg: str) -> None:

@@ -1,6 +1,4 @@
 """OCI mount options → mount(2) flags, propagation and filesystem data."""
-from collections import namedtuple
-
 from . import _consts as lib
 
 # option: (flags to clear, flags to set)
@@ -61,9 +59,21 @@ IDMAP_OPTIONS = {"idmap": 1, "ridmap": 2}
 BIND_KEEP = lib.MS_BIND | lib.MS_REC
 
 
-class MountOptions(namedtuple("MountOptions",
-                              "flags propagation data is_bind attr_set attr_clr idmap")):
+class MountOptions(tuple):
+    """(flags, propagation, data, is_bind, attr_set, attr_clr, idmap). (No
+    namedtuple: importing collections costs create ~1 ms.)"""
     __slots__ = ()
+
+    def __new__(cls, *fields):
+        return tuple.__new__(cls, fields)
+
+    flags = property(lambda self: self[0])
+    propagation = property(lambda self: self[1])
+    data = property(lambda self: self[2])
+    is_bind = property(lambda self: self[3])
+    attr_set = property(lambda self: self[4])
+    attr_clr = property(lambda self: self[5])
+    idmap = property(lambda self: self[6])
 
     @property
     def remount_flags(self) -> int:

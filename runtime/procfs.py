@@ -7,7 +7,8 @@ it start after the last ")". A pid is only the same process while its start
 time is: a pidfd opened and then checked against it cannot be a recycled pid.
 """
 import os
-import re
+
+from .fdio import read_file
 
 
 class Mount(tuple):
@@ -27,8 +28,18 @@ class Mount(tuple):
 
 def unescape(field: str) -> str:
     """\\ooo escapes back to their characters; anything else (UTF-8 included)
-    is as it is."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+    is as it is. (Without re: importing it costs a light command ~6 ms.)"""
+    if "\\" not in field:
+        return field
+    parts = field.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:3]
+        if len(code) == 3 and all(c in "01234567" for c in code):
+            out.append(chr(int(code, 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)
 
 
 def mounts(path: str = "/proc/self/mountinfo") -> list[Mount]:
@@ -54,8 +65,7 @@ def fstype_mounted(fstype: str) -> bool:
 def _stat_fields(pid) -> list[bytes] | None:
     """/proc/PID/stat from field 3 (state) on, or None if the process is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
+        stat = read_file(f"/proc/{pid}/stat")
     except OSError:
         return None
     return stat[stat.rindex(b")") + 2:].split()

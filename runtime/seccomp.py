@@ -7,10 +7,9 @@ compiled once per host, not once per container (crun compiles every time).
 Load flags (TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, ...) are not part of the
 program: they go to seccomp(2) in the init.
 """
-import json
 import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
 
-from . import log, root_cache
+from . import jsonlite, log, root_cache
 from .errors import ConfigError, PyruncError, strerror
 from .fdpass import send_fd
 from .seccomp_names import (FLAG_NEW_LISTENER, FLAG_TSYNC_ESRCH, FLAGS, NOT_NOTIFIABLE, POINTER,
@@ -101,7 +100,7 @@ def _program_input(profile: dict) -> bytes:
     """The parts of the profile the program depends on, canonically."""
     kept = {k: v for k, v in profile.items()
             if k in ("defaultAction", "defaultErrnoRet", "architectures", "syscalls")}
-    return json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()
+    return jsonlite.dumps(kept, sort_keys=True, compact=True).encode()
 
 
 def send_notify_fd(profile: dict, fd: int, state: dict, pid: int) -> None:
@@ -113,7 +112,7 @@ def send_notify_fd(profile: dict, fd: int, state: dict, pid: int) -> None:
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path)
-        send_fd(sock, json.dumps(message).encode(), fd)
+        send_fd(sock, jsonlite.dumps(message).encode(), fd)
     except OSError as e:
         raise PyruncError(f"failed to connect with seccomp agent {path} ({POINTER}/listenerPath): "
                           f"{strerror(e)}") from None

@@ -1,15 +1,14 @@
 """Load config.json and validate it: the project's JSON schema, then the rules a
 schema cannot express. Every error names a JSON pointer into config.json.
 
-jsonschema is imported here only, so commands that never read a config
-(start, state, kill, delete, list) do not pay for it.
+The verdict on a config comes from the schema compiled into
+runtime/_config_check.py at build time; jsonschema is imported only to write
+the report on an invalid one.
 """
-import json
 import os
-import re
 import stat
 
-from . import caps, log, root_cache, userns
+from . import _config_check, caps, jsonlite, log, userns
 from .config import Config
 from .errors import ConfigError, PyruncError, strerror
 from .plan_process import RLIMITS
@@ -25,12 +24,9 @@ UTS_SYSCTLS = {"kernel.hostname", "kernel.domainname"}
 # Patterns of our schema, in words.
 KNOWN_PATTERNS = {"^/": "must be an absolute path"}
 
-_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-+].*)?")
 
-
-def load(bundle: str, cache_dir: str | None = None) -> dict:
-    """Read, parse and validate BUNDLE/config.json. With cache_dir, a config whose
-    exact bytes passed the schema before skips jsonschema (~90 ms a call)."""
+def load(bundle: str) -> dict:
+    """Read, parse and validate BUNDLE/config.json."""
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
@@ -40,41 +36,35 @@ def load(bundle: str, cache_dir: str | None = None) -> dict:
     except IsADirectoryError:
         raise PyruncError(f"{path}: is a directory, not a file") from None
     try:
-        config = json.loads(data)
+        config = parse_json(data)
     except UnicodeDecodeError as e:
         raise ConfigError("", f"not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError("", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except ValueError as e:
+        if hasattr(e, "lineno"):  # json.JSONDecodeError
+            raise ConfigError("", f"invalid JSON at line {e.lineno} column {e.colno}: "
+                                  f"{e.msg}") from None
+        # e.g. an integer of thousands of digits
+        raise ConfigError("", f"invalid JSON: {e}") from None
     except RecursionError:
         raise ConfigError("", "nested too deeply to be a container config") from None
-    except ValueError as e:  # e.g. an integer of thousands of digits
-        raise ConfigError("", f"invalid JSON: {e}") from None
     if not isinstance(config, dict):
         raise ConfigError("", "expected a JSON object at the top level")
     check_strings(config)
-    schema = _schema_text()
-    key = _verdict_key(cache_dir, schema, data)
-    if not (key and os.path.exists(root_cache.path(cache_dir, VERDICT_PREFIX, key))):
-        check_schema(config, schema=json.loads(schema))
-        if key:
-            root_cache.put(cache_dir, VERDICT_PREFIX, key)
-        log.debug(f"{path}: valid (checked against the schema)")
-    else:
-        log.debug(f"{path}: valid (the schema's verdict for these bytes, cached)")
+    check_schema(config)
+    log.debug(f"{path}: valid (checked against the schema)")
     check_semantics(config, bundle)
     return config
 
 
-# -- the verdict cache: one empty file per (schema, config) that passed (root_cache) --
-
-VERDICT_PREFIX = ".schema-ok-"
-
-
-def _verdict_key(cache_dir: str | None, schema: bytes, config: bytes) -> str | None:
-    if not cache_dir:
-        return None
-    from _sha256 import sha256  # hashlib's OpenSSL import costs ~2.5 ms
-    return sha256(schema + b"\0" + config).hexdigest()
+def parse_json(data: bytes):
+    """json's own C scanner through jsonlite; json itself (~8 ms to import)
+    only when that fails: its error names line and column, and it reads the
+    UTF-16 and UTF-32 that json.loads accepts."""
+    try:
+        return jsonlite.loads(data)
+    except (ValueError, RecursionError):
+        import json  # error path only
+        return json.loads(data)
 
 
 # -- strings the kernel could not take --
@@ -141,14 +131,14 @@ def _json_type(value) -> str:
 
 
 def _short(value) -> str:
-    text = json.dumps(value)
+    text = jsonlite.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def validator_class():
     """Draft 2020-12 with JSON's integers only: 2020-12 counts 1.0 as an integer,
     but uid 0.0 is not a uid (runc's Go decoder rejects it too)."""
-    import jsonschema  # deferred: ~60 ms to import, needed only when a config is read
+    import jsonschema  # deferred: ~60 ms to import, needed only for an invalid config's report
 
     base = jsonschema.Draft202012Validator
     strict = base.TYPE_CHECKER.redefine(
@@ -156,24 +146,30 @@ def validator_class():
     return jsonschema.validators.extend(base, type_checker=strict)
 
 
-def _schema_text() -> bytes:
+def check_schema(value, file: str = "config.json", definition: str | None = None) -> None:
+    """value against the schema, or against one of its $defs (a process, a
+    LinuxResources); errors point into `file`. The verdict comes from the
+    schema compiled at build time (spec/schema_compiler.py, well under a
+    millisecond); jsonschema runs only to write the report on an invalid one."""
+    verdict = _config_check.DEFS[definition] if definition else _config_check.valid
+    try:
+        if verdict(value):
+            return
+    except RecursionError:
+        raise ConfigError("", "nested too deeply to be a container config", file=file) from None
+    import jsonschema  # deferred: ~60 ms to import, needed only for the report
+
     with open(SCHEMA_FILE, "rb") as f:
-        return f.read()
-
-
-def check_schema(value, file: str = "config.json", definition: str | None = None,
-                 schema: dict | None = None) -> None:
-    """value against the schema (schema: already parsed), or against one of
-    its $defs (a process, a LinuxResources); errors point into `file`."""
-    import jsonschema  # deferred, as above
-
-    schema = schema or json.loads(_schema_text())
+        schema = jsonlite.loads(f.read())
     if definition:
         schema = {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
     validator = validator_class()(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
         raise ConfigError(_pointer(error.absolute_path), _describe(error), file=file)
+    # The two disagree: tests/unit/test_schema_compiled.py exists so this
+    # never happens. jsonschema is the reference, so the value passes.
+    log.debug(f"{file}: the compiled schema refused what jsonschema accepts")
 
 
 def load_process(path: str) -> dict:
@@ -185,7 +181,7 @@ def load_process(path: str) -> dict:
     except OSError as e:
         raise PyruncError(f"--process {path}: {strerror(e.errno)}") from None
     try:
-        process = json.loads(data)
+        process = parse_json(data)
     except (ValueError, RecursionError) as e:
         raise ConfigError("", f"invalid JSON: {e}", file=path) from None
     if not isinstance(process, dict):
@@ -248,12 +244,26 @@ def _climbs_above_root(path: str) -> bool:
 
 def _check_version(config: dict) -> None:
     version = config["ociVersion"]
-    m = _VERSION.fullmatch(version)
+    numbers = _version_numbers(version)
     # Compare digits as text first: a 5000-digit number is no version (and
     # int() of it would hit Python's conversion limit).
-    if not m or m.group(1) != "1" or len(m.group(2)) > 1 or int(m.group(2)) > 3:
+    if not numbers or numbers[0] != "1" or len(numbers[1]) > 1 or int(numbers[1]) > 3:
         raise ConfigError("/ociVersion", f"unsupported version {version!r}: "
                                          "pyrunc runs configs of version 1.0.0 to 1.3.x")
+
+
+def _version_numbers(version: str) -> list[str] | None:
+    """MAJOR.MINOR.PATCH of a SemVer-like version, as text; a suffix after
+    - or + may be anything but a line break."""
+    core, suffix = version, ""
+    for i, c in enumerate(version):
+        if c in "-+":
+            core, suffix = version[:i], version[i + 1:]
+            break
+    numbers = core.split(".")
+    if "\n" in suffix or len(numbers) != 3 or not all(n.isdecimal() for n in numbers):
+        return None
+    return numbers
 
 
 def _check_process(process: dict) -> None:

@@ -9,13 +9,12 @@ youki's ContainerStatus::can_*).
 """
 import errno
 import fcntl
-import json
 import os
 
-from . import OCI_VERSION
+from . import OCI_VERSION, jsonlite
 from .cgroups import Manager, from_dirs
 from .errors import ContainerNotExist, PyruncError, strerror
-from .fdio import atomic_write
+from .fdio import atomic_write, read_file
 from .ids import check_id
 from .log import now_rfc3339
 from .procfs import open_pidfd, start_time
@@ -94,6 +93,10 @@ FIELDS = {
 }
 
 
+# (state.json key, State attribute, default)
+_ATTRIBUTES = tuple((k, "oci_version" if k == "ociVersion" else k, v) for k, v in FIELDS.items())
+
+
 class State:
     """state.json of one container. Attributes are FIELDS' keys, with
     oci_version for "ociVersion"."""
@@ -114,9 +117,17 @@ class State:
 
     @classmethod
     def from_json(cls, data) -> "State":
+        """From state.json's object, unknown keys left out. (Set directly, not
+        through __init__: `list` reads one per container.)"""
         if not isinstance(data, dict) or not isinstance(data.get("init_pid"), int):
             raise ValueError("not a pyrunc state object")
-        return cls(**{k: v for k, v in data.items() if k in FIELDS})
+        state = cls.__new__(cls)
+        for key, attr, default in _ATTRIBUTES:
+            if key in data:
+                setattr(state, attr, data[key])
+            else:
+                setattr(state, attr, dict(default) if isinstance(default, dict) else default)
+        return state
 
     def to_json(self) -> dict:
         return {key: getattr(self, "oci_version" if key == "ociVersion" else key)
@@ -248,8 +259,7 @@ class ContainerDir:
     def load(self) -> State:
         path = os.path.join(self.path, STATE_FILE)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = read_file(path)
         except FileNotFoundError:
             if not self.exists():
                 raise ContainerNotExist(self.id) from None
@@ -258,7 +268,7 @@ class ContainerDir:
                 f"'delete --force {self.id}' removes it"
             ) from None
         try:
-            return State.from_json(json.loads(data))
+            return State.from_json(jsonlite.loads(data))
         except ValueError as e:
             raise PyruncError(
                 f"{path}: corrupt ({e}); 'delete --force {self.id}' removes the container"
@@ -274,7 +284,7 @@ class ContainerDir:
         """The cgroup dirs from the cleanup journal ({} if it is unreadable)."""
         try:
             with open(os.path.join(self.path, CLEANUP_FILE)) as f:
-                dirs = json.load(f)["cgroup"]
+                dirs = jsonlite.loads(f.read())["cgroup"]
         except (OSError, ValueError, KeyError, TypeError):
             return {}
         if not isinstance(dirs, dict):
@@ -283,7 +293,7 @@ class ContainerDir:
                 if isinstance(v, str) and v.startswith("/sys/fs/cgroup/")}
 
     def _write(self, name: str, data: dict) -> None:
-        atomic_write(os.path.join(self.path, name), json.dumps(data).encode())
+        atomic_write(os.path.join(self.path, name), jsonlite.dumps(data).encode())
 
     # -- status --
 
@@ -315,12 +325,13 @@ def _still_init(pid: int) -> bool:
 
 def list_ids(root: str) -> list[str]:
     try:
-        names = os.listdir(root)
+        with os.scandir(root) as scan:
+            entries = list(scan)
     except FileNotFoundError:
         return []
     except OSError as e:
         if e.errno == errno.ENOTDIR:
             raise PyruncError(f"--root {root}: not a directory") from None
         raise
-    # Containers are directories; the schema verdict cache holds plain files.
-    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
+    # Containers are directories; the seccomp program cache holds plain files.
+    return sorted(e.name for e in entries if e.is_dir())

@@ -10,7 +10,6 @@ A caller other than root (rootless.py) writes a map of its own id alone, and
 leaves the others to newuidmap/newgidmap.
 """
 import os
-import re
 
 from .config import Config
 from .errors import ConfigError, PyruncError, strerror
@@ -55,14 +54,14 @@ def _check_joined_mappings(path: str, linux: dict, given: list[str]) -> None:
     """A joined namespace has its maps already. Mappings given too (runc wants
     them, CRI sends them) must be the namespace's own; checked where the path
     names a process (/proc/PID/ns/user), whose maps can be read."""
-    match = re.fullmatch(r"/proc/(\d+|self)/ns/user", path)
-    if not match or not given:
+    pid = _process_of(path)
+    if not pid or not given:
         return
     for key, name in MAPS:
         if not linux.get(key):
             continue
         try:
-            with open(f"/proc/{match.group(1)}/{name}") as f:
+            with open(f"/proc/{pid}/{name}") as f:
                 theirs = sorted(tuple(map(int, line.split())) for line in f if line.strip())
         except OSError:
             return  # the namespace check reports a path that went away
@@ -126,8 +125,17 @@ def denies_setgroups(config: dict) -> bool:
         return False
     if not ns.get("path"):
         return _must_deny_setgroups(config["linux"])
-    match = re.fullmatch(r"/proc/(\d+|self)/ns/user", ns["path"])
-    return bool(match) and setgroups_denied_in(match.group(1))
+    pid = _process_of(ns["path"])
+    return bool(pid) and setgroups_denied_in(pid)
+
+
+def _process_of(path: str) -> str | None:
+    """PID of /proc/PID/ns/user (or "self"); None for any other path."""
+    parts = path.split("/")
+    if len(parts) == 5 and parts[0] == "" and parts[1] == "proc" and parts[3:] == ["ns", "user"] \
+            and (parts[2] == "self" or (parts[2].isdigit() and parts[2].isascii())):
+        return parts[2]
+    return None
 
 
 def setgroups_denied_in(pid: int | str) -> bool:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Idempotent set-up on Debian 12 as root: system packages, a virtual environment
 # with Debian's python3 at /opt/pyrunc/venv, the build of this tree (cffi module +
-# C init), and /usr/local/bin/pyrunc. Sourced by demo.sh and test.sh.
+# C init), and the /usr/local/bin/pyrunc command. Sourced by demo.sh and test.sh.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (pyrunc creates namespaces, mounts and cgroups)" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -53,4 +53,6 @@ fi
 "$VENV/bin/pip" install -q --disable-pip-version-check --no-build-isolation --no-deps \
   --force-reinstall "$HERE" 2>&1 | grep -vE "^\s*$|Warning|warning|WARNING|\*\*\*|!!|^\s+(for path|By 20|or your|Pattern)" || true
 [ -x "$VENV/bin/pyrunc" ] || { echo "setup: the build failed" >&2; exit 1; }
-ln -sf "$VENV/bin/pyrunc" /usr/local/bin/pyrunc
+# The command file itself: python3 -I -S, no site (runtime/entry.py says why).
+# -I here too: run from this tree, -m would import the tree's runtime/.
+"$VENV/bin/python3" -I -m runtime.entry /usr/local/bin/pyrunc

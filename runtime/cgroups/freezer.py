@@ -4,6 +4,7 @@ import os
 import time
 
 from ..errors import PyruncError, strerror
+from ..fdio import read_file
 
 FREEZE_TIMEOUT = 10.0
 
@@ -73,5 +74,4 @@ class Freezer:
 
 
 def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read().strip()
+    return read_file(path).decode().strip()

@@ -27,8 +27,10 @@ class V1Manager(Manager):
     def controller_dir(self, controller: str) -> str | None:
         """The container's dir of the hierarchy holding controller (maybe
         comounted: "cpu,cpuacct")."""
-        return next((d for name, d in self._v1_dirs().items() if controller in name.split(",")),
-                    None)
+        for name, d in self.dirs.items():
+            if name != V2_NAME and (name == controller or controller in name.split(",")):
+                return d
+        return None
 
     def _v1_dirs(self) -> dict[str, str]:
         return {name: d for name, d in self.dirs.items() if name != V2_NAME}

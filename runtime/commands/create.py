@@ -50,7 +50,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     preserved = inherited_fds(preserve_fds)
     cdir = ContainerDir(root, container_id)
     bundle = os.path.abspath(bundle)
-    config = spec.load(bundle, cache_dir=root)
+    config = spec.load(bundle)
     view = Config(config)
     check_terminal_flags(bool(view.process.get("terminal")), console_socket, foreground,
                          "config.json: /process/terminal")

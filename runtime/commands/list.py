@@ -1,6 +1,5 @@
 """`list`: every container under --root, as a table, ids only, or JSON."""
-import json
-
+from .. import jsonlite
 from ..errors import PyruncError
 from ..state import ContainerDir, list_ids
 
@@ -18,7 +17,7 @@ def run(args) -> int:
         for r in rows:
             print(r["id"])
     elif args.format == "json":
-        print(json.dumps(rows, separators=(",", ":")))  # compact, as runc (scripts match it)
+        print(jsonlite.dumps(rows, compact=True))  # compact, as runc (scripts match it)
     else:
         table = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         table += [(r["id"], str(r["pid"]), r["status"], r["bundle"], r["created"], r["owner"])

@@ -1,8 +1,7 @@
 """`ps`: the container's processes. --format json: the array of host pids
 (containerd parses it); table: ps(1)'s output cut to the container's
 processes, as runc does."""
-import json
-
+from .. import jsonlite
 from ..errors import PyruncError
 from ..processes import container_pids
 from ..state import STOPPED, ContainerDir
@@ -11,7 +10,7 @@ from ..state import STOPPED, ContainerDir
 def run(args) -> int:
     pids = container_pids_of(args.root, args.container_id)
     if args.format == "json":
-        print(json.dumps(pids))
+        print(jsonlite.dumps(pids))
     else:
         _table(args.ps_args or ["-ef"], pids)
     return 0

@@ -1,11 +1,10 @@
 """`state`: the OCI state of a container as JSON (runtime.md "State")."""
-import json
-
+from ..jsonlite import dumps
 from ..state import ContainerDir
 
 
 def run(args) -> int:
-    print(json.dumps(state(args.root, args.container_id), indent=2))
+    print(dumps(state(args.root, args.container_id), indent=2))
     return 0
 
 

@@ -1,6 +1,6 @@
 """`update`: new limits for a live container's cgroups: the LinuxResources
 from --resources (a file or stdin) and runc's flags (which win; their table,
-cli.UPDATE_FLAGS, is the parser's too). Errors point into the resources given
+cli_parser.UPDATE_FLAGS, is the parser's too). Errors point into the resources given
 (a file, stdin or the flags), not into config.json."""
 import json
 import re
@@ -9,7 +9,7 @@ import sys
 from ..errors import ConfigError, PyruncError, strerror
 from ..spec import check_schema
 from ..state import ContainerDir
-from ..cli import UPDATE_FLAGS
+from ..cli_parser import UPDATE_FLAGS
 
 _SIZE = re.compile(r"(-?\d+)\s*([kmgt]?)i?b?", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}

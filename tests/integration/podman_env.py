@@ -31,9 +31,8 @@ Facts this relies on (measured here with runc 1.1.5, podman 4.3.1, conmon 2.1.6)
   ``delete`` look elsewhere and leave state behind;
 * an image copy writes /var/lib/containers/cache/blob-info-cache-v1.boltdb
   and netavark creates /run/containers/networks whatever --root/--runroot say;
-* pyrunc keeps a schema-verdict file (.schema-ok-<hash>) per distinct config
-  in its root; podman gives every container a distinct config, so each test
-  container adds one to /run/pyrunc: the new ones are removed at teardown.
+* pyrunc keeps a compiled seccomp program (.seccomp-<hash>) per distinct
+  profile in its root: the new ones are removed at teardown.
 """
 
 from __future__ import annotations
@@ -182,7 +181,7 @@ runroot = {json.dumps(self.runroot)}
 
     @staticmethod
     def _root_dotfiles() -> set[str]:
-        """Files like pyrunc's .schema-ok-<hash> in the runtimes' default roots."""
+        """Files like pyrunc's .seccomp-<hash> in the runtimes' default roots."""
         out = set()
         for root in RUNTIME_DEFAULT_ROOTS:
             try:
@@ -355,7 +354,7 @@ runroot = {json.dumps(self.runroot)}
                     os.unlink(path)
             except OSError as e:
                 warnings.warn(f"podman created {path} and it cannot go: {e}")
-        # the runtime's per-config caches (pyrunc: .schema-ok-<hash>) made for
+        # the runtime's per-config caches (pyrunc: .seccomp-<hash>) made for
         # our containers in its default root
         for path in sorted(self._root_dotfiles() - self._dotfiles_before):
             try:

@@ -2,7 +2,8 @@ import signal
 
 import pytest
 
-from runtime.cli import build_parser, main
+from runtime.cli import main
+from runtime.cli_parser import build_parser
 from runtime.errors import PyruncError
 from runtime.ids import check_id
 from runtime.signals import parse_signal

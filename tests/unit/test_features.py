@@ -50,7 +50,7 @@ def _source_package():
         spec.loader.exec_module(module)
         # The document probes the kernel and libseccomp through the installed
         # cffi modules (the source tree has no built ones).
-        for ext in ("_native", "_seccomp", "_consts"):
+        for ext in ("_native", "_seccomp", "_consts", "_config_check"):
             sys.modules.setdefault(f"{SRC}.{ext}", importlib.import_module(f"runtime.{ext}"))
     return sys.modules[SRC]
 

@@ -1,0 +1,31 @@
+"""The pyrunc command file (runtime/entry.py): isolated, without site, and it
+runs the installed pyrunc whatever the caller's environment says."""
+import os
+import subprocess
+
+from runtime import entry
+
+
+def test_command_file_runs_pyrunc_isolated(tmp_path):
+    path = tmp_path / "pyrunc"
+    entry.write(str(path))
+    assert path.read_text().splitlines()[0].endswith(" -IS")
+    assert os.stat(path).st_mode & 0o777 == 0o755
+    # A PYTHONPATH with a module named `runtime` must not be what runs.
+    decoy = tmp_path / "decoy" / "runtime"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy ran')\n")
+    env = dict(os.environ, PYTHONPATH=str(decoy.parent))
+    proc = subprocess.run([str(path), "--version"], capture_output=True, text=True,
+                          env=env, cwd=decoy.parent, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("pyrunc version ")
+
+
+def test_rewrite_replaces_a_symlink_not_its_target(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("keep")
+    link = tmp_path / "pyrunc"
+    link.symlink_to(target)
+    entry.write(str(link))
+    assert target.read_text() == "keep" and not link.is_symlink()
