@@ -55,11 +55,11 @@ def main(argv=None) -> int:
     if args is not None:
         log.configure(args.log, args.log_format, args.debug)
     else:
-        from .cli_parser import configure_log_leniently
+        # deferred: argparse (~10 ms), only for what quickargs does not read
+        from .cli_parser import build_parser, configure_log_leniently
         configure_log_leniently(argv)  # first, so that even a usage error reaches --log
     try:
         if args is None:
-            from .cli_parser import build_parser
             args = build_parser().parse_args(argv)
         status = _dispatch(args) or 0
         sys.stdout.flush()  # here, where a reader that went away is handled (below)

@@ -14,7 +14,7 @@ def read_file(path: str) -> bytes:
         chunks = []
         while True:
             chunk = os.read(fd, 65536)
-            if not chunk:
+            if not chunk:  # (a /proc seq_file may return less than asked before its end)
                 return b"".join(chunks)
             chunks.append(chunk)
     finally:

@@ -257,7 +257,7 @@ class ContainerDir:
     # -- state.json, cleanup.json --
 
     def load(self) -> State:
-        path = os.path.join(self.path, STATE_FILE)
+        path = f"{self.path}/{STATE_FILE}"  # (not os.path.join: `list` asks per container)
         try:
             data = read_file(path)
         except FileNotFoundError:
@@ -298,7 +298,7 @@ class ContainerDir:
     # -- status --
 
     def fifo_path(self) -> str:
-        return os.path.join(self.path, EXEC_FIFO)
+        return f"{self.path}/{EXEC_FIFO}"
 
     def status(self, state: State) -> Status:
         if state.creating:

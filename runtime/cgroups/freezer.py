@@ -22,7 +22,7 @@ class Freezer:
 
     @classmethod
     def v1(cls, directory: str | None) -> "Freezer":
-        state = os.path.join(directory, "freezer.state") if directory else ""
+        state = f"{directory}/freezer.state" if directory else ""
         return cls(state, ("FROZEN", "THAWED"), ("FROZEN", "FREEZING"),
                    lambda frozen: _read(state) == ("FROZEN" if frozen else "THAWED"))
 

@@ -20,6 +20,14 @@ def test_command_file_runs_pyrunc_isolated(tmp_path):
                           env=env, cwd=decoy.parent, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("pyrunc version ")
+    # It leaves by os._exit, after flushing: output through a pipe is whole,
+    # and a failure's exit status is kept.
+    proc = subprocess.run([str(path), "--root", str(tmp_path / "root"), "state", "nope"],
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stderr) == (1, "pyrunc: container does not exist\n")
+    proc = subprocess.run([str(path), "--root", str(tmp_path / "root"), "list", "-f", "json"],
+                          capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout) == (0, "[]\n")
 
 
 def test_rewrite_replaces_a_symlink_not_its_target(tmp_path):

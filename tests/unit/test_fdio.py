@@ -86,3 +86,15 @@ def test_extra_fds_are_all_received_for_the_caller_to_close():
             os.close(fd)
         a.close()
         b.close()
+
+
+def test_read_file_reads_whole_files(tmp_path):
+    for size in (0, 1, 65535, 65536, 65537, 200_000):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        assert fdio.read_file(str(path)) == path.read_bytes()
+    # seq_files, as open().read() sees them: small ones, and one of megabytes
+    # (a short read is their end too).
+    for proc in ("/proc/self/mountinfo", "/proc/filesystems", "/proc/kallsyms"):
+        with open(proc, "rb") as f:
+            assert fdio.read_file(proc) == f.read()
