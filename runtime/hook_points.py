@@ -29,6 +29,7 @@ def at_create(cdir: ContainerDir, st: State, table: dict) -> None:
 
 def start_container(cdir: ContainerDir, st: State) -> None:
     """Inside the container, as its process, before the program runs."""
+    st = cdir.load_exec(st)
     hooks.run("startContainer", st.hooks, _seen_from_inside(st.oci(CREATED)),
               in_container=lambda hook, stdio: _in_container(cdir, st, hook, stdio, st.process))
 

@@ -25,6 +25,11 @@ EXEC_FIFO = "exec.fifo"
 # Written once, before any cgroup exists: what delete --force must remove even
 # when state.json is lost or corrupt.
 CLEANUP_FILE = "cleanup.json"
+# What only a process started in the container later needs (exec and the
+# startContainer hooks), apart: a container's seccomp profile alone is ~6 KB
+# of JSON that state, kill, delete and `list` (per container) would parse.
+EXEC_FILE = "exec.json"
+EXEC_FIELDS = ("process", "personality", "memory_policy", "seccomp")
 INIT_EXE_PREFIX = "/memfd:pyrunc-init"
 
 
@@ -133,6 +138,9 @@ class State:
         return {key: getattr(self, "oci_version" if key == "ociVersion" else key)
                 for key in FIELDS}
 
+    def exec_json(self) -> dict:
+        return {key: getattr(self, key) for key in EXEC_FIELDS}
+
     def oci(self, status: str) -> dict:
         """The OCI state object (runtime.md "State") plus runc's extra fields."""
         out = {
@@ -182,6 +190,7 @@ class ContainerDir:
         self.root = root
         self.path = os.path.join(root, container_id)
         self._lock_fd = -1
+        self._exec_saved = False
 
     # -- claiming, locking, removal --
 
@@ -274,8 +283,30 @@ class ContainerDir:
                 f"{path}: corrupt ({e}); 'delete --force {self.id}' removes the container"
             ) from None
 
+    def load_exec(self, state: State) -> State:
+        """state with what exec needs (EXEC_FIELDS) from exec.json. A state.json
+        of an older pyrunc holds them itself, and there is no exec.json."""
+        try:
+            data = jsonlite.loads(read_file(f"{self.path}/{EXEC_FILE}"))
+        except FileNotFoundError:
+            return state
+        except ValueError as e:
+            raise PyruncError(f"{self.path}/{EXEC_FILE}: corrupt ({e}); "
+                              f"'delete --force {self.id}' removes the container") from None
+        for key in EXEC_FIELDS:
+            setattr(state, key, data.get(key))
+        return state
+
     def save(self, state: State) -> None:
-        self._write(STATE_FILE, state.to_json())
+        """Create's, with the whole State: exec.json once, then state.json
+        without EXEC_FIELDS (they do not change after create)."""
+        if not self._exec_saved:
+            self._write(EXEC_FILE, state.exec_json())
+            self._exec_saved = True
+        data = state.to_json()
+        for key in EXEC_FIELDS:
+            del data[key]
+        self._write(STATE_FILE, data)
 
     def save_cleanup(self, cgroup_dirs: dict) -> None:
         self._write(CLEANUP_FILE, {"cgroup": cgroup_dirs})

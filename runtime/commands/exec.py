@@ -47,7 +47,8 @@ def _exec(args) -> int:
     if args.process:
         process, what, pointer = spec.load_process(args.process), f"{args.process}: /terminal", ""
     else:
-        st = ContainerDir(args.root, args.container_id).load()
+        cdir = ContainerDir(args.root, args.container_id)
+        st = cdir.load_exec(cdir.load())
         if st.process is None:
             raise PyruncError(f"container {args.container_id} was created by an older pyrunc: "
                               "exec needs --process")
@@ -144,7 +145,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
     # cgroups and namespaces, and no longer: in a paused container
     # (--ignore-paused) it stays frozen until a resume, which takes the lock.
     with cdir:
-        st = cdir.load()
+        st = cdir.load_exec(cdir.load())
         status = cdir.status(st)
         if not (status.can_exec or (status == PAUSED and ignore_paused)):
             raise PyruncError(REFUSED[status])

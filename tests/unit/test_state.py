@@ -78,7 +78,31 @@ def test_corrupt_and_missing_state(cdir):
 def test_state_json_written_atomically(cdir):
     saved(cdir, init_pid=5)
     assert json.load(open(os.path.join(cdir.path, "state.json")))["init_pid"] == 5
-    assert sorted(os.listdir(cdir.path)) == ["state.json"]
+    assert sorted(os.listdir(cdir.path)) == ["exec.json", "state.json"]
+
+
+def test_what_exec_needs_is_apart(cdir):
+    """process, seccomp, personality and the memory policy go to exec.json:
+    state, kill, delete and list do not parse them; exec and the
+    startContainer hooks ask for them (load_exec)."""
+    process, profile = {"args": ["sh"], "cwd": "/"}, {"defaultAction": "SCMP_ACT_ALLOW"}
+    st = saved(cdir, process=process, seccomp=profile, personality=8, memory_policy=[1, "03"])
+    on_disk = json.load(open(os.path.join(cdir.path, "state.json")))
+    assert not set(state.EXEC_FIELDS) & set(on_disk)
+    assert (st.process, st.seccomp, st.personality) == (None, None, None)
+    full = cdir.load_exec(cdir.load())
+    assert (full.process, full.seccomp, full.personality, full.memory_policy) == \
+        (process, profile, 8, [1, "03"])
+    # A state.json of an older pyrunc holds them itself; it has no exec.json.
+    os.unlink(os.path.join(cdir.path, "exec.json"))
+    with open(os.path.join(cdir.path, "state.json"), "w") as f:
+        json.dump(dict(on_disk, process=process, seccomp=profile), f)
+    old = cdir.load_exec(cdir.load())
+    assert (old.process, old.seccomp) == (process, profile)
+    with open(os.path.join(cdir.path, "exec.json"), "w") as f:
+        f.write("{trunc")
+    with pytest.raises(PyruncError, match="exec.json: corrupt.*delete --force"):
+        cdir.load_exec(cdir.load())
 
 
 def test_state_round_trip_and_oci_view(cdir):
@@ -86,7 +110,7 @@ def test_state_round_trip_and_oci_view(cdir):
                cgroup={"memory": "/sys/fs/cgroup/memory/c1"}, memory_policy=[1, "0300"])
     again = State.from_json(json.loads(json.dumps(st.to_json())))
     assert again.to_json() == st.to_json()
-    assert st.memory_policy_value() == (1, b"\x03\x00")
+    assert cdir.load_exec(st).memory_policy_value() == (1, b"\x03\x00")
     assert st.oci("running") == {
         "ociVersion": st.oci_version, "id": "c1", "pid": 7, "status": "running",
         "bundle": "/b", "rootfs": "/b/rootfs", "created": st.created, "owner": "",
