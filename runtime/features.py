@@ -85,8 +85,8 @@ def document() -> dict:
             "cgroup": {
                 "v1": True,
                 "v2": True,
-                # --systemd-cgroup is accepted for runc's callers but there is
-                # no systemd cgroup driver.
+                # No systemd cgroup driver: create and run refuse
+                # --systemd-cgroup (cgroups.refuse_systemd_driver).
                 "systemd": False,
                 "systemdUser": False,
                 "rdma": True,  # linux.resources.rdma: v1 controller or rdma.max

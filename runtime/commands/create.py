@@ -13,7 +13,7 @@ import, and a create that does not use it never pays.
 import os
 
 from .. import log, notify, spec
-from ..cgroups import Manager, for_container
+from ..cgroups import Manager, for_container, refuse_systemd_driver
 from ..config import Config
 from ..errors import ConfigError, PyruncError
 from ..faults import point
@@ -31,6 +31,7 @@ from ..userns import write_mappings
 
 
 def run(args) -> int:
+    refuse_systemd_driver(args.systemd_cgroup)
     create(args.root, args.container_id, args.bundle, args.pid_file, args.no_pivot,
            args.preserve_fds, args.console_socket,
            optional_cgroups=cgroups_optional(args.rootless))

@@ -4,6 +4,7 @@ becomes ours. A terminal without a console socket is relayed to our own
 (runc's foreground mode)."""
 import os
 
+from ..cgroups import refuse_systemd_driver
 from ..foreground import wait
 from ..rootless import cgroups_optional
 from .create import create
@@ -12,6 +13,7 @@ from .start import start
 
 
 def run(args) -> int:
+    refuse_systemd_driver(args.systemd_cgroup)
     init = create(args.root, args.container_id, args.bundle, args.pid_file, args.no_pivot,
                   args.preserve_fds, args.console_socket, foreground=not args.detach,
                   optional_cgroups=cgroups_optional(args.rootless))

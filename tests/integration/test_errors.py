@@ -2,6 +2,7 @@
 host as it was: no state dir, cgroup, mount or init process."""
 import json
 import os
+import pathlib
 
 import pytest
 
@@ -49,6 +50,18 @@ def create(bundle):
 def test_missing_or_bad_executable(runtime, bundle, inventory, before, args0, message):
     bundle.args(args0)
     assert_clean_failure(runtime, inventory, before, create(bundle), message)
+
+
+@pytest.mark.parametrize("command", ["create", "run"])
+def test_systemd_cgroup_driver_refused(runtime, bundle, inventory, before, command):
+    """No systemd driver (#16): --systemd-cgroup with systemd's slice:prefix:name
+    path fails at once and makes nothing (no directory named like the path)."""
+    bundle.config["linux"]["cgroupsPath"] = f"machine.slice:libpod:{bundle.id}"
+    line = assert_clean_failure(runtime, inventory, before,
+                                ["--systemd-cgroup", command, "-b", bundle.write(), bundle.id],
+                                "--systemd-cgroup: pyrunc has no systemd cgroup driver")
+    assert ("systemd is not running" in line) is (not os.path.isdir("/run/systemd/system"))
+    assert not list(pathlib.Path("/sys/fs/cgroup").glob(f"*/*{bundle.id}*"))
 
 
 def test_malformed_json(runtime, bundle, inventory, before):
