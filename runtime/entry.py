@@ -6,7 +6,7 @@ pip's console script starts Python with site: the venv's site-packages, its
 .pth files (setuptools' distutils hack among them) and the environment's
 PYTHON* variables: ~3 ms a call, and a PYTHONPATH could put other code in
 front of a runtime that runs as root. This file starts the interpreter with
--I -S (isolated: no environment, no user site, no script directory; no site)
+-I -S (isolated: no PYTHON* variables, no user site, no script directory; no site)
 and puts back the one directory it needs: the one pyrunc is installed in.
 Once the command is done and its output flushed, it leaves by os._exit: the
 interpreter's teardown (freeing every module, ~1 to 2.5 ms) does nothing
