@@ -187,7 +187,7 @@ def wait_stopped(rt: Runtime, cid: str) -> None:
 
 def lifecycle(runtimes, bundles, rounds):
     """create (a config of its own) / start / state / kill / delete, each timed."""
-    steps = ("create", "start", "state", "kill", "delete")
+    steps = ("create", "start", "state", "pause", "resume", "ps", "kill", "delete")
     times = {s: {rt.name: [] for rt in runtimes} for s in steps}
 
     def one(rt, i):
@@ -196,6 +196,9 @@ def lifecycle(runtimes, bundles, rounds):
         times["create"][rt.name].append(rt.call("create", "-b", bundle, cid))
         times["start"][rt.name].append(rt.call("start", cid))
         times["state"][rt.name].append(rt.call("state", cid))
+        times["pause"][rt.name].append(rt.call("pause", cid))
+        times["resume"][rt.name].append(rt.call("resume", cid))
+        times["ps"][rt.name].append(rt.call("ps", "--format", "json", cid))
         times["kill"][rt.name].append(rt.call("kill", cid, "KILL"))
         wait_stopped(rt, cid)
         times["delete"][rt.name].append(rt.call("delete", cid))
