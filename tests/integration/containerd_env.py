@@ -242,6 +242,27 @@ def kill_and_wait(pids: list[int], timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
+def cmdline(pid: int) -> list[str]:
+    """A process's argv ([] once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def sigcgt(pid: int) -> int:
+    """The caught-signals mask of a process (its traps are set); 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

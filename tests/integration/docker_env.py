@@ -90,14 +90,6 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
 @dataclass
 class DockerEnv:
     runtime: str                       # path registered as the runtime "pyrunc"
@@ -249,8 +241,8 @@ class DockerEnv:
 
     def our_shims(self) -> list[int]:
         """Shims started by our containerd (they name its socket)."""
-        return [pid for pid in _pids() if os.path.basename((_cmdline(pid) or [""])[0])
-                .startswith("containerd-shim") and self.containerd_socket in _cmdline(pid)]
+        return [pid for pid in _pids() if os.path.basename((ce.cmdline(pid) or [""])[0])
+                .startswith("containerd-shim") and self.containerd_socket in ce.cmdline(pid)]
 
     def leftovers(self) -> list[str]:
         """What no container should leave once every container is removed:
@@ -265,7 +257,7 @@ class DockerEnv:
             if os.path.isdir(top):
                 found += [f"{top}/{n}" for n in sorted(os.listdir(top))
                           if os.path.isdir(f"{top}/{n}")]
-        found += [f"shim pid {p}: {' '.join(_cmdline(p))[:160]}" for p in self.our_shims()]
+        found += [f"shim pid {p}: {' '.join(ce.cmdline(p))[:160]}" for p in self.our_shims()]
         sockets = (self.shim_socket(cid) for cid in sorted(self._known_ids()))
         found += [f"shim socket {s}" for s in sockets if os.path.exists(s)]
         found += [f"mount {m}" for m in sorted(set(self.mounts()) - set(self.baseline_mounts))]
@@ -369,7 +361,7 @@ class DockerEnv:
         shims, a runtime call left hanging), not this one."""
         me = os.getpid()
         return [p for p in _pids() if p != me
-                and any(self.tmpdir in a for a in _cmdline(p)[1:])]
+                and any(self.tmpdir in a for a in ce.cmdline(p)[1:])]
 
     def _clean_host_dirs(self):
         for cid in self._known_ids():

@@ -74,14 +74,6 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
 @dataclass
 class PodmanEnv:
     runtime: str
@@ -305,7 +297,7 @@ runroot = {json.dumps(self.runroot)}
         for d in os.listdir("/proc"):
             if not d.isdigit() or int(d) == me:
                 continue
-            argv = _cmdline(int(d))
+            argv = ce.cmdline(int(d))
             if any(self.tmpdir in a for a in argv[1:]):
                 pids.append(int(d))
         return pids
@@ -314,7 +306,7 @@ runroot = {json.dumps(self.runroot)}
         """Command lines of the conmon processes monitoring container cid."""
         out = []
         for pid in self._our_pids():
-            argv = _cmdline(pid)
+            argv = ce.cmdline(pid)
             if argv and os.path.basename(argv[0]) == CONMON and cid in argv:
                 out.append(argv)
         return out

@@ -456,7 +456,7 @@ def test_kill_signal(dk):
     name, _cid, pid = dk.start(IMG, "sh", "-c",
                                'trap "echo got-usr1" USR1; while :; do sleep 0.1; done')
     usr1 = 1 << (10 - 1)  # SIGUSR1 in the caught-signals mask: the trap is set
-    assert ce.poll(lambda: _sigcgt(pid) & usr1, 5, 0.02), "sh never set its trap"
+    assert ce.poll(lambda: ce.sigcgt(pid) & usr1, 5, 0.02), "sh never set its trap"
     _ok(dk, dk.docker("kill", "-s", "USR1", name), "docker kill -s USR1")
     got = ce.poll(lambda: "got-usr1" in dk.docker("logs", name).stdout, 5)
     assert got, "the trap did not run\n" + dk.why(name)
@@ -464,18 +464,6 @@ def test_kill_signal(dk):
     _ok(dk, dk.docker("kill", "-s", "KILL", name), "docker kill -s KILL")
     w = dk.docker("wait", name)
     assert w.stdout.strip() == "137", dk.why(name, w)
-
-
-def _sigcgt(pid: int) -> int:
-    """The caught-signals mask of a process (its traps are set)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return 0
 
 
 def test_wait(dk):

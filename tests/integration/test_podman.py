@@ -126,17 +126,6 @@ def _tty_checks(env, name, r: ce.PtyResult, status: int, what: str):
                                f"come back through the terminal\n" + _why(env, name, r))
 
 
-def _sigcgt(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return int(line.split()[1], 16)
-    except OSError:
-        pass
-    return 0
-
-
 # --------------------------------------------------------------------------
 # run
 
@@ -215,7 +204,7 @@ def test_stop_term(pm, name):
     pid = _start_detached(env, name, "sh", "-c",
                           "trap 'exit 12' TERM; while :; do sleep 0.1; done")
     # wait until the shell has installed its TERM handler
-    assert _poll(lambda: _sigcgt(pid) & (1 << (15 - 1)), timeout=10), (
+    assert _poll(lambda: ce.sigcgt(pid) & (1 << (15 - 1)), timeout=10), (
         f"container's sh (pid {pid}) never caught SIGTERM\n" + _why(env, name))
     start = time.monotonic()
     r = env.podman("stop", "-t", "10", name, timeout=CMD_TIMEOUT)
@@ -252,8 +241,8 @@ def _rm_leftovers(env: pe.PodmanEnv, cid: str, pid: int, cgroups: list[str]) -> 
     left += [f"storage dir {d}" for d in env.container_dirs(cid) if os.path.exists(d)]
     for d in env.container_dirs(cid):
         left += [f"mount {m}" for m in ce.mounts_under(d)]
-    left += [f"process {p}: {' '.join(pe._cmdline(p))}" for p in env._our_pids()
-             if any(cid in a for a in pe._cmdline(p))]
+    left += [f"process {p}: {' '.join(ce.cmdline(p))}" for p in env._our_pids()
+             if any(cid in a for a in ce.cmdline(p))]
     return left
 
 
