@@ -41,26 +41,33 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def imports(source_dir: str) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports (anywhere in its file)."""
-    mods = modules(source_dir)
-    graph = {}
+def _import_statements(mods: dict[str, str]):
+    """(module, target, names) for every import in every module: target is the
+    module `import X` names (names None), or that `from X import a, b` reads
+    from, made absolute (names: a, b)."""
     for mod, path in mods.items():
         with open(path) as f:
             tree = ast.parse(f.read(), path)
         is_package = path.endswith("__init__.py")
-        wanted = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                wanted |= {a.name for a in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                target = _resolve(mod, is_package, node)
-                # `from . import x` imports submodule x when there is one,
-                # else a name the package itself defines.
                 for a in node.names:
-                    sub = f"{target}.{a.name}"
-                    wanted.add(sub if sub in mods else target)
-        graph[mod] = {w for w in wanted if w in mods and w != mod}
+                    yield mod, a.name, None
+            elif isinstance(node, ast.ImportFrom) and (node.level or node.module):
+                yield mod, _resolve(mod, is_package, node), [a.name for a in node.names]
+
+
+def imports(source_dir: str) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports (anywhere in its file)."""
+    mods = modules(source_dir)
+    graph = {mod: set() for mod in mods}
+    for mod, target, names in _import_statements(mods):
+        # `from . import x` imports submodule x when there is one, else a
+        # name the package itself defines.
+        subs = [f"{target}.{name}" for name in names or ()]
+        for wanted in [sub if sub in mods else target for sub in subs] or [target]:
+            if wanted in mods and wanted != mod:
+                graph[mod].add(wanted)
     return graph
 
 
@@ -70,21 +77,9 @@ def unresolved(source_dir: str, generated: set[str]) -> dict[str, set[str]]:
     which a test against an older installed copy would not notice."""
     mods = modules(source_dir)
     missing = {}
-    for mod, path in mods.items():
-        with open(path) as f:
-            tree = ast.parse(f.read(), path)
-        is_package = path.endswith("__init__.py")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and (node.level or node.module):
-                targets = [_resolve(mod, is_package, node)]
-            else:
-                continue
-            for target in targets:
-                if target.split(".")[0] == PACKAGE and target not in mods \
-                        and target not in generated:
-                    missing.setdefault(mod, set()).add(target)
+    for mod, target, _names in _import_statements(mods):
+        if target.split(".")[0] == PACKAGE and target not in mods and target not in generated:
+            missing.setdefault(mod, set()).add(target)
     return missing
 
 
