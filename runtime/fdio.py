@@ -1,14 +1,16 @@
-"""Reading and writing fds and files whole: read_file, write_all, atomic_write."""
+"""Reading and writing fds and files whole: read_file, read_record, write_all,
+atomic_write."""
 import os
 import select
 
 from .errors import PyruncError, strerror
 
+_RECORD_SIZE = 65536
+
 
 def read_file(path: str) -> bytes:
-    """A small file's bytes (state.json, /proc and cgroup files) by plain
-    system calls: `open()`'s buffered file object costs more than the read
-    itself, and `list` reads three per container. OSError is the caller's."""
+    """A small file's bytes by plain system calls: `open()`'s buffered file
+    object costs more than the read itself. OSError is the caller's."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunks = []
@@ -19,6 +21,20 @@ def read_file(path: str) -> bytes:
             chunks.append(chunk)
     finally:
         os.close(fd)
+
+
+def read_record(path: str) -> bytes:
+    """read_file() of a regular file or a kernel file of one record
+    (/proc/PID/stat, a cgroup control file), where a read shorter than asked
+    is the end: one read instead of two, which `list` does three times per
+    container. (Not for a many-record seq_file such as mountinfo: it hands
+    out about a page per read.)"""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunk = os.read(fd, _RECORD_SIZE)
+    finally:
+        os.close(fd)
+    return chunk if len(chunk) < _RECORD_SIZE else read_file(path)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -8,7 +8,7 @@ time is: a pidfd opened and then checked against it cannot be a recycled pid.
 """
 import os
 
-from .fdio import read_file
+from .fdio import read_record
 
 
 class Mount(tuple):
@@ -64,19 +64,33 @@ def fstype_mounted(fstype: str) -> bool:
 
 def _stat_fields(pid) -> list[bytes] | None:
     """/proc/PID/stat from field 3 (state) on, or None if the process is gone."""
+    stat = _stat(pid)
+    return stat[stat.rindex(b")") + 2:].split() if stat else None
+
+
+def _stat(pid) -> bytes | None:
     try:
-        stat = read_file(f"/proc/{pid}/stat")
+        return read_record(f"/proc/{pid}/stat")
     except OSError:
         return None
-    return stat[stat.rindex(b")") + 2:].split()
 
 
 def start_time(pid: int) -> int | None:
     """The process's start time in clock ticks, or None if it is gone or a zombie."""
-    fields = _stat_fields(pid) if pid > 0 else None
-    if not fields or fields[0] in (b"Z", b"X"):
-        return None
-    return int(fields[19])
+    return start_time_and_name(pid)[0]
+
+
+def start_time_and_name(pid: int) -> tuple[int | None, bytes]:
+    """start_time() and the command name (comm: at most 15 bytes, any of
+    them, ")" too) from one read of /proc/PID/stat."""
+    stat = _stat(pid) if pid > 0 else None
+    if not stat:
+        return None, b""
+    end = stat.rindex(b")")
+    fields = stat[end + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None, b""
+    return int(fields[19]), stat[stat.index(b"(") + 1:end]
 
 
 def parent(pid: int) -> int | None:

@@ -14,10 +14,10 @@ import os
 from . import OCI_VERSION, jsonlite
 from .cgroups import Manager, from_dirs
 from .errors import ContainerNotExist, PyruncError, strerror
-from .fdio import atomic_write, read_file
+from .fdio import atomic_write, read_record
 from .ids import check_id
 from .log import now_rfc3339
-from .procfs import open_pidfd, start_time
+from .procfs import open_pidfd, start_time_and_name
 from .rootless import state_dir_hint
 
 STATE_FILE = "state.json"
@@ -30,7 +30,7 @@ CLEANUP_FILE = "cleanup.json"
 # of JSON that state, kill, delete and `list` (per container) would parse.
 EXEC_FILE = "exec.json"
 EXEC_FIELDS = ("process", "personality", "memory_policy", "seccomp")
-INIT_EXE_PREFIX = "/memfd:pyrunc-init"
+INIT_NAME = b"pyrunc:init"  # the C init's comm (csrc/init.c), until it execs
 
 
 class Status(str):
@@ -268,7 +268,7 @@ class ContainerDir:
     def load(self) -> State:
         path = f"{self.path}/{STATE_FILE}"  # (not os.path.join: `list` asks per container)
         try:
-            data = read_file(path)
+            data = read_record(path)
         except FileNotFoundError:
             if not self.exists():
                 raise ContainerNotExist(self.id) from None
@@ -287,7 +287,7 @@ class ContainerDir:
         """state with what exec needs (EXEC_FIELDS) from exec.json. A state.json
         of an older pyrunc holds them itself, and there is no exec.json."""
         try:
-            data = jsonlite.loads(read_file(f"{self.path}/{EXEC_FILE}"))
+            data = jsonlite.loads(read_record(f"{self.path}/{EXEC_FILE}"))
         except FileNotFoundError:
             return state
         except ValueError as e:
@@ -336,22 +336,17 @@ class ContainerDir:
             # A create under way holds the lock; if nobody does, it died.
             alive = self._lock_fd < 0 and self.locked_by_other()
             return CREATING if alive else STOPPED
-        if start_time(state.init_pid) != state.init_start:
+        started, name = start_time_and_name(state.init_pid)
+        if started != state.init_start:
             return STOPPED
         if state.cgroups().frozen():  # a frozen created container is paused too (runc)
             return PAUSED
-        if os.path.exists(self.fifo_path()) and _still_init(state.init_pid):
+        # Created: the init has not exec'd the program (exec renames a process
+        # after its program) and start has not used the fifo. (A start killed
+        # after the init read its byte leaves the fifo behind: running.)
+        if name == INIT_NAME and os.path.exists(self.fifo_path()):
             return CREATED
         return RUNNING
-
-
-def _still_init(pid: int) -> bool:
-    """The init has not exec'd the container's program yet. (A start killed
-    after the init read its byte leaves the fifo behind: that is running.)"""
-    try:
-        return os.readlink(f"/proc/{pid}/exe").startswith(INIT_EXE_PREFIX)
-    except OSError:
-        return True  # cannot tell: trust the fifo
 
 
 def list_ids(root: str) -> list[str]:

@@ -4,7 +4,7 @@ import os
 import time
 
 from ..errors import PyruncError, strerror
-from ..fdio import read_file
+from ..fdio import read_record
 
 FREEZE_TIMEOUT = 10.0
 
@@ -74,4 +74,4 @@ class Freezer:
 
 
 def _read(path: str) -> str:
-    return read_file(path).decode().strip()
+    return read_record(path).decode().strip()

@@ -27,6 +27,9 @@ class V1Manager(Manager):
     def controller_dir(self, controller: str) -> str | None:
         """The container's dir of the hierarchy holding controller (maybe
         comounted: "cpu,cpuacct")."""
+        own = self.dirs.get(controller)  # the usual case, and `list` asks per container
+        if own is not None and controller != V2_NAME:
+            return own
         for name, d in self.dirs.items():
             if name != V2_NAME and (name == controller or controller in name.split(",")):
                 return d

@@ -98,3 +98,12 @@ def test_read_file_reads_whole_files(tmp_path):
     for proc in ("/proc/self/mountinfo", "/proc/filesystems", "/proc/kallsyms"):
         with open(proc, "rb") as f:
             assert fdio.read_file(proc) == f.read()
+
+
+def test_read_record_reads_regular_and_one_record_files(tmp_path):
+    for size in (0, 1, 65535, 65536, 65537, 200_000):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        assert fdio.read_record(str(path)) == path.read_bytes()
+    stat = fdio.read_record("/proc/self/stat")
+    assert stat.startswith(f"{os.getpid()} (".encode()) and stat.endswith(b"\n")

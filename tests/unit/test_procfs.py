@@ -66,3 +66,17 @@ def test_zombie_has_no_start_time():
 
 def test_pid_in_own_namespace_of_ourselves():
     assert procfs.pid_in_own_namespace(os.getpid()) == os.getpid()
+
+
+def test_start_time_and_name_read_together(tmp_path):
+    odd = tmp_path / "x) (y z"  # a name that looks like the fields around it
+    os.symlink("/bin/sleep", odd)
+    proc = subprocess.Popen([str(odd), "30"])
+    try:
+        started, name = procfs.start_time_and_name(proc.pid)
+        assert (started, name) == (procfs.start_time(proc.pid), b"x) (y z")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert procfs.start_time_and_name(proc.pid) == (None, b"")
+    assert procfs.start_time_and_name(0) == (None, b"")
