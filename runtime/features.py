@@ -85,9 +85,9 @@ def document() -> dict:
             "cgroup": {
                 "v1": True,
                 "v2": True,
-                # No systemd cgroup driver: create and run refuse
-                # --systemd-cgroup (cgroups.refuse_systemd_driver).
-                "systemd": False,
+                # --systemd-cgroup: systemd's own instance (cgroups/systemd.py);
+                # not yet a user's (rootless).
+                "systemd": True,
                 "systemdUser": False,
                 "rdma": True,  # linux.resources.rdma: v1 controller or rdma.max
             },

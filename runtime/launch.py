@@ -83,12 +83,11 @@ def spawn(state_dir: str, cgroups: Manager, preserve_fds: int, preserved: list[i
     finally:
         for fd in owned:
             os.close(fd)
-    if placement.parent_adds:  # slower: the kernel's global cgroup lock
-        try:
-            cgroups.add(init.pid, placement.parent_adds)
-        except BaseException:
-            init.kill()
-            raise
+    try:
+        cgroups.place(init.pid, placement)
+    except BaseException:
+        init.kill()
+        raise
     return init
 
 

@@ -12,7 +12,7 @@ import fcntl
 import os
 
 from . import OCI_VERSION, jsonlite
-from .cgroups import Manager, from_dirs
+from .cgroups import UNIT_KEY, Manager, from_dirs
 from .errors import ContainerNotExist, PyruncError, strerror
 from .fdio import atomic_write, read_record
 from .ids import check_id
@@ -86,7 +86,7 @@ FIELDS = {
     "owner": "",
     "annotations": {},
     "creating": True,       # until create has finished
-    "cgroup": {},           # the Manager's dirs ({} rootless without cgroups)
+    "cgroup": {},           # Manager.saved(): its dirs ({} rootless without cgroups)
     "process": None,        # config.json's process, for exec
     "personality": None,    # linux.personality as a number, for exec
     "memory_policy": None,  # [mode, nodemask hex], for exec
@@ -308,11 +308,12 @@ class ContainerDir:
             del data[key]
         self._write(STATE_FILE, data)
 
-    def save_cleanup(self, cgroup_dirs: dict) -> None:
-        self._write(CLEANUP_FILE, {"cgroup": cgroup_dirs})
+    def save_cleanup(self, cgroups_saved: dict) -> None:
+        self._write(CLEANUP_FILE, {"cgroup": cgroups_saved})
 
     def load_cleanup(self) -> dict:
-        """The cgroup dirs from the cleanup journal ({} if it is unreadable)."""
+        """What the cleanup journal names: the cgroup dirs, and a systemd
+        unit ({} if it is unreadable)."""
         try:
             with open(os.path.join(self.path, CLEANUP_FILE)) as f:
                 dirs = jsonlite.loads(f.read())["cgroup"]
@@ -320,8 +321,14 @@ class ContainerDir:
             return {}
         if not isinstance(dirs, dict):
             return {}
-        return {k: v for k, v in dirs.items()
+        kept = {k: v for k, v in dirs.items()
                 if isinstance(v, str) and v.startswith("/sys/fs/cgroup/")}
+        unit = dirs.get(UNIT_KEY)
+        if unit is not None:
+            from .cgroups.systemd_units import is_unit_name  # feature import
+            if is_unit_name(unit):
+                kept[UNIT_KEY] = unit
+        return kept
 
     def _write(self, name: str, data: dict) -> None:
         atomic_write(os.path.join(self.path, name), jsonlite.dumps(data).encode())

@@ -47,6 +47,7 @@ fi
 # pip's warnings about them, keep its errors.)
 "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade \
   "pip>=23" "setuptools>=61" wheel "cffi>=1.15" "jsonschema>=4.17" "pytest>=7" "pyroute2>=0.7" \
+  "jeepney>=0.8" \
   2> >(grep -v "^WARNING: Location" >&2)
 # Build and install this tree (not editable: the installed runtime must not
 # depend on where the clone lives).

@@ -71,11 +71,15 @@ def _default_rules():
         yield {"allow": True, "type": kind, "major": major, "minor": minor, "access": access}
 
 
-def _show(kind: str, major: int, minor: int, access: int) -> str:
+def access_letters(access: int) -> str:
+    """Access bits as "rwm" letters."""
     lib = _lib()
-    letters = "".join(c for c, bit in (("r", lib.BPF_DEVCG_ACC_READ), ("w", lib.BPF_DEVCG_ACC_WRITE),
-                                       ("m", lib.BPF_DEVCG_ACC_MKNOD)) if access & bit)
-    return f"{kind} {'*' if major < 0 else major}:{'*' if minor < 0 else minor} {letters}"
+    return "".join(c for c, bit in (("r", lib.BPF_DEVCG_ACC_READ), ("w", lib.BPF_DEVCG_ACC_WRITE),
+                                    ("m", lib.BPF_DEVCG_ACC_MKNOD)) if access & bit)
+
+
+def _show(kind: str, major: int, minor: int, access: int) -> str:
+    return f"{kind} {'*' if major < 0 else major}:{'*' if minor < 0 else minor} {access_letters(access)}"
 
 
 def emulate(rules: list[dict] | None) -> tuple[bool, dict]:

@@ -26,6 +26,7 @@ from .freezer import Freezer
 from .hierarchy import Hierarchy
 
 V2_NAME = "unified"  # the cgroup2 hierarchy's key in a container's dirs
+UNIT_KEY = "systemd_unit"  # a systemd-driven container's unit, in its saved dirs (systemd.py)
 
 # (No namedtuple here: creating one costs ~0.1 ms on every command.)
 
@@ -177,6 +178,15 @@ class Manager:
         if clone_dir and not clone_into_cgroup_supported():
             return Placement(None, tasks, [clone_dir])
         return Placement(clone_dir, tasks, [])
+
+    def place(self, pid: int, placement: Placement) -> None:
+        """After the init is spawned with placement: the parent's part."""
+        if placement.parent_adds:  # slower: the kernel's global cgroup lock
+            self.add(pid, placement.parent_adds)
+
+    def saved(self) -> dict:
+        """What the container's state keeps, for from_dirs() to read back."""
+        return dict(self.dirs)
 
     def add(self, pid: int, dirs: list[str] | None = None) -> None:
         """Move pid into the container's cgroups (or the given dirs of them)."""

@@ -13,7 +13,7 @@ import, and a create that does not use it never pays.
 import os
 
 from .. import log, notify, spec
-from ..cgroups import Manager, for_container, refuse_systemd_driver
+from ..cgroups import Manager, check_systemd_driver, for_container
 from ..config import Config
 from ..errors import ConfigError, PyruncError
 from ..faults import point
@@ -31,21 +31,24 @@ from ..userns import write_mappings
 
 
 def run(args) -> int:
-    refuse_systemd_driver(args.systemd_cgroup)
     create(args.root, args.container_id, args.bundle, args.pid_file, args.no_pivot,
            args.preserve_fds, args.console_socket,
-           optional_cgroups=cgroups_optional(args.rootless))
+           optional_cgroups=cgroups_optional(args.rootless), systemd=args.systemd_cgroup)
     return 0
 
 
 def create(root: str, container_id: str, bundle: str, pid_file: str | None = None,
            no_pivot: bool = False, preserve_fds: int = 0, console_socket: str | None = None,
-           foreground: bool = False, optional_cgroups: bool = False) -> Init:
+           foreground: bool = False, optional_cgroups: bool = False,
+           systemd: bool = False) -> Init:
     """Create the container and leave its init blocked on the exec fifo.
     Returns the Init (the caller is its parent: `run` waits for it). With a
     terminal, the pty master goes to console_socket, or (foreground `run`)
     stays in init.console_fd for the caller to relay. optional_cgroups:
-    rootless, cgroups we may not write are left out (rootless.py)."""
+    rootless, cgroups we may not write are left out (rootless.py). systemd:
+    --systemd-cgroup, a unit of systemd's (cgroups/systemd.py)."""
+    if systemd:
+        check_systemd_driver(optional_cgroups)
     if preserve_fds < 0:
         raise PyruncError(f"--preserve-fds {preserve_fds}: must not be negative")
     preserved = inherited_fds(preserve_fds)
@@ -66,7 +69,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     try:
         init = _create_claimed(cdir, config, bundle, rootfs, pid_file, no_pivot, preserve_fds,
                                preserved, undo, console_socket, seccomp, id_mapped,
-                               optional_cgroups)
+                               optional_cgroups, systemd)
     except BaseException as e:
         for step in reversed(undo):
             try:
@@ -99,7 +102,7 @@ def _id_mapped_mounts(view: Config, bundle: str) -> list:
 def _new_state(cdir: ContainerDir, view: Config, bundle: str, rootfs: str,
                cgroups: Manager, seccomp) -> State:
     st = State.new(cdir.id, bundle, rootfs, view.annotations)
-    st.cgroup = cgroups.dirs
+    st.cgroup = cgroups.saved()
     st.check_before_update = bool(view.resources.get("memory", {}).get("checkBeforeUpdate"))
     # What exec and the hooks need later: exec starts from the container's
     # process (as runc reads it from the bundle), with its personality,
@@ -120,17 +123,17 @@ def _new_state(cdir: ContainerDir, view: Config, bundle: str, rootfs: str,
 def _create_claimed(cdir: ContainerDir, config: dict, bundle: str, rootfs: str,
                     pid_file: str | None, no_pivot: bool, preserve_fds: int,
                     preserved: list[int], undo: list, console_socket: str | None, seccomp,
-                    id_mapped: list, optional_cgroups: bool) -> Init:
+                    id_mapped: list, optional_cgroups: bool, systemd: bool) -> Init:
     view = Config(config)
     if notify.host_socket():
         notify.prepare(config, cdir.path)
-    cgroups = for_container(view.linux.get("cgroupsPath"), cdir.id)
+    cgroups = for_container(view.linux.get("cgroupsPath"), cdir.id, systemd, view.annotations)
     st = _new_state(cdir, view, bundle, rootfs, cgroups, seccomp)
     if not view.has("mount"):  # it mounts in our namespace: delete unmounts
         from ..host_mounts import unmount_new, under  # feature import
         st.host_mounts = {"rootfs": rootfs, "before": under(rootfs)}
         undo.append(lambda: unmount_new(rootfs, st.host_mounts["before"]))
-    cdir.save_cleanup(cgroups.dirs)
+    cdir.save_cleanup(cgroups.saved())
     cdir.save(st)
     os.mkfifo(cdir.fifo_path(), 0o622)
     os.chmod(cdir.fifo_path(), 0o622)  # mkfifo honours the umask
@@ -138,8 +141,8 @@ def _create_claimed(cdir: ContainerDir, config: dict, bundle: str, rootfs: str,
 
     pids = _make_cgroups(cgroups, view, optional_cgroups, undo)
     if cgroups.left_out:
-        st.cgroup = cgroups.dirs
-        cdir.save_cleanup(cgroups.dirs)
+        st.cgroup = cgroups.saved()
+        cdir.save_cleanup(cgroups.saved())
         cdir.save(st)
         log.debug("rootless: left out the cgroups " + "; ".join(cgroups.left_out_reasons))
     point("cgroup-made")

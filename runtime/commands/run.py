@@ -4,7 +4,6 @@ becomes ours. A terminal without a console socket is relayed to our own
 (runc's foreground mode)."""
 import os
 
-from ..cgroups import refuse_systemd_driver
 from ..foreground import wait
 from ..rootless import cgroups_optional
 from .create import create
@@ -13,10 +12,10 @@ from .start import start
 
 
 def run(args) -> int:
-    refuse_systemd_driver(args.systemd_cgroup)
     init = create(args.root, args.container_id, args.bundle, args.pid_file, args.no_pivot,
                   args.preserve_fds, args.console_socket, foreground=not args.detach,
-                  optional_cgroups=cgroups_optional(args.rootless))
+                  optional_cgroups=cgroups_optional(args.rootless),
+                  systemd=args.systemd_cgroup)
     if init.console_fd is not None:
         from ..terminal import take_our_size  # feature import (termios)
         take_our_size(init.console_fd)

@@ -1,0 +1,179 @@
+"""systemd's manager over D-Bus, with jeepney (a small pure-Python D-Bus
+library: no C binding to build, and nothing else imports it).
+
+As runc (go-systemd): the system bus, else, for root, systemd's private
+socket (/run/systemd/private: no bus daemon, no Hello). A unit is started or
+stopped by a job; the call returns once systemd says the job is done
+(the JobRemoved signal, after Subscribe), so the unit's cgroup exists when
+start_unit() returns and is gone when stop_unit() returns.
+"""
+import os
+
+from ..errors import PyruncError
+
+SYSTEM_BUS = "/run/dbus/system_bus_socket"
+PRIVATE_SOCKET = "/run/systemd/private"
+JOB_TIMEOUT = 30.0  # seconds, as runc's wait for a unit's job
+CALL_TIMEOUT = 30.0
+
+_MANAGER_PATH = "/org/freedesktop/systemd1"
+_MANAGER_IFACE = "org.freedesktop.systemd1.Manager"
+_DEST = "org.freedesktop.systemd1"
+
+
+def systemd_running() -> bool:
+    return os.path.isdir("/run/systemd/system")  # sd_booted(3)'s test
+
+
+class Systemd:
+    """One connection to systemd's manager."""
+
+    def __init__(self):
+        if not systemd_running():
+            raise PyruncError("--systemd-cgroup: systemd is not running on this host "
+                              "(no /run/systemd/system); leave the flag out and pyrunc "
+                              "manages the cgroups itself")
+        self._conn = _connect()
+        self._subscribed = False
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _call(self, method: str, signature: str | None = None, body: tuple = (),
+              path: str = _MANAGER_PATH, interface: str = _MANAGER_IFACE):
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.wrappers import unwrap_msg
+        address = DBusAddress(path, bus_name=_DEST, interface=interface)
+        try:
+            reply = self._conn.send_and_get_reply(new_method_call(address, method, signature,
+                                                                  body), timeout=CALL_TIMEOUT)
+            return unwrap_msg(reply)
+        except TimeoutError:
+            raise PyruncError(f"systemd did not answer {method} in {CALL_TIMEOUT:.0f} s") from None
+        except OSError as e:
+            raise PyruncError(f"systemd D-Bus connection: {e}") from None
+
+    def version(self) -> int:
+        """systemd's version number ("252.39-1~deb12u2" → 252)."""
+        (value,) = self._call("Get", "ss", (_MANAGER_IFACE, "Version"),
+                              interface="org.freedesktop.DBus.Properties")
+        digits = ""
+        for c in value[1].lstrip("v"):
+            if not c.isdigit():
+                break
+            digits += c
+        return int(digits or 0)
+
+    def start_unit(self, unit: str, properties: list) -> None:
+        """StartTransientUnit, and wait for its job."""
+        self._run_job("StartTransientUnit", "ssa(sv)a(sa(sv))",
+                      (unit, "replace", properties, []), unit, "start")
+
+    def stop_unit(self, unit: str) -> None:
+        """StopUnit and wait; a unit systemd no longer has is stopped already."""
+        from jeepney.wrappers import DBusErrorResponse
+        try:
+            self._run_job("StopUnit", "ss", (unit, "replace"), unit, "stop")
+        except DBusErrorResponse as e:
+            if e.name != "org.freedesktop.systemd1.NoSuchUnit":
+                raise PyruncError(f"systemd: stop {unit}: {_describe(e)}") from None
+        self.reset_failed(unit)
+
+    def reset_failed(self, unit: str) -> None:
+        """A failed unit stays loaded (and its name taken) until reset."""
+        from jeepney.wrappers import DBusErrorResponse
+        try:
+            self._call("ResetFailedUnit", "s", (unit,))
+        except DBusErrorResponse:
+            pass  # not loaded, or not failed: nothing to reset
+
+    def set_properties(self, unit: str, properties: list) -> None:
+        from jeepney.wrappers import DBusErrorResponse
+        try:
+            self._call("SetUnitProperties", "sba(sv)", (unit, True, properties))
+        except DBusErrorResponse as e:
+            raise PyruncError(f"systemd: set the properties of {unit}: {_describe(e)}") from None
+
+    def unit_state(self, unit: str) -> str | None:
+        """The unit's ActiveState, or None when systemd has no such unit loaded."""
+        from jeepney.wrappers import DBusErrorResponse
+        try:
+            (path,) = self._call("GetUnit", "s", (unit,))
+            (value,) = self._call("Get", "ss", ("org.freedesktop.systemd1.Unit", "ActiveState"),
+                                  path=path, interface="org.freedesktop.DBus.Properties")
+        except DBusErrorResponse:
+            return None
+        return value[1]
+
+    def _run_job(self, method: str, signature: str, body: tuple, unit: str, verb: str) -> None:
+        from jeepney import MatchRule
+        from jeepney.wrappers import DBusErrorResponse
+        if not self._subscribed:
+            self._call("Subscribe")  # systemd sends job signals only to subscribers
+            self._subscribed = True
+        rule = MatchRule(type="signal", interface=_MANAGER_IFACE, member="JobRemoved",
+                         path=_MANAGER_PATH)
+        if self._conn.bus_daemon:
+            self._conn.add_match(rule)
+        with self._conn.filter(rule, bufsize=64) as removed:
+            try:
+                (job,) = self._call(method, signature, body)
+            except DBusErrorResponse as e:
+                raise PyruncError(f"systemd: {verb} {unit}: {_describe(e)}") from None
+            try:
+                while True:
+                    msg = self._conn.recv_until_filtered(removed, timeout=JOB_TIMEOUT)
+                    _id, path, _unit, result = msg.body
+                    if path == job:
+                        break
+            except TimeoutError:
+                raise PyruncError(f"systemd: {verb} {unit}: the job did not finish in "
+                                  f"{JOB_TIMEOUT:.0f} s") from None
+        if result != "done":
+            raise PyruncError(f"systemd: {verb} {unit}: the job ended {result!r}"
+                              + (" (see `journalctl -u " + unit + "`)" if verb == "start" else ""))
+
+
+def _describe(e) -> str:
+    text = e.data[0] if e.data and isinstance(e.data[0], str) else ""
+    return f"{text} ({e.name})" if text else e.name
+
+
+def _connect():
+    """The system bus, else the private socket (root only, as go-systemd)."""
+    from jeepney.io.blocking import DBusConnection, open_dbus_connection
+    try:
+        conn = open_dbus_connection(bus=f"unix:path={SYSTEM_BUS}")
+        conn.bus_daemon = True
+        conn.add_match = lambda rule: _add_match(conn, rule)
+        return conn
+    except (OSError, ValueError) as first:
+        if os.geteuid() != 0 or not os.path.exists(PRIVATE_SOCKET):
+            raise PyruncError(f"--systemd-cgroup: cannot reach systemd on the system bus "
+                              f"({SYSTEM_BUS}: {first})") from None
+    try:
+        return _PeerConnection(PRIVATE_SOCKET, DBusConnection)
+    except (OSError, ValueError) as e:
+        raise PyruncError(f"--systemd-cgroup: cannot reach systemd ({SYSTEM_BUS}, then "
+                          f"{PRIVATE_SOCKET}: {e})") from None
+
+
+def _add_match(conn, rule) -> None:
+    from jeepney.bus_messages import message_bus
+    conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT)
+
+
+def _PeerConnection(path: str, base):
+    """A connection straight to systemd: no bus daemon, so no Hello and no
+    AddMatch (systemd sends its signals to every subscribed peer)."""
+    from jeepney.io.blocking import DBusConnectionBase, prep_socket
+    from jeepney.io.common import MessageFilters
+
+    class Peer(base):
+        def __init__(self, sock):
+            DBusConnectionBase.__init__(self, sock)
+            self._filters = MessageFilters()
+            self.unique_name = None
+            self.bus_daemon = False
+
+    return Peer(prep_socket(path))
