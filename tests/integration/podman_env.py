@@ -79,6 +79,7 @@ class PodmanEnv:
     runtime: str
     tmpdir: str = ""
     cgroup_parent: str = field(default_factory=lambda: "/ocitest-podman-" + os.urandom(4).hex())
+    cgroup_manager: str = "cgroupfs"  # "systemd": cgroup_parent is then a slice
     _host_before: dict = field(default_factory=dict)
     _dotfiles_before: set = field(default_factory=set)
     _ids: set = field(default_factory=set)
@@ -115,7 +116,7 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 network_config_dir = {json.dumps(self.network_dir)}
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "{self.cgroup_manager}"
 events_logger = "file"
 events_logfile_path = {json.dumps(self.events_log)}
 lock_type = "file"
@@ -219,6 +220,8 @@ runroot = {json.dumps(self.runroot)}
 
     def cgroup_dirs(self, cid: str | None = None) -> list[str]:
         """Our cgroup parent (or a container's cgroup below it) in every hierarchy."""
+        if self.cgroup_manager == "systemd":
+            return []  # systemd's units: systemd removes them
         sub = self.cgroup_parent + (f"/libpod-{cid}" if cid else "")
         return [h["path"] + sub for h in ce.cgroup_hierarchies()]
 
