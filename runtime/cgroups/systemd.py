@@ -20,6 +20,8 @@ from .kinds import V2Manager
 from .manager import UNIT_KEY, V2_NAME, Placement
 from .systemd_units import Unit
 
+STOP_WAIT = 10.0  # seconds for killed processes to leave the unit before it is stopped
+
 
 class SystemdManager(V2Manager):
     kind = "systemd"
@@ -111,8 +113,11 @@ class SystemdManager(V2Manager):
 
     def _write_files(self, resources: dict, creating: bool) -> None:
         """As runc: systemd's properties first, then every file as the v2
-        manager writes it (what systemd has no property for included)."""
-        super()._apply(resources, creating)
+        manager writes it (what systemd has no property for included). The
+        slices are systemd's: only controllers a resource needs are enabled
+        in them (systemd enables the rest it accounts for itself)."""
+        from .resources import apply_v2  # deferred: see Manager.apply
+        apply_v2(self._v2_dir(), resources, creating, every_controller=False)
 
     def _supported(self, props: list) -> list:
         """systemd before 244 has no AllowedCPUs/AllowedMemoryNodes, before
@@ -132,7 +137,21 @@ class SystemdManager(V2Manager):
         pass  # create() made nothing; destroy() stops the unit
 
     def destroy(self) -> None:
+        """Stop the unit once nothing runs in it: stopping a populated scope
+        has systemd send SIGTERM and wait TimeoutStopSec (90 s) for it. (The
+        other managers' rmdir fails instead, and their callers kill and
+        retry: the same end.)"""
+        if self._populated():
+            self.kill()
+            self.wait_empty(STOP_WAIT)
         self._systemd().stop_unit(self.unit_name)
         super().destroy()  # what systemd left (sub-cgroups made in a delegated unit)
+
+    def _populated(self) -> bool:
+        try:
+            with open(os.path.join(self._v2_dir(), "cgroup.events")) as f:
+                return "populated 1" in f.read()
+        except OSError:
+            return False
 
 
