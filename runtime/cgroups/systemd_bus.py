@@ -71,12 +71,8 @@ class Systemd:
 
     def stop_unit(self, unit: str) -> None:
         """StopUnit and wait; a unit systemd no longer has is stopped already."""
-        from jeepney.wrappers import DBusErrorResponse
-        try:
-            self._run_job("StopUnit", "ss", (unit, "replace"), unit, "stop")
-        except DBusErrorResponse as e:
-            if e.name != "org.freedesktop.systemd1.NoSuchUnit":
-                raise PyruncError(f"systemd: stop {unit}: {_describe(e)}") from None
+        self._run_job("StopUnit", "ss", (unit, "replace"), unit, "stop",
+                      missing_ok="org.freedesktop.systemd1.NoSuchUnit")
         self.reset_failed(unit)
 
     def reset_failed(self, unit: str) -> None:
@@ -105,7 +101,9 @@ class Systemd:
             return None
         return value[1]
 
-    def _run_job(self, method: str, signature: str, body: tuple, unit: str, verb: str) -> None:
+    def _run_job(self, method: str, signature: str, body: tuple, unit: str, verb: str,
+                 missing_ok: str = "") -> None:
+        """missing_ok: the D-Bus error that means there is nothing to do."""
         from jeepney import MatchRule
         from jeepney.wrappers import DBusErrorResponse
         if not self._subscribed:
@@ -119,6 +117,8 @@ class Systemd:
             try:
                 (job,) = self._call(method, signature, body)
             except DBusErrorResponse as e:
+                if e.name == missing_ok:
+                    return
                 raise PyruncError(f"systemd: {verb} {unit}: {_describe(e)}") from None
             try:
                 while True:
