@@ -111,8 +111,16 @@ def podman_scenario(runtime: str) -> dict:
     return seen
 
 
+def report(client: str, ours: dict, runc: dict) -> None:
+    """Both runtimes' observations side by side (shown with pytest -s)."""
+    print(f"\n{client}: observation | pyrunc | runc")
+    for key in ours:
+        print(f"  {key} | {ours[key]} | {runc.get(key)}")
+
+
 def test_containerd_systemd_cgroup_same_as_runc():
     ours, runc = (containerd_scenario(rt) for rt in runtimes())
+    report("containerd", ours, runc)
     assert ours["unit while running"] == {"LoadState": "loaded", "ActiveState": "active",
                                           "Slice": SLICE, "Delegate": "yes"}
     assert ours["exec"][0] == 0 and ours["unit gone"]
@@ -121,6 +129,7 @@ def test_containerd_systemd_cgroup_same_as_runc():
 
 def test_podman_systemd_cgroup_manager_same_as_runc():
     ours, runc = (podman_scenario(rt) for rt in runtimes())
+    report("podman", ours, runc)
     assert ours["unit while running"] == {"LoadState": "loaded", "ActiveState": "active",
                                           "Slice": SLICE, "Delegate": "yes"}
     assert ours["exec"][0] == 0 and ours["unit gone"] and ours["status"] == "exited"
