@@ -16,6 +16,11 @@ cgroup files or need pure cgroup v2; --no-conformance leaves it out). One boot.
 
 Without PYTEST ARGS it runs `pytest -p no:cacheprovider -q -m cgroup_v2 tests`.
 
+With --systemd the guest boots systemd (the host's /lib/systemd/systemd) as
+PID 1 on pure cgroup v2, with a minimal target of its own (dbus and one
+service that runs the commands, then powers off), and runs the tests marked
+`systemd` (`-q -m systemd tests`); conformance/run only with --conformance.
+
 It installs what it needs (qemu-system-x86, linux-image-amd64, busybox-static)
 with apt-get when missing, and caches the extracted vmlinux and the initramfs
 in /var/cache/pyrunc-vm/.
@@ -24,7 +29,8 @@ Exit status: pytest's, except that "no tests collected" (5) becomes 1; else
 1 when conformance/run failed (any non-zero status); 77 when QEMU or the
 kernel cannot be installed (the lane is SKIPPED, loudly); 124 when the
 overall timeout expired; 70 when the lane itself broke (no boot, no result,
-a guest without the expected cgroup-v2 controllers).
+a guest without the expected cgroup-v2 controllers; with --systemd, systemd
+not running or its D-Bus API not working).
 """
 from __future__ import annotations
 
@@ -55,11 +61,32 @@ VENV = pathlib.Path("/opt/pyrunc/venv")
 BUSYBOX = pathlib.Path("/bin/busybox")
 QEMU = "qemu-system-x86_64"
 PACKAGES = ("qemu-system-x86", "linux-image-amd64", "busybox-static")
+SYSTEMD_PACKAGES = ("systemd", "dbus")  # --systemd: the guest's PID 1 and system bus, from the host's /
 # What the guest needs before it can switch_root; modules.dep adds the rest
 # (9pnet, netfs, fscache, virtio, virtio_ring, virtio_pci_*_dev).
 MODULES = ("virtio_pci", "9pnet_virtio", "9p", "overlay")
 EXPECTED_CONTROLLERS = ("cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc")
 DEFAULT_PYTEST_ARGS = ["-q", "-m", "cgroup_v2", "tests"]
+SYSTEMD_PYTEST_ARGS = ["-q", "-m", "systemd", "tests"]
+SYSTEMD = pathlib.Path("/lib/systemd/systemd")
+# systemd mode: the target the guest boots (`systemd.unit=`) and its service.
+LANE_TARGET = "pyrunc-lane.target"
+LANE_SERVICE = "pyrunc-lane.service"
+# Nothing pulls these in (every unit of the lane has DefaultDependencies=no),
+# but should anything try, they stay off: they are slow under TCG or need what
+# the guest does not have.
+SYSTEMD_MASKED = ("getty.target", "getty@.service", "serial-getty@.service", "console-getty.service",
+                  "systemd-udev-settle.service", "systemd-udev-trigger.service",
+                  "systemd-journal-flush.service", "systemd-networkd-wait-online.service",
+                  "networking.service")
+# Where systemd looks for generators (all masked: they only cost process starts).
+GENERATOR_DIRS = {
+    "system-generators": ("/usr/local/lib/systemd/system-generators", "/usr/lib/systemd/system-generators",
+                          "/lib/systemd/system-generators"),
+    "system-environment-generators": ("/usr/local/lib/systemd/system-environment-generators",
+                                      "/usr/lib/systemd/system-environment-generators",
+                                      "/lib/systemd/system-environment-generators"),
+}
 CONFORMANCE_ARGS = ["conformance/run", "--cgroup", "v2-only"]
 MSIZE = 512000
 
@@ -70,6 +97,8 @@ EXIT_BROKEN = 70
 MARK_EXIT = re.compile(r"PYRUNC-V2-LANE-EXIT=(\d+)")
 MARK_CONTROLLERS = re.compile(r"PYRUNC-V2-LANE-CONTROLLERS=(.*)")
 MARK_PIVOT = re.compile(r"PYRUNC-V2-LANE-PIVOT_ROOT=(\w+)")
+MARK_SYSTEMD = re.compile(r"PYRUNC-V2-LANE-SYSTEMD=(\S+)")
+MARK_DBUS = re.compile(r"PYRUNC-V2-LANE-DBUS=(\w+)")
 MARK_ERROR = re.compile(r"PYRUNC-V2-LANE-ERROR: (.*)")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # pytest's last line: "3 passed, 120 deselected in 12.34s", with or without
@@ -98,10 +127,10 @@ def installed(pkg: str) -> bool:
     return r.returncode == 0 and "install ok installed" in r.stdout
 
 
-def ensure_packages() -> None:
+def ensure_packages(packages: tuple[str, ...] = PACKAGES) -> None:
     if not shutil.which("dpkg-query") or not shutil.which("apt-get"):
         raise Skip("not a Debian host: no dpkg-query/apt-get to install qemu-system-x86 and linux-image-amd64")
-    missing = [p for p in PACKAGES if not installed(p)]
+    missing = [p for p in packages if not installed(p)]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -414,6 +443,74 @@ def write_lane_dir(lane: pathlib.Path, pytest_args: list[str], conformance: bool
     (lane / "mounts").write_text("".join(f"rw{i} {d}\n" for i, d in enumerate(rw_dirs)))
 
 
+def write_systemd_units(lane: pathlib.Path, guest_timeout: int, debug: bool) -> None:
+    """lane/etc/systemd: what stage 1 copies over the guest's /etc in systemd mode.
+
+    pyrunc-lane.target (the `systemd.unit=` of the boot) wants dbus and
+    pyrunc-lane.service, nothing else: with DefaultDependencies=no on all of
+    them (dbus's units get it from a drop-in) no sysinit.target, basic.target,
+    udev, journald or getty is pulled in. systemd mounts proc, sys, /dev/shm,
+    /dev/pts and cgroup2 itself; stage 1 mounted /run, /tmp and the shares.
+    The service runs init.sh's `service` (checks, run.sh, power-off) with its
+    output on the console.
+    """
+    etc = lane / "etc" / "systemd"
+    system = etc / "system"
+    system.mkdir(parents=True)
+    env = {"pyrunc_lane": str(lane), "pyrunc_lane_init": str(INIT_SH), "pyrunc_lane_repo": str(REPO),
+           "pyrunc_lane_timeout": str(guest_timeout), "pyrunc_lane_msize": str(MSIZE)}
+    if debug:
+        env["pyrunc_lane_debug"] = "1"
+    (system / LANE_TARGET).write_text(f"""\
+# written by tests/vm/run_v2_lane.py --systemd: the guest boots this (systemd.unit=)
+[Unit]
+Description=pyrunc cgroup-v2 lane (systemd mode)
+DefaultDependencies=no
+Wants=dbus.socket dbus.service dev-mqueue.mount {LANE_SERVICE}
+AllowIsolate=yes
+""")
+    (system / LANE_SERVICE).write_text(f"""\
+# written by tests/vm/run_v2_lane.py --systemd
+[Unit]
+Description=pyrunc cgroup-v2 lane: run.sh (pytest), then power off
+DefaultDependencies=no
+Wants=dbus.socket dbus.service
+After=dbus.socket dbus.service dev-mqueue.mount
+# init.sh powers off itself; these are the safety net.
+SuccessAction=poweroff-immediate
+FailureAction=poweroff-immediate
+
+[Service]
+Type=exec
+Environment={' '.join(f'{k}={v}' for k, v in env.items())}
+ExecStart={BUSYBOX} sh {INIT_SH} service
+StandardInput=null
+StandardOutput=tty
+StandardError=inherit
+TTYPath=/dev/console
+TimeoutStartSec=infinity
+""")
+    # No journald: the services' output goes to the kernel's log (the
+    # default, the journal, would fall back to /dev/null with a warning).
+    (etc / "system.conf.d").mkdir()
+    (etc / "system.conf.d" / "pyrunc-lane.conf").write_text(
+        "# written by tests/vm/run_v2_lane.py --systemd\n"
+        "[Manager]\nDefaultStandardOutput=kmsg\nDefaultStandardError=inherit\n")
+    for unit in ("dbus.socket", "dbus.service"):
+        (system / f"{unit}.d").mkdir()
+        (system / f"{unit}.d" / "pyrunc-lane.conf").write_text(
+            "# written by tests/vm/run_v2_lane.py --systemd: no sysinit.target, basic.target\n"
+            "[Unit]\nDefaultDependencies=no\n")
+    for unit in SYSTEMD_MASKED:
+        (system / unit).symlink_to("/dev/null")
+    for kind, dirs in GENERATOR_DIRS.items():
+        names = sorted({name for d in dirs if os.path.isdir(d) for name in os.listdir(d)})
+        if names:
+            (etc / kind).mkdir()
+        for name in names:
+            (etc / kind / name).symlink_to("/dev/null")
+
+
 def qemu_command(vmlinux, initramfs, lane: pathlib.Path, rw_dirs: list[str], guest_timeout: int,
                  args) -> list[str]:
     cmdline = [
@@ -423,6 +520,13 @@ def qemu_command(vmlinux, initramfs, lane: pathlib.Path, rw_dirs: list[str], gue
         f"pyrunc_lane_timeout={guest_timeout}", f"pyrunc_lane_msize={MSIZE}",
     ]
     cmdline += ["pyrunc_lane_debug=1"] if args.debug else ["quiet"]
+    if args.systemd:
+        # (Dotted parameters do not reach init's environment; systemd reads
+        # them from /proc/cmdline.)
+        cmdline += ["pyrunc_lane_systemd=1", f"systemd.unit={LANE_TARGET}",
+                    "systemd.unified_cgroup_hierarchy=1", "systemd.hostname=pyrunc-v2-lane",
+                    "systemd.show_status=" + ("1" if args.debug else "error"),
+                    "systemd.log_color=0"]
     shares = [("hostroot", "/", True), ("lane", str(lane), False)]
     shares += [(f"rw{i}", d, False) for i, d in enumerate(rw_dirs)]
     cmd = [
@@ -457,8 +561,10 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def boot(cmd: list[str], deadline: float, boot_deadline: float, console_log) -> tuple[str, str | None]:
-    """Run QEMU and stream its console. Returns (console text, None or what timed out)."""
+def boot(cmd: list[str], deadline: float, boot_deadline: float,
+         console_log) -> tuple[str, str | None, float | None]:
+    """Run QEMU and stream its console. Returns (console text, None or what
+    timed out, when the guest began the run: PYRUNC-V2-LANE-BEGIN)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             preexec_fn=_die_with_parent)
@@ -466,6 +572,7 @@ def boot(cmd: list[str], deadline: float, boot_deadline: float, console_log) -> 
     timed_out = None
     booted = False
     exit_seen_at = None
+    begin_at = None
     tail = ""
     try:
         fd = proc.stdout.fileno()
@@ -492,12 +599,14 @@ def boot(cmd: list[str], deadline: float, boot_deadline: float, console_log) -> 
             if console_log:
                 console_log.write(data)
             tail = (tail + data.decode(errors="replace"))[-300:]
-            booted = booted or "PYRUNC-V2-LANE-BEGIN" in tail or "PYRUNC-V2-LANE-ERROR" in tail
+            if begin_at is None and "PYRUNC-V2-LANE-BEGIN" in tail:
+                begin_at = time.monotonic()
+            booted = booted or begin_at is not None or "PYRUNC-V2-LANE-ERROR" in tail
             if exit_seen_at is None and MARK_EXIT.search(tail):
                 exit_seen_at = time.monotonic()  # the guest powers off now
     finally:
         stop(proc)
-    return b"".join(chunks).decode(errors="replace"), timed_out
+    return b"".join(chunks).decode(errors="replace"), timed_out, begin_at
 
 
 def read_status(path: pathlib.Path) -> int | None:
@@ -509,7 +618,7 @@ def read_status(path: pathlib.Path) -> int | None:
 def parse_console(text: str) -> dict:
     lines = [ANSI.sub("", line).rstrip("\r") for line in text.split("\n")]
     found = {"exit": None, "controllers": None, "pivot_root": None, "errors": [], "summary": None,
-             "conformance": None}
+             "conformance": None, "systemd": None, "dbus": None}
     in_run = False
     for line in lines:
         if "PYRUNC-V2-LANE-BEGIN" in line:
@@ -522,6 +631,10 @@ def parse_console(text: str) -> dict:
             found["controllers"] = m.group(1).strip()
         elif m := MARK_PIVOT.search(line):
             found["pivot_root"] = m.group(1)
+        elif m := MARK_SYSTEMD.search(line):
+            found["systemd"] = m.group(1)
+        elif m := MARK_DBUS.search(line):
+            found["dbus"] = m.group(1)
         elif m := MARK_ERROR.search(line):
             found["errors"].append(m.group(1))
         elif in_run and (m := SUMMARY.match(line.strip())):
@@ -537,12 +650,16 @@ def run_lane(args, pytest_args: list[str]) -> int:
     if os.geteuid() != 0:
         raise Broken("run as root: the guest shares the host's / with QEMU's passthrough 9p, "
                      "and the tests create containers")
-    ensure_packages()
+    ensure_packages(PACKAGES + SYSTEMD_PACKAGES if args.systemd else PACKAGES)
     if not shutil.which(QEMU):
         raise Skip(f"{QEMU} is not on PATH although qemu-system-x86 is installed")
     for need in (VENV / "bin" / "pytest", pathlib.Path(runtime_under_test())):
         if not need.exists():
             raise Broken(f"{need} is missing: run scripts/setup.sh first")
+    if args.systemd:
+        for need in (SYSTEMD, pathlib.Path("/usr/bin/dbus-daemon"), pathlib.Path("/usr/bin/busctl")):
+            if not need.exists():
+                raise Broken(f"{need} is missing although systemd and dbus are installed")
     rw_dirs = [os.path.realpath(d) for d in args.rw]
     for d in rw_dirs:
         if not os.path.isdir(d):
@@ -561,12 +678,15 @@ def run_lane(args, pytest_args: list[str]) -> int:
     boot_start = time.monotonic()
     try:
         write_lane_dir(lane, pytest_args, args.conformance, rw_dirs)
+        if args.systemd:
+            write_systemd_units(lane, guest_timeout, args.debug)
         cmd = qemu_command(vmlinux, initramfs, lane, rw_dirs, guest_timeout, args)
-        log(f"kernel {release}, TCG, {args.smp} vCPUs, {args.memory} MiB; "
+        log(f"kernel {release}, TCG, {args.smp} vCPUs, {args.memory} MiB"
+            f"{', systemd as PID 1' if args.systemd else ''}; "
             f"pytest {' '.join(pytest_args)}"
             f"{', then ' + ' '.join(CONFORMANCE_ARGS) if args.conformance else ''}"
             f" (in-guest limit {guest_timeout} s)")
-        text, timed_out = boot(cmd, deadline, boot_start + args.boot_timeout, console_log)
+        text, timed_out, begin_at = boot(cmd, deadline, boot_start + args.boot_timeout, console_log)
         rc_file, conformance_rc = read_status(lane / "rc"), read_status(lane / "conformance.rc")
     finally:
         if console_log:
@@ -576,8 +696,11 @@ def run_lane(args, pytest_args: list[str]) -> int:
     if found["exit"] is None:
         found["exit"] = rc_file
     print(flush=True)
-    log(f"wall time {time.monotonic() - started:.1f} s (QEMU {time.monotonic() - boot_start:.1f} s)")
+    log(f"wall time {time.monotonic() - started:.1f} s (QEMU {time.monotonic() - boot_start:.1f} s"
+        + (f", boot to pytest {begin_at - boot_start:.1f} s)" if begin_at else ")"))
     log(f"guest cgroup.controllers: {found['controllers']}; pivot_root: {found['pivot_root']}")
+    if args.systemd:
+        log(f"guest systemd: {found['systemd']}; StartTransientUnit over D-Bus: {found['dbus']}")
     for err in found["errors"]:
         log(f"guest error: {err}")
     if timed_out == "boot":
@@ -599,6 +722,15 @@ def run_lane(args, pytest_args: list[str]) -> int:
     if found["pivot_root"] not in (None, "ok"):
         log("FAILED: pivot_root(2) does not work in the guest: containers cannot get their root")
         return EXIT_BROKEN
+    if args.systemd and found["exit"] is not None:
+        # (When the guest broke earlier, the checks below say nothing new.)
+        if found["systemd"] not in ("running", "degraded"):
+            log(f"FAILED: systemd in the guest is {found['systemd'] or 'not reporting'}, "
+                f"not running (or degraded)")
+            return EXIT_BROKEN
+        if found["dbus"] != "ok":
+            log("FAILED: StartTransientUnit over the guest's system bus (dbus-daemon) did not work")
+            return EXIT_BROKEN
     if found["exit"] is None:
         log("FAILED: the guest never reported pytest's exit status (see the console above)")
         return EXIT_BROKEN
@@ -628,7 +760,8 @@ def main(argv: list[str]) -> int:
         own, pytest_args = argv, []
     parser = argparse.ArgumentParser(
         prog="run_v2_lane.py", description=__doc__.split("\n\n")[0],
-        epilog="Everything after -- goes to pytest (default: -q -m cgroup_v2 tests), run from "
+        epilog="Everything after -- goes to pytest (default: -q -m cgroup_v2 tests; with --systemd "
+               "-q -m systemd tests), run from "
                f"{REPO} in the guest. Exit status: pytest's (5 becomes 1), else 1 if "
                f"conformance/run failed; {EXIT_SKIP} skipped "
                f"(QEMU or the kernel cannot be installed); {EXIT_TIMEOUT} timeout; "
@@ -644,11 +777,21 @@ def main(argv: list[str]) -> int:
                         help="share host DIR read-write at the same path (e.g. for --junitxml); "
                              "everything else the guest writes stays in its tmpfs overlay")
     parser.add_argument("--console-log", metavar="FILE", help="also write the guest console to FILE")
-    parser.add_argument("--debug", action="store_true", help="kernel messages and `set -x` in the guest init")
-    parser.add_argument("--no-conformance", dest="conformance", action="store_false",
-                        help=f"run pytest only, not {' '.join(CONFORMANCE_ARGS)} after it")
+    parser.add_argument("--debug", action="store_true", help="kernel messages and `set -x` in the guest init (with --systemd also "
+                             "systemd's status lines)")
+    parser.add_argument("--systemd", action="store_true",
+                        help="boot the guest with systemd as PID 1 (and dbus) and run the tests marked "
+                             "systemd (default pytest args: -q -m systemd tests); no conformance/run "
+                             "unless --conformance")
+    parser.add_argument("--no-conformance", dest="conformance", action="store_false", default=None,
+                        help=f"run pytest only, not {' '.join(CONFORMANCE_ARGS)} after it "
+                             "(the default with --systemd)")
+    parser.add_argument("--conformance", dest="conformance", action="store_true",
+                        help=f"run {' '.join(CONFORMANCE_ARGS)} after pytest (the default without --systemd)")
     args = parser.parse_args(own)
-    pytest_args = pytest_args or list(DEFAULT_PYTEST_ARGS)
+    if args.conformance is None:
+        args.conformance = not args.systemd
+    pytest_args = pytest_args or list(SYSTEMD_PYTEST_ARGS if args.systemd else DEFAULT_PYTEST_ARGS)
     if not any(a in ("no:cacheprovider", "-pno:cacheprovider") for a in pytest_args):
         pytest_args = ["-p", "no:cacheprovider", *pytest_args]
 
