@@ -1,12 +1,15 @@
 #!/bin/bash
 # Set up pyrunc and run the tests (as root). With pytest arguments: just pytest.
-# Without: the whole suite in three stages,
+# Without: the whole suite in four stages,
 #   1. pytest over tests/ (unit + integration) on this host,
 #   2. pyrunc's runtime-spec conformance suite, conformance/run, against the
 #      installed /usr/local/bin/pyrunc on this host,
 #   3. the cgroup-v2 lane (tests/vm/README.md): a QEMU guest with a pure
 #      cgroup-v2 host runs the tests marked cgroup_v2 and
 #      `conformance/run --cgroup v2-only` (PYRUNC_SKIP_V2_LANE=1 leaves it out),
+#   4. the systemd lane: the same guest with systemd as PID 1 runs the tests
+#      marked systemd (the systemd cgroup driver, containerd and Podman with
+#      systemd cgroups, beside runc) (PYRUNC_SKIP_SYSTEMD_LANE=1 leaves it out),
 # and the last lines sum up each stage. Any stage failing fails the script.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -63,12 +66,24 @@ if [ -z "${PYRUNC_SKIP_V2_LANE:-}" ]; then
   fi
 fi
 
+sdlane=""
+if [ -z "${PYRUNC_SKIP_SYSTEMD_LANE:-}" ]; then
+  echo
+  stage systemd-lane "$VENV/bin/python3" tests/vm/run_v2_lane.py --systemd
+  sdlane=$status
+  if [ "$sdlane" = 77 ]; then
+    echo "test: !!! the systemd lane was SKIPPED (QEMU or the kernel could not be installed) !!!" >&2
+  elif [ "$sdlane" != 0 ]; then
+    failed+=("systemd lane (status $sdlane)")
+  fi
+fi
+
 # The verdict, then one result line per stage, last.
 echo
 if [ ${#failed[@]} != 0 ]; then
   echo "test: summary: FAILED: $(printf '%s, ' "${failed[@]}" | sed 's/, $//')"
-elif [ "$lane" = 77 ]; then
-  echo "test: summary: passed, but the cgroup-v2 lane was SKIPPED"
+elif [ "$lane" = 77 ] || [ "$sdlane" = 77 ]; then
+  echo "test: summary: passed, but a QEMU lane was SKIPPED (cgroup-v2: ${lane:-left out}, systemd: ${sdlane:-left out})"
 else
   echo "test: summary: all stages passed"
 fi
@@ -79,6 +94,11 @@ case "$lane" in
   77) echo "v2-lane: SKIPPED" ;;
   *) result v2-lane 's/^v2-lane: pytest summary: /v2-pytest: /p' "v2-lane: no result (status $lane)"
      result v2-lane 's/^v2-lane: conformance summary: /v2-conformance: /p' "v2-conformance: no result" ;;
+esac
+case "$sdlane" in
+  "") ;;
+  77) echo "systemd-lane: SKIPPED" ;;
+  *) result systemd-lane 's/^v2-lane: pytest summary: /systemd-pytest: /p' "systemd-lane: no result (status $sdlane)" ;;
 esac
 # pytest's status first (5 counts as 1), else 1 for a failed stage.
 [ "$rc" != 0 ] || [ ${#failed[@]} = 0 ] || rc=1
