@@ -9,7 +9,8 @@
 #      `conformance/run --cgroup v2-only` (PYRUNC_SKIP_V2_LANE=1 leaves it out),
 #   4. the systemd lane: the same guest with systemd as PID 1 runs the tests
 #      marked systemd (the systemd cgroup driver, containerd and Podman with
-#      systemd cgroups, beside runc) (PYRUNC_SKIP_SYSTEMD_LANE=1 leaves it out),
+#      systemd cgroups, beside runc), on pure cgroup v2 and then in systemd's
+#      hybrid layout (PYRUNC_SKIP_SYSTEMD_LANE=1 leaves both out),
 # and the last lines sum up each stage. Any stage failing fails the script.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -66,24 +67,29 @@ if [ -z "${PYRUNC_SKIP_V2_LANE:-}" ]; then
   fi
 fi
 
+# The systemd lane twice: systemd on pure cgroup v2, then in its hybrid layout.
 sdlane=""
+sdhlane=""
 if [ -z "${PYRUNC_SKIP_SYSTEMD_LANE:-}" ]; then
-  echo
-  stage systemd-lane "$VENV/bin/python3" tests/vm/run_v2_lane.py --systemd
-  sdlane=$status
-  if [ "$sdlane" = 77 ]; then
-    echo "test: !!! the systemd lane was SKIPPED (QEMU or the kernel could not be installed) !!!" >&2
-  elif [ "$sdlane" != 0 ]; then
-    failed+=("systemd lane (status $sdlane)")
-  fi
+  for mode in "" --hybrid; do
+    echo
+    stage "systemd-lane$mode" "$VENV/bin/python3" tests/vm/run_v2_lane.py --systemd $mode
+    if [ -z "$mode" ]; then sdlane=$status; else sdhlane=$status; fi
+    if [ "$status" = 77 ]; then
+      echo "test: !!! the systemd$mode lane was SKIPPED (QEMU or the kernel could not be installed) !!!" >&2
+    elif [ "$status" != 0 ]; then
+      failed+=("systemd$mode lane (status $status)")
+    fi
+  done
 fi
 
 # The verdict, then one result line per stage, last.
 echo
 if [ ${#failed[@]} != 0 ]; then
   echo "test: summary: FAILED: $(printf '%s, ' "${failed[@]}" | sed 's/, $//')"
-elif [ "$lane" = 77 ] || [ "$sdlane" = 77 ]; then
-  echo "test: summary: passed, but a QEMU lane was SKIPPED (cgroup-v2: ${lane:-left out}, systemd: ${sdlane:-left out})"
+elif [ "$lane" = 77 ] || [ "$sdlane" = 77 ] || [ "$sdhlane" = 77 ]; then
+  echo "test: summary: passed, but a QEMU lane was SKIPPED (cgroup-v2: ${lane:-left out}," \
+    "systemd: ${sdlane:-left out}, systemd --hybrid: ${sdhlane:-left out})"
 else
   echo "test: summary: all stages passed"
 fi
@@ -99,6 +105,12 @@ case "$sdlane" in
   "") ;;
   77) echo "systemd-lane: SKIPPED" ;;
   *) result systemd-lane 's/^v2-lane: pytest summary: /systemd-pytest: /p' "systemd-lane: no result (status $sdlane)" ;;
+esac
+case "$sdhlane" in
+  "") ;;
+  77) echo "systemd-hybrid-lane: SKIPPED" ;;
+  *) result systemd-lane--hybrid 's/^v2-lane: pytest summary: /systemd-hybrid-pytest: /p' \
+       "systemd-hybrid-lane: no result (status $sdhlane)" ;;
 esac
 # pytest's status first (5 counts as 1), else 1 for a failed stage.
 [ "$rc" != 0 ] || [ ${#failed[@]} = 0 ] || rc=1

@@ -23,7 +23,7 @@ __all__ = ["UNIT_KEY", "CgroupMount", "Manager", "check_systemd_driver",
 def check_systemd_driver(rootless: bool) -> None:
     """--systemd-cgroup asks for cgroups that systemd makes and owns (a
     transient unit over D-Bus). Fails, before create makes anything, where
-    that cannot work: no systemd, or a host pyrunc's driver does not handle."""
+    that cannot work: no systemd, or rootless (the user's systemd)."""
     if not os.path.isdir("/run/systemd/system"):  # sd_booted(3)'s test
         raise PyruncError("--systemd-cgroup: systemd is not running on this host (no "
                           "/run/systemd/system); leave the flag out and pyrunc manages the "
@@ -31,10 +31,6 @@ def check_systemd_driver(rootless: bool) -> None:
     if rootless:
         raise PyruncError("--systemd-cgroup: rootless containers (the user's systemd "
                           "instance) are not supported yet; leave the flag out")
-    if [h.name for h in discover()] != [V2_NAME]:
-        raise PyruncError("--systemd-cgroup: this host has cgroup v1 hierarchies; pyrunc's "
-                          "systemd driver needs a pure cgroup v2 host (systemd's unified "
-                          "mode); leave the flag out")
 
 
 def for_container(cgroups_path: str | None, container_id: str, systemd: bool = False,
@@ -44,12 +40,11 @@ def for_container(cgroups_path: str | None, container_id: str, systemd: bool = F
     With systemd, the unit runc would make (systemd_units.py)."""
     hierarchies = discover()
     if systemd:
-        from .systemd import SystemdManager
+        from .systemd import for_unit
         from .systemd_props import annotation_properties
         from .systemd_units import unit_for
         unit = unit_for(cgroups_path, container_id, rootless=False)
-        return SystemdManager.new(unit, hierarchies, container_id,
-                                  annotation_properties(annotations))
+        return for_unit(unit, hierarchies, container_id, annotation_properties(annotations))
     path = cgroups_path or container_id
     dirs = {h.name: h.container_dir(path) for h in hierarchies}
     return _kind(dirs)(dirs, hierarchies)
@@ -59,9 +54,9 @@ def from_dirs(saved: dict[str, str]) -> Manager:
     """The Manager of an existing container, from what its state saved
     (Manager.saved())."""
     if UNIT_KEY in saved:
-        from .systemd import SystemdManager
+        from .systemd import for_dirs
         dirs = {k: v for k, v in saved.items() if k != UNIT_KEY}
-        return SystemdManager(dirs, unit_name=saved[UNIT_KEY])
+        return for_dirs(dirs)(dirs, unit_name=saved[UNIT_KEY])
     return _kind(saved)(saved)
 
 

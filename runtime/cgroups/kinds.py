@@ -102,6 +102,7 @@ class HybridManager(V1Manager):
 
 class V2Manager(Manager):
     kind = "v2"
+    every_controller = True  # enable all the host has in the ancestors (see apply_v2)
 
     def freezer(self) -> Freezer:
         return Freezer.v2(self._v2_dir())
@@ -109,7 +110,7 @@ class V2Manager(Manager):
     def _apply(self, resources: dict, creating: bool) -> None:
         if self._v2_dir():
             from .resources import apply_v2  # deferred: see Manager.apply
-            apply_v2(self._v2_dir(), resources, creating, every_controller=True)
+            apply_v2(self._v2_dir(), resources, creating, self.every_controller)
         else:
             super()._apply(resources, creating)
 

@@ -2,29 +2,37 @@
 transient unit's, made and owned by systemd, as Kubernetes nodes
 (SystemdCgroup = true) and Podman (cgroup_manager = "systemd") want.
 
-A SystemdManager is a V2Manager over the unit's cgroup directory, plus the
-unit: create() only connects; place() starts the unit with the init as its
-process (systemd moves it in) and the resources as unit properties
-(systemd_props.py), then writes the cgroup files as the v2 manager does;
-update sets the properties and the files; destroy() stops the unit. Freezing,
-killing, stats and OOM events use the directory, as on any v2 host.
+Each kind of host gets its manager plus the unit (UnitMixin):
 
-What it keeps in state is {"unified": DIR, "systemd_unit": UNIT}. The D-Bus
+    SystemdManager        a pure cgroup v2 host: the unit's one directory
+    SystemdHybridManager  v1 controllers + cgroup2 (systemd's "hybrid" mode)
+    SystemdV1Manager      v1 only (systemd's "legacy" mode)
+
+create() only connects; place() starts the unit with the init as its
+process (systemd moves it in) and the resources as unit properties
+(systemd_props.py); on a v1 or hybrid host the init then joins, as runc
+does, the hierarchies systemd did not put it in (same path: the slices and
+the unit); then the files are written as the kind's own manager writes them.
+update sets the properties and the files; destroy() stops the unit.
+Freezing, killing, stats and OOM events use the directories, as on any host
+of that kind.
+
+What it keeps in state is its dirs plus {"systemd_unit": UNIT}. The D-Bus
 connection (jeepney) is made only by the commands that talk to systemd:
 create, update and delete.
 """
 import os
 
 from ..errors import PyruncError
-from .kinds import V2Manager
-from .manager import UNIT_KEY, V2_NAME, Placement
+from .kinds import HybridManager, V1Manager, V2Manager
+from .manager import UNIT_KEY, V2_NAME, Manager, Placement
 from .systemd_units import Unit
 
 STOP_WAIT = 10.0  # seconds for killed processes to leave the unit before it is stopped
 
 
-class SystemdManager(V2Manager):
-    kind = "systemd"
+class UnitMixin:
+    """The unit's part, over a kind's Manager (listed after it)."""
 
     def __init__(self, dirs: dict, hierarchies=(), unit: Unit | None = None,
                  unit_name: str = "", container_id: str = "", extra: list = ()):
@@ -37,12 +45,6 @@ class SystemdManager(V2Manager):
         self._pending: dict | None = None
         self._bus = None
         self._version: int | None = None
-
-    @classmethod
-    def new(cls, unit: Unit, hierarchies: list, container_id: str, extra: list):
-        (h,) = hierarchies
-        return cls({V2_NAME: os.path.join(h.mountpoint, unit.cgroup.lstrip("/"))}, hierarchies,
-                   unit=unit, container_id=container_id, extra=extra)
 
     def saved(self) -> dict:
         return {**self.dirs, UNIT_KEY: self.unit_name}
@@ -68,14 +70,20 @@ class SystemdManager(V2Manager):
     def place(self, pid: int, placement: Placement) -> None:
         if self._started:
             return super().place(pid, placement)
-        from .systemd_props import resource_properties, unit_properties
+        from .systemd_props import unit_properties
         resources = self._pending or {}
-        props = unit_properties(self._unit.slice, pid, self._container_id)
-        props += self._supported(resource_properties(resources))
+        props = unit_properties(self._unit.slice, pid, self._container_id,
+                                v1=not isinstance(self, V2Manager))
+        props += self._supported(self._resource_properties(resources, lambda name: None))
         props += self._extra
         self._start(props)
         self._started = True
-        self._write_files(resources, creating=True)
+        self._join_the_rest(pid)
+        super()._apply(resources, True)
+
+    def _join_the_rest(self, pid: int) -> None:
+        """The hierarchies systemd did not put the init in (v1: those of the
+        controllers it does not manage)."""
 
     def _start(self, props: list) -> None:
         bus = self._systemd()
@@ -87,37 +95,26 @@ class SystemdManager(V2Manager):
             # A failed unit of an earlier container keeps its name: reset it, once.
             bus.reset_failed(self.unit_name)
             bus.start_unit(self.unit_name, props)
-        if not os.path.isdir(self._v2_dir()):
-            raise PyruncError(f"systemd started {self.unit_name} but its cgroup "
-                              f"{self._v2_dir()} is not there")
 
     # -- resources --
 
     def _apply(self, resources: dict, creating: bool) -> None:
+        """As runc: systemd's properties first, then every file as the kind's
+        manager writes it (what systemd has no property for included)."""
         if not self._started:
             self._pending = resources  # for the unit's properties: place()
             return
         if resources:
-            from .systemd_props import resource_properties
-
-            def read(name):
-                try:
-                    with open(os.path.join(self._v2_dir(), name)) as f:
-                        return f.read()
-                except OSError:
-                    return None
-            props = self._supported(resource_properties(resources, read))
+            props = self._supported(self._resource_properties(resources, self._read))
             if props:
                 self._systemd().set_properties(self.unit_name, props)
-        self._write_files(resources, creating)
+        super()._apply(resources, creating)
 
-    def _write_files(self, resources: dict, creating: bool) -> None:
-        """As runc: systemd's properties first, then every file as the v2
-        manager writes it (what systemd has no property for included). The
-        slices are systemd's: only controllers a resource needs are enabled
-        in them (systemd enables the rest it accounts for itself)."""
-        from .resources import apply_v2  # deferred: see Manager.apply
-        apply_v2(self._v2_dir(), resources, creating, every_controller=False)
+    def _resource_properties(self, resources: dict, read) -> list:
+        raise NotImplementedError
+
+    def _read(self, name: str) -> str | None:
+        return None
 
     def _supported(self, props: list) -> list:
         """systemd before 244 has no AllowedCPUs/AllowedMemoryNodes, before
@@ -141,17 +138,62 @@ class SystemdManager(V2Manager):
         has systemd send SIGTERM and wait TimeoutStopSec (90 s) for it. (The
         other managers' rmdir fails instead, and their callers kill and
         retry: the same end.)"""
-        if self._populated():
+        if self.pids():
             self.kill()
             self.wait_empty(STOP_WAIT)
         self._systemd().stop_unit(self.unit_name)
-        super().destroy()  # what systemd left (sub-cgroups made in a delegated unit)
+        super().destroy()  # what systemd left (sub-cgroups, the v1 dirs the init joined)
 
-    def _populated(self) -> bool:
+
+class SystemdManager(UnitMixin, V2Manager):
+    kind = "systemd"
+    # The slices are systemd's: enable in them only the controllers a resource
+    # needs (systemd enables those it accounts for itself).
+    every_controller = False
+
+    def _resource_properties(self, resources: dict, read) -> list:
+        from .systemd_props import resource_properties
+        return resource_properties(resources, read)
+
+    def _read(self, name: str) -> str | None:
         try:
-            with open(os.path.join(self._v2_dir(), "cgroup.events")) as f:
-                return "populated 1" in f.read()
+            with open(os.path.join(self._v2_dir(), name)) as f:
+                return f.read()
         except OSError:
-            return False
+            return None
 
 
+
+class _LegacyMixin(UnitMixin):
+    def _resource_properties(self, resources: dict, read) -> list:
+        from .systemd_props import v1_resource_properties
+        return v1_resource_properties(resources)
+
+    def _join_the_rest(self, pid: int) -> None:
+        # Manager.create makes what is missing (a new v1 cpuset dir takes its
+        # parent's cpus and mems); joining a cgroup the init is in already is
+        # a no-op.
+        Manager.create(self)
+        self.add(pid)
+
+
+class SystemdHybridManager(_LegacyMixin, HybridManager):
+    kind = "systemd-hybrid"
+
+
+class SystemdV1Manager(_LegacyMixin, V1Manager):
+    kind = "systemd-v1"
+
+
+def for_unit(unit: Unit, hierarchies: list, container_id: str, extra: list) -> UnitMixin:
+    """The manager of a new container's unit: in every hierarchy, the unit's
+    path (its slices, then the unit)."""
+    dirs = {h.name: h.container_dir(unit.cgroup) for h in hierarchies}
+    return for_dirs(dirs)(dirs, hierarchies, unit=unit, container_id=container_id, extra=extra)
+
+
+def for_dirs(dirs: dict) -> type:
+    """The systemd manager for a host whose hierarchies these dirs are in."""
+    if V2_NAME not in dirs:
+        return SystemdV1Manager
+    return SystemdManager if len(dirs) == 1 else SystemdHybridManager

@@ -26,7 +26,8 @@ ANNOTATION = "org.systemd.property."
 CPU_QUOTA_STEP = 10000  # µs per second: systemd stores CPUQuota in whole percent
 
 
-def unit_properties(slice_name: str, pid: int, container_id: str) -> list:
+def unit_properties(slice_name: str, pid: int, container_id: str, v1: bool = False) -> list:
+    """v1: on a v1 or hybrid host block I/O is accounted by its v1 name."""
     return [
         ("Description", ("s", f"pyrunc container {container_id}")),
         ("Slice", ("s", slice_name)),
@@ -35,7 +36,7 @@ def unit_properties(slice_name: str, pid: int, container_id: str) -> list:
         ("PIDs", ("au", [pid])),
         ("MemoryAccounting", ("b", True)),
         ("CPUAccounting", ("b", True)),
-        ("IOAccounting", ("b", True)),
+        ("BlockIOAccounting" if v1 else "IOAccounting", ("b", True)),
         ("TasksAccounting", ("b", True)),
     ]
 
@@ -48,6 +49,38 @@ def resource_properties(resources: dict, read=lambda name: None) -> list:
     if resources.get("devices") is not None:
         props += device_properties(resources["devices"])
     return props
+
+
+def v1_resource_properties(resources: dict) -> list:
+    """On a v1 or hybrid host, systemd's v1 names, as runc 1.1's legacy
+    manager sends them: MemoryLimit, CPUShares, CPUQuotaPerSecUSec (and
+    its period), AllowedCPUs, AllowedMemoryNodes, TasksMax, BlockIOWeight,
+    and the devices. (The files, v1's, are written afterwards as usual.)"""
+    props = []
+    mem = resources.get("memory") or {}
+    if mem.get("limit"):
+        props.append(("MemoryLimit", ("t", _infinite(mem["limit"]))))
+    cpu = resources.get("cpu") or {}
+    if cpu.get("shares"):
+        props.append(("CPUShares", ("t", cpu["shares"])))
+    if cpu.get("quota") or cpu.get("period"):
+        props += cpu_quota(cpu.get("quota") or 0, cpu.get("period") or 100000)
+    for key, prop in (("cpus", "AllowedCPUs"), ("mems", "AllowedMemoryNodes")):
+        if cpu.get(key):
+            props.append((prop, ("ay", list_to_bits(cpu[key]))))
+    limit = (resources.get("pids") or {}).get("limit")
+    if limit is not None and (limit > 0 or limit == -1):
+        props.append(("TasksMax", ("t", _infinite(limit))))
+    weight = (resources.get("blockIO") or {}).get("weight")
+    if weight:
+        props.append(("BlockIOWeight", ("t", weight)))
+    if resources.get("devices") is not None:
+        props += device_properties(resources["devices"])
+    return props
+
+
+def _infinite(value: int) -> int:
+    return UINT64_MAX if value < 0 else value
 
 
 def _file_property(name: str, value: str) -> list:
@@ -82,7 +115,7 @@ def _number(value: str) -> int:
 def cpu_quota(quota: int, period: int) -> list:
     """cpu.max as systemd takes it: the quota per second of wall time, in µs,
     rounded up to whole percent (else the cgroup gets less than asked)."""
-    per_sec = UINT64_MAX
+    per_sec = UINT64_MAX  # quota -1 or 0 ("not set", a period alone): no limit
     if quota > 0:
         per_sec = quota * 1_000_000 // period
         if per_sec % CPU_QUOTA_STEP:

@@ -4,8 +4,9 @@ and nothing is left after delete. runc 1.1.5 runs the same configs beside
 pyrunc, and the unit properties each gets are compared.
 
 Runs where systemd runs (tests/vm/run_v2_lane.py --systemd boots such a
-guest); on the CI host, which has no systemd, it is skipped, and
-test_errors.py checks the one-line refusal instead.
+guest on pure cgroup v2, --systemd --hybrid on systemd's hybrid layout); on
+the CI host, which has no systemd, it is skipped, and test_errors.py checks
+the one-line refusal instead.
 """
 import os
 import pathlib
@@ -19,6 +20,9 @@ from conftest import needs_root, wait_for
 SLICE = "pyrunctest.slice"
 CGROUP2 = pathlib.Path("/sys/fs/cgroup")
 RUNC = "/usr/sbin/runc"
+V2 = (CGROUP2 / "cgroup.controllers").exists()  # else systemd's hybrid (or legacy) layout
+v2_only = pytest.mark.skipif(not V2, reason="v2 file names; the v1 ones: test_v1_limits_...")
+v1_only = pytest.mark.skipif(V2, reason="v1 file names; the v2 ones: test_limits_...")
 
 pytestmark = [
     pytest.mark.systemd,
@@ -48,12 +52,21 @@ def test_slice():
     subprocess.run(["systemctl", "stop", SLICE], capture_output=True)
 
 
+def unit_cgroups(unit: str) -> list[pathlib.Path]:
+    """The unit's directories in every hierarchy (one on cgroup v2); the
+    links for comounted controllers (cpu -> cpu,cpuacct) count once."""
+    found = [p for p in [CGROUP2 / SLICE / unit, *CGROUP2.glob(f"*/{SLICE}/{unit}")]
+             if p.is_dir()]
+    return sorted({p.resolve() for p in found})
+
+
 @pytest.fixture
 def sd(runtime, bundle):
-    """The bundle with a systemd cgroupsPath; its unit name and cgroup dir."""
+    """The bundle with a systemd cgroupsPath; its unit name and its cgroup
+    dir (v2), or freezer dir (v1)."""
     bundle.config["linux"]["cgroupsPath"] = f"{SLICE}:pyrunc-test:{bundle.id}"
     unit = f"pyrunc-test-{bundle.id}.scope"
-    yield unit, CGROUP2 / SLICE / unit
+    yield unit, CGROUP2 / ("" if V2 else "freezer") / SLICE / unit
     runtime("--systemd-cgroup", "delete", "--force", bundle.id, check=False)
     subprocess.run(["systemctl", "stop", unit], capture_output=True)
     subprocess.run(["systemctl", "reset-failed", unit], capture_output=True)
@@ -62,7 +75,7 @@ def sd(runtime, bundle):
 def assert_unit_gone(unit: str, cgroup: pathlib.Path) -> None:
     """systemd unloads a stopped transient unit in its next loop iteration."""
     wait_for(lambda: show(unit, "LoadState")["LoadState"] == "not-found", f"{unit} unloaded")
-    assert not cgroup.exists()
+    assert not cgroup.exists() and unit_cgroups(unit) == []
 
 
 def sh(bundle, script: str):
@@ -77,18 +90,27 @@ def test_lifecycle_in_a_scope(runtime, bundle, sd):
     assert props == {"ActiveState": "active", "ControlGroup": f"/{SLICE}/{unit}",
                      "Delegate": "yes", "Slice": SLICE}
     pid = runtime.state(bundle.id)["pid"]
-    assert pathlib.Path(f"/proc/{pid}/cgroup").read_text() == f"0::/{SLICE}/{unit}\n"
+    # In the unit in every hierarchy (v1: systemd's, and those the init joined)
+    lines = pathlib.Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    assert lines and all(line.endswith(f":/{SLICE}/{unit}") for line in lines), lines
+    if not V2:
+        assert len(unit_cgroups(unit)) == len(lines)
     runtime("start", bundle.id)
     assert runtime.wait_status(bundle.id, "running") == "running"
-    # exec joins the unit's cgroup: the root of the container's cgroup namespace
-    # (runc's default spec has one on a cgroup v2 host)
-    assert "cgroup" in [ns["type"] for ns in bundle.config["linux"]["namespaces"]]
+    # exec joins the unit's cgroups: the root of the container's cgroup
+    # namespace in each hierarchy (the default spec has one), else the host's paths
     out = runtime("exec", bundle.id, "sh", "-c", "cat /proc/self/cgroup; sleep 0.1").stdout
-    assert out == "0::/\n"
+    if "cgroup" in [ns["type"] for ns in bundle.config["linux"]["namespaces"]]:
+        assert out.splitlines() == [line.rsplit(":", 1)[0] + ":/" for line in lines]
+    else:
+        assert out.splitlines() == lines
     assert (cgroup / "cgroup.procs").read_text().split() == [str(pid)]  # the exec is gone
     runtime("pause", bundle.id)
     assert runtime.state(bundle.id)["status"] == "paused"
-    assert (cgroup / "cgroup.freeze").read_text() == "1\n"
+    if V2:
+        assert (cgroup / "cgroup.freeze").read_text() == "1\n"
+    else:
+        assert (cgroup / "freezer.state").read_text() == "FROZEN\n"
     runtime("resume", bundle.id)
     assert runtime.state(bundle.id)["status"] == "running"
     runtime("kill", bundle.id, "KILL")
@@ -97,6 +119,7 @@ def test_lifecycle_in_a_scope(runtime, bundle, sd):
     assert_unit_gone(unit, cgroup)
 
 
+@v2_only
 def test_limits_become_unit_properties_and_files(runtime, bundle, sd):
     unit, cgroup = sd
     sh(bundle, "exec sleep 600")
@@ -126,6 +149,32 @@ def test_limits_become_unit_properties_and_files(runtime, bundle, sd):
                                                    "TasksMax": "200"}
     assert (cgroup / "memory.max").read_text().strip() == str(128 << 20)
     assert (cgroup / "pids.max").read_text().strip() == "200"
+
+
+@v1_only
+def test_v1_limits_become_unit_properties_and_files(runtime, bundle, sd):
+    unit, _freezer = sd
+    sh(bundle, "exec sleep 600")
+    bundle.config["linux"]["resources"] = {
+        "memory": {"limit": 64 << 20},
+        "pids": {"limit": 100},
+        "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0"},
+    }
+    runtime("--systemd-cgroup", "run", "-d", "-b", bundle.write(), bundle.id)
+    props = show(unit, "MemoryLimit", "TasksMax", "CPUShares", "CPUQuotaPerSecUSec",
+                 "CPUQuotaPeriodUSec", "AllowedCPUs")
+    assert props == {"MemoryLimit": str(64 << 20), "TasksMax": "100", "CPUShares": "512",
+                     "CPUQuotaPerSecUSec": "500ms", "CPUQuotaPeriodUSec": "100ms",
+                     "AllowedCPUs": "0"}
+
+    def v1(controller, name):
+        return (CGROUP2 / controller / SLICE / unit / name).read_text().strip()
+    assert [v1("memory", "memory.limit_in_bytes"), v1("pids", "pids.max"),
+            v1("cpu,cpuacct", "cpu.shares"), v1("cpu,cpuacct", "cpu.cfs_quota_us"),
+            v1("cpuset", "cpuset.cpus")] == [str(64 << 20), "100", "512", "50000", "0"]
+    runtime("update", "--memory", str(128 << 20), bundle.id)
+    assert show(unit, "MemoryLimit") == {"MemoryLimit": str(128 << 20)}
+    assert v1("memory", "memory.limit_in_bytes") == str(128 << 20)
 
 
 def test_annotations_set_unit_properties(runtime, bundle, sd):
@@ -182,9 +231,10 @@ def test_same_properties_as_runc(runtime, bundle, tmp_path):
         "cpu": {"shares": 512, "quota": 33333, "period": 100000, "cpus": "0"},
     }
     names = ("MemoryMax", "MemoryLow", "MemorySwapMax", "TasksMax", "CPUWeight",
+             "MemoryLimit", "CPUShares", "BlockIOWeight", "IOWeight",
              "CPUQuotaPerSecUSec", "CPUQuotaPeriodUSec", "AllowedCPUs", "Delegate", "Slice",
              "DevicePolicy", "MemoryAccounting", "CPUAccounting", "TasksAccounting",
-             "IOAccounting", "DefaultDependencies")
+             "IOAccounting", "BlockIOAccounting", "DefaultDependencies")
     got = {}
     for name, binary in (("runc", RUNC), ("pyrunc", runtime.binary)):
         cid = f"{name}-{uuid.uuid4().hex[:8]}"

@@ -118,13 +118,28 @@ def report(client: str, ours: dict, runc: dict) -> None:
         print(f"  {key} | {ours[key]} | {runc.get(key)}")
 
 
+def same_but_exec(ours: dict, runc: dict, unit_path: str) -> None:
+    """Every observation the same, but the exec's /proc/self/cgroup: pyrunc's
+    process is in the unit in every hierarchy (or at the root of its cgroup
+    namespace); runc 1.1.5 does not know v1's misc controller and leaves its
+    processes in the root misc cgroup on a hybrid host. Where runc's lines are
+    in the unit, pyrunc's are the same."""
+    assert {k: v for k, v in ours.items() if k != "exec"} == \
+        {k: v for k, v in runc.items() if k != "exec"}
+    assert ours["exec"][0] == runc["exec"][0] == 0
+    lines = ours["exec"][1].splitlines()
+    assert lines and all(line.endswith((unit_path, ":/")) for line in lines), lines
+    theirs = [line for line in runc["exec"][1].splitlines() if not line.endswith(":misc:/")]
+    assert set(theirs) <= set(lines)
+
+
 def test_containerd_systemd_cgroup_same_as_runc():
     ours, runc = (containerd_scenario(rt) for rt in runtimes())
     report("containerd", ours, runc)
     assert ours["unit while running"] == {"LoadState": "loaded", "ActiveState": "active",
                                           "Slice": SLICE, "Delegate": "yes"}
-    assert ours["exec"][0] == 0 and ours["unit gone"]
-    assert ours == runc
+    assert ours["unit gone"]
+    same_but_exec(ours, runc, f"/{SLICE}/ctr-ID.scope")
 
 
 def test_podman_systemd_cgroup_manager_same_as_runc():
@@ -132,5 +147,5 @@ def test_podman_systemd_cgroup_manager_same_as_runc():
     report("podman", ours, runc)
     assert ours["unit while running"] == {"LoadState": "loaded", "ActiveState": "active",
                                           "Slice": SLICE, "Delegate": "yes"}
-    assert ours["exec"][0] == 0 and ours["unit gone"] and ours["status"] == "exited"
-    assert ours == runc
+    assert ours["unit gone"] and ours["status"] == "exited"
+    same_but_exec(ours, runc, f"/{SLICE}/libpod-ID.scope")

@@ -5,9 +5,10 @@ and specconv's annotation reading, worked out by hand)."""
 import pytest
 
 from runtime.cgroups import from_dirs
-from runtime.cgroups.systemd import SystemdManager
+from runtime.cgroups.systemd import SystemdHybridManager, SystemdManager, SystemdV1Manager
 from runtime.cgroups.systemd_props import (UINT64_MAX, annotation_properties, device_properties,
-                                           list_to_bits, parse_gvariant, resource_properties)
+                                           list_to_bits, parse_gvariant, resource_properties,
+                                           v1_resource_properties)
 from runtime.cgroups.systemd_units import expand_slice, is_unit_name, unit_for
 from runtime.errors import ConfigError
 
@@ -186,3 +187,31 @@ def test_a_saved_systemd_container_comes_back(tmp_path):
     assert manager.unit_name == "libpod-abc.scope" and manager.saved() == saved
     # A running container's unit exists: exec joins its directory as on v2.
     assert manager.placement().clone_dir == saved["unified"]
+
+
+def test_v1_resources_as_runc_legacy_sends_them():
+    props = dict(v1_resource_properties({
+        "memory": {"limit": 256 << 20},
+        "cpu": {"shares": 512, "quota": 25000, "period": 50000, "cpus": "1"},
+        "pids": {"limit": -1},
+        "blockIO": {"weight": 300},
+    }))
+    assert props == {"MemoryLimit": ("t", 256 << 20), "CPUShares": ("t", 512),
+                     "CPUQuotaPeriodUSec": ("t", 50000), "CPUQuotaPerSecUSec": ("t", 500000),
+                     "AllowedCPUs": ("ay", b"\x02"), "TasksMax": ("t", UINT64_MAX),
+                     "BlockIOWeight": ("t", 300)}
+    # 0 is "not set" (Go's zero value), and so is a pids limit of 0 for systemd
+    assert v1_resource_properties({"memory": {"limit": 0}, "pids": {"limit": 0}}) == []
+
+
+@pytest.mark.parametrize("dirs, kind", [
+    ({"unified": "/sys/fs/cgroup/s.slice/u.scope"}, SystemdManager),
+    ({"unified": "/sys/fs/cgroup/unified/s.slice/u.scope",
+      "name=systemd": "/sys/fs/cgroup/systemd/s.slice/u.scope",
+      "memory": "/sys/fs/cgroup/memory/s.slice/u.scope"}, SystemdHybridManager),
+    ({"name=systemd": "/sys/fs/cgroup/systemd/s.slice/u.scope",
+      "memory": "/sys/fs/cgroup/memory/s.slice/u.scope"}, SystemdV1Manager),
+])
+def test_each_kind_of_host_has_its_systemd_manager(dirs, kind):
+    manager = from_dirs({**dirs, "systemd_unit": "u.scope"})
+    assert type(manager) is kind and manager.dirs == dirs

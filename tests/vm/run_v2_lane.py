@@ -514,17 +514,20 @@ TimeoutStartSec=infinity
 def qemu_command(vmlinux, initramfs, lane: pathlib.Path, rw_dirs: list[str], guest_timeout: int,
                  args) -> list[str]:
     cmdline = [
-        "console=ttyS0", "cgroup_no_v1=all", "panic=-1", "mitigations=off",
+        "console=ttyS0", "panic=-1", "mitigations=off",
         "8250.nr_uarts=1", "random.trust_cpu=on",
         f"pyrunc_lane={lane}", f"pyrunc_lane_init={INIT_SH}", f"pyrunc_lane_repo={REPO}",
         f"pyrunc_lane_timeout={guest_timeout}", f"pyrunc_lane_msize={MSIZE}",
     ]
     cmdline += ["pyrunc_lane_debug=1"] if args.debug else ["quiet"]
+    # --hybrid: systemd mounts the v1 controllers and cgroup2 at .../unified.
+    cmdline += [] if args.hybrid else ["cgroup_no_v1=all"]
     if args.systemd:
         # (Dotted parameters do not reach init's environment; systemd reads
         # them from /proc/cmdline.)
         cmdline += ["pyrunc_lane_systemd=1", f"systemd.unit={LANE_TARGET}",
-                    "systemd.unified_cgroup_hierarchy=1", "systemd.hostname=pyrunc-v2-lane",
+                    f"systemd.unified_cgroup_hierarchy={0 if args.hybrid else 1}",
+                    "systemd.hostname=pyrunc-v2-lane",
                     "systemd.show_status=" + ("1" if args.debug else "error"),
                     "systemd.log_color=0"]
     shares = [("hostroot", "/", True), ("lane", str(lane), False)]
@@ -682,7 +685,8 @@ def run_lane(args, pytest_args: list[str]) -> int:
             write_systemd_units(lane, guest_timeout, args.debug)
         cmd = qemu_command(vmlinux, initramfs, lane, rw_dirs, guest_timeout, args)
         log(f"kernel {release}, TCG, {args.smp} vCPUs, {args.memory} MiB"
-            f"{', systemd as PID 1' if args.systemd else ''}; "
+            f"{', systemd as PID 1' if args.systemd else ''}"
+            f"{' (hybrid cgroups)' if args.hybrid else ''}; "
             f"pytest {' '.join(pytest_args)}"
             f"{', then ' + ' '.join(CONFORMANCE_ARGS) if args.conformance else ''}"
             f" (in-guest limit {guest_timeout} s)")
@@ -713,7 +717,7 @@ def run_lane(args, pytest_args: list[str]) -> int:
         if found["conformance"]:
             log(f"conformance summary: {found['conformance']}")
         return EXIT_TIMEOUT
-    if found["controllers"] is not None:
+    if found["controllers"] is not None and not args.hybrid:
         missing = [c for c in EXPECTED_CONTROLLERS if c not in found["controllers"].split()]
         if missing:
             log(f"FAILED: the guest is not the cgroup-v2 host it should be: no {' '.join(missing)} "
@@ -783,12 +787,17 @@ def main(argv: list[str]) -> int:
                         help="boot the guest with systemd as PID 1 (and dbus) and run the tests marked "
                              "systemd (default pytest args: -q -m systemd tests); no conformance/run "
                              "unless --conformance")
+    parser.add_argument("--hybrid", action="store_true",
+                        help="with --systemd: systemd's hybrid cgroup mode (v1 controllers, "
+                             "cgroup2 at /sys/fs/cgroup/unified) instead of pure cgroup v2")
     parser.add_argument("--no-conformance", dest="conformance", action="store_false", default=None,
                         help=f"run pytest only, not {' '.join(CONFORMANCE_ARGS)} after it "
                              "(the default with --systemd)")
     parser.add_argument("--conformance", dest="conformance", action="store_true",
                         help=f"run {' '.join(CONFORMANCE_ARGS)} after pytest (the default without --systemd)")
     args = parser.parse_args(own)
+    if args.hybrid and not args.systemd:
+        parser.error("--hybrid is a mode of --systemd")
     if args.conformance is None:
         args.conformance = not args.systemd
     pytest_args = pytest_args or list(SYSTEMD_PYTEST_ARGS if args.systemd else DEFAULT_PYTEST_ARGS)
