@@ -85,10 +85,10 @@ def document() -> dict:
             "cgroup": {
                 "v1": True,
                 "v2": True,
-                # --systemd-cgroup: systemd's own instance (cgroups/systemd.py);
-                # not yet a user's (rootless).
+                # --systemd-cgroup: systemd's own instance, and rootless the
+                # user's (cgroups/systemd.py).
                 "systemd": True,
-                "systemdUser": False,
+                "systemdUser": True,
                 "rdma": True,  # linux.resources.rdma: v1 controller or rdma.max
             },
             "seccomp": seccomp_features(),

@@ -85,6 +85,15 @@ def needs_root():
     return pytest.mark.skipif(os.geteuid() != 0, reason="integration tests create containers: run as root")
 
 
+def needs_systemd() -> list:
+    """The marks of a test that needs systemd as PID 1 (and root): marked
+    `systemd`, run by tests/vm/run_v2_lane.py --systemd, skipped elsewhere."""
+    return [pytest.mark.systemd, needs_root(),
+            pytest.mark.skipif(not os.path.isdir("/run/systemd/system"),
+                               reason="needs systemd as PID 1 (no /run/systemd/system here): "
+                                      "run tests/vm/run_v2_lane.py --systemd")]
+
+
 # -- the runtime under test --
 
 class Runtime:

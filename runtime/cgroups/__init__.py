@@ -23,14 +23,16 @@ __all__ = ["UNIT_KEY", "CgroupMount", "Manager", "check_systemd_driver",
 def check_systemd_driver(rootless: bool) -> None:
     """--systemd-cgroup asks for cgroups that systemd makes and owns (a
     transient unit over D-Bus). Fails, before create makes anything, where
-    that cannot work: no systemd, or rootless (the user's systemd)."""
+    that cannot work: no systemd; rootless (the user's own systemd), where
+    the host is not pure cgroup v2 (a user's systemd is given no v1
+    hierarchies, as runc says)."""
     if not os.path.isdir("/run/systemd/system"):  # sd_booted(3)'s test
         raise PyruncError("--systemd-cgroup: systemd is not running on this host (no "
                           "/run/systemd/system); leave the flag out and pyrunc manages the "
                           "cgroups itself")
-    if rootless:
-        raise PyruncError("--systemd-cgroup: rootless containers (the user's systemd "
-                          "instance) are not supported yet; leave the flag out")
+    if rootless and [h.name for h in discover()] != [V2_NAME]:
+        raise PyruncError("--systemd-cgroup, rootless: the user's systemd manages cgroups "
+                          "only on a pure cgroup v2 host; leave the flag out")
 
 
 def for_container(cgroups_path: str | None, container_id: str, systemd: bool = False,
@@ -43,7 +45,7 @@ def for_container(cgroups_path: str | None, container_id: str, systemd: bool = F
         from .systemd import for_unit
         from .systemd_props import annotation_properties
         from .systemd_units import unit_for
-        unit = unit_for(cgroups_path, container_id, rootless=False)
+        unit = unit_for(cgroups_path, container_id, rootless=os.geteuid() != 0)
         return for_unit(unit, hierarchies, container_id, annotation_properties(annotations))
     path = cgroups_path or container_id
     dirs = {h.name: h.container_dir(path) for h in hierarchies}

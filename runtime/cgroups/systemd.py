@@ -51,8 +51,7 @@ class UnitMixin:
 
     def _systemd(self):
         if self._bus is None:
-            from .systemd_bus import Systemd  # jeepney: only where systemd is talked to
-            self._bus = Systemd()
+            self._bus = connect()
         return self._bus
 
     # -- create: connect early, start the unit once the init exists --
@@ -185,11 +184,26 @@ class SystemdV1Manager(_LegacyMixin, V1Manager):
     kind = "systemd-v1"
 
 
+def connect():
+    """systemd over D-Bus: the system's for root, else the user's own (a
+    rootless container's unit is the user's)."""
+    from .systemd_bus import Systemd  # jeepney: only where systemd is talked to
+    return Systemd(user=os.geteuid() != 0)
+
+
 def for_unit(unit: Unit, hierarchies: list, container_id: str, extra: list) -> UnitMixin:
     """The manager of a new container's unit: in every hierarchy, the unit's
-    path (its slices, then the unit)."""
-    dirs = {h.name: h.container_dir(unit.cgroup) for h in hierarchies}
-    return for_dirs(dirs)(dirs, hierarchies, unit=unit, container_id=container_id, extra=extra)
+    path (its slices, then the unit), below the systemd instance's own cgroup
+    (a user's: /user.slice/user-UID.slice/user@UID.service)."""
+    bus = connect()
+    path = unit.cgroup
+    if os.geteuid() != 0:
+        path = os.path.join(bus.manager_cgroup(), unit.cgroup.lstrip("/"))
+    dirs = {h.name: h.container_dir(path) for h in hierarchies}
+    manager = for_dirs(dirs)(dirs, hierarchies, unit=unit, container_id=container_id,
+                             extra=extra)
+    manager._bus = bus
+    return manager
 
 
 def for_dirs(dirs: dict) -> type:

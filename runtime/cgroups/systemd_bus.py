@@ -2,7 +2,8 @@
 library: no C binding to build, and nothing else imports it).
 
 As runc (go-systemd): the system bus, else, for root, systemd's private
-socket (/run/systemd/private: no bus daemon, no Hello). A unit is started or
+socket (/run/systemd/private: no bus daemon, no Hello); rootless, the user's
+own systemd (its session bus, else its private socket). A unit is started or
 stopped by a job; the call returns once systemd says the job is done
 (the JobRemoved signal, after Subscribe), so the unit's cgroup exists when
 start_unit() returns and is gone when stop_unit() returns.
@@ -28,12 +29,13 @@ def systemd_running() -> bool:
 class Systemd:
     """One connection to systemd's manager."""
 
-    def __init__(self):
+    def __init__(self, user: bool):
+        """user: the calling user's own systemd (rootless), not the system's."""
         if not systemd_running():
             raise PyruncError("--systemd-cgroup: systemd is not running on this host "
                               "(no /run/systemd/system); leave the flag out and pyrunc "
                               "manages the cgroups itself")
-        self._conn = _connect()
+        self._conn = _connect(user)
         self._subscribed = False
 
     def close(self) -> None:
@@ -63,6 +65,13 @@ class Systemd:
                 break
             digits += c
         return int(digits or 0)
+
+    def manager_cgroup(self) -> str:
+        """The manager's own cgroup: "/" for the system's, the user@UID.service
+        one for a user's, below which its units' cgroups are."""
+        (value,) = self._call("Get", "ss", (_MANAGER_IFACE, "ControlGroup"),
+                              interface="org.freedesktop.DBus.Properties")
+        return value[1] or "/"
 
     def start_unit(self, unit: str, properties: list) -> None:
         """StartTransientUnit, and wait for its job."""
@@ -139,23 +148,36 @@ def _describe(e) -> str:
     return f"{text} ({e.name})" if text else e.name
 
 
-def _connect():
-    """The system bus, else the private socket (root only, as go-systemd)."""
+def _connect(user: bool):
+    """Root: the system bus, else systemd's private socket (as go-systemd).
+    A user: the user's own systemd, on the session bus
+    ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus), else its private
+    socket ($XDG_RUNTIME_DIR/systemd/private), as runc's rootless driver."""
     from jeepney.io.blocking import DBusConnection, open_dbus_connection
+    if user:
+        runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
+        if not runtime_dir:
+            raise PyruncError("--systemd-cgroup, rootless: the user's systemd is found through "
+                              "XDG_RUNTIME_DIR (e.g. /run/user/UID), which is not set")
+        bus = os.environ.get("DBUS_SESSION_BUS_ADDRESS") or f"unix:path={runtime_dir}/bus"
+        private = f"{runtime_dir}/systemd/private"
+        what = "the user's systemd"
+    else:
+        bus, private, what = f"unix:path={SYSTEM_BUS}", PRIVATE_SOCKET, "systemd"
     try:
-        conn = open_dbus_connection(bus=f"unix:path={SYSTEM_BUS}")
+        conn = open_dbus_connection(bus=bus)
         conn.bus_daemon = True
         conn.add_match = lambda rule: _add_match(conn, rule)
         return conn
     except (OSError, ValueError) as first:
-        if os.geteuid() != 0 or not os.path.exists(PRIVATE_SOCKET):
-            raise PyruncError(f"--systemd-cgroup: cannot reach systemd on the system bus "
-                              f"({SYSTEM_BUS}: {first})") from None
+        if not os.path.exists(private):
+            raise PyruncError(f"--systemd-cgroup: cannot reach {what} on its bus "
+                              f"({bus}: {first})") from None
     try:
-        return _PeerConnection(PRIVATE_SOCKET, DBusConnection)
+        return _PeerConnection(private, DBusConnection)
     except (OSError, ValueError) as e:
-        raise PyruncError(f"--systemd-cgroup: cannot reach systemd ({SYSTEM_BUS}, then "
-                          f"{PRIVATE_SOCKET}: {e})") from None
+        raise PyruncError(f"--systemd-cgroup: cannot reach {what} ({bus}, then "
+                          f"{private}: {e})") from None
 
 
 def _add_match(conn, rule) -> None:

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import needs_root, wait_for
+from conftest import needs_systemd, wait_for
 
 SLICE = "pyrunctest.slice"
 CGROUP2 = pathlib.Path("/sys/fs/cgroup")
@@ -24,13 +24,7 @@ V2 = (CGROUP2 / "cgroup.controllers").exists()  # else systemd's hybrid (or lega
 v2_only = pytest.mark.skipif(not V2, reason="v2 file names; the v1 ones: test_v1_limits_...")
 v1_only = pytest.mark.skipif(V2, reason="v1 file names; the v2 ones: test_limits_...")
 
-pytestmark = [
-    pytest.mark.systemd,
-    needs_root(),
-    pytest.mark.skipif(not os.path.isdir("/run/systemd/system"),
-                       reason="needs systemd as PID 1 (no /run/systemd/system here): run "
-                              "tests/vm/run_v2_lane.py --systemd"),
-]
+pytestmark = needs_systemd()
 
 
 def show(unit: str, *props: str) -> dict:

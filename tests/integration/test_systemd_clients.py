@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from conftest import needs_systemd
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import containerd_env as ce  # noqa: E402
 import podman_env as pe  # noqa: E402
@@ -23,13 +25,7 @@ SLICE = "pyrunctest.slice"
 RUNC = "/usr/sbin/runc"
 TIMEOUT = 120.0  # a ctr/podman call under TCG
 
-pytestmark = [
-    pytest.mark.systemd,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
-    pytest.mark.skipif(not os.path.isdir("/run/systemd/system"),
-                       reason="needs systemd as PID 1 (no /run/systemd/system here): run "
-                              "tests/vm/run_v2_lane.py --systemd"),
-]
+pytestmark = needs_systemd()
 
 
 def unit_props(unit: str) -> dict:

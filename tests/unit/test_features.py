@@ -222,7 +222,7 @@ def test_mount_options_are_what_mountopts_parses(tmp_path, native_modules) -> No
 
 def test_linux_switches(tmp_path) -> None:
     linux = features.document()["linux"]
-    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": True, "systemdUser": False,
+    assert linux["cgroup"] == {"v1": True, "v2": True, "systemd": True, "systemdUser": True,
                                "rdma": True}
     sc = linux["seccomp"]
     assert sc["enabled"] is True

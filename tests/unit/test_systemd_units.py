@@ -215,3 +215,19 @@ def test_v1_resources_as_runc_legacy_sends_them():
 def test_each_kind_of_host_has_its_systemd_manager(dirs, kind):
     manager = from_dirs({**dirs, "systemd_unit": "u.scope"})
     assert type(manager) is kind and manager.dirs == dirs
+
+
+def test_a_users_systemd_is_found_through_xdg_runtime_dir(monkeypatch, tmp_path):
+    from runtime.cgroups import systemd_bus
+    from runtime.errors import PyruncError
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    with pytest.raises(PyruncError, match="XDG_RUNTIME_DIR .* which is not set"):
+        systemd_bus._connect(user=True)
+    # Nobody listens there: the error names both places tried.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    (tmp_path / "systemd").mkdir()
+    (tmp_path / "systemd" / "private").touch()
+    with pytest.raises(PyruncError, match=f"cannot reach the user's systemd \\(unix:path="
+                                          f"{tmp_path}/bus, then {tmp_path}/systemd/private"):
+        systemd_bus._connect(user=True)

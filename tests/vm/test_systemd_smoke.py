@@ -11,17 +11,11 @@ import subprocess
 
 import pytest
 
-from conftest import needs_root, wait_for
+from conftest import needs_systemd, wait_for
 
 CGROUP2 = pathlib.Path("/sys/fs/cgroup")
 
-pytestmark = [
-    pytest.mark.systemd,
-    needs_root(),
-    pytest.mark.skipif(not os.path.isdir("/run/systemd/system"),
-                       reason="needs systemd as the init (/run/systemd/system is missing here): "
-                              "run tests/vm/run_v2_lane.py --systemd"),
-]
+pytestmark = needs_systemd()
 
 MEMORY_MAX = 64 * 1024 * 1024
 V2 = (CGROUP2 / "cgroup.controllers").exists()
