@@ -10,7 +10,7 @@
 #   4. the systemd lane: the same guest with systemd as PID 1 runs the tests
 #      marked systemd (the systemd cgroup driver, containerd and Podman with
 #      systemd cgroups, beside runc), on pure cgroup v2 and then in systemd's
-#      hybrid layout (PYRUNC_SKIP_SYSTEMD_LANE=1 leaves both out),
+#      hybrid and legacy layouts (PYRUNC_SKIP_SYSTEMD_LANE=1 leaves them out),
 # and the last lines sum up each stage. Any stage failing fails the script.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -67,14 +67,20 @@ if [ -z "${PYRUNC_SKIP_V2_LANE:-}" ]; then
   fi
 fi
 
-# The systemd lane twice: systemd on pure cgroup v2, then in its hybrid layout.
+# The systemd lane three times: systemd on pure cgroup v2, then in its hybrid
+# and its legacy (v1 only) layouts.
 sdlane=""
 sdhlane=""
+sdllane=""
 if [ -z "${PYRUNC_SKIP_SYSTEMD_LANE:-}" ]; then
-  for mode in "" --hybrid; do
+  for mode in "" --hybrid --legacy; do
     echo
     stage "systemd-lane$mode" "$VENV/bin/python3" tests/vm/run_v2_lane.py --systemd $mode
-    if [ -z "$mode" ]; then sdlane=$status; else sdhlane=$status; fi
+    case "$mode" in
+      "") sdlane=$status ;;
+      --hybrid) sdhlane=$status ;;
+      *) sdllane=$status ;;
+    esac
     if [ "$status" = 77 ]; then
       echo "test: !!! the systemd$mode lane was SKIPPED (QEMU or the kernel could not be installed) !!!" >&2
     elif [ "$status" != 0 ]; then
@@ -87,9 +93,9 @@ fi
 echo
 if [ ${#failed[@]} != 0 ]; then
   echo "test: summary: FAILED: $(printf '%s, ' "${failed[@]}" | sed 's/, $//')"
-elif [ "$lane" = 77 ] || [ "$sdlane" = 77 ] || [ "$sdhlane" = 77 ]; then
+elif [ "$lane" = 77 ] || [ "$sdlane" = 77 ] || [ "$sdhlane" = 77 ] || [ "$sdllane" = 77 ]; then
   echo "test: summary: passed, but a QEMU lane was SKIPPED (cgroup-v2: ${lane:-left out}," \
-    "systemd: ${sdlane:-left out}, systemd --hybrid: ${sdhlane:-left out})"
+    "systemd: ${sdlane:-left out}, --hybrid: ${sdhlane:-left out}, --legacy: ${sdllane:-left out})"
 else
   echo "test: summary: all stages passed"
 fi
@@ -111,6 +117,12 @@ case "$sdhlane" in
   77) echo "systemd-hybrid-lane: SKIPPED" ;;
   *) result systemd-lane--hybrid 's/^v2-lane: pytest summary: /systemd-hybrid-pytest: /p' \
        "systemd-hybrid-lane: no result (status $sdhlane)" ;;
+esac
+case "$sdllane" in
+  "") ;;
+  77) echo "systemd-legacy-lane: SKIPPED" ;;
+  *) result systemd-lane--legacy 's/^v2-lane: pytest summary: /systemd-legacy-pytest: /p' \
+       "systemd-legacy-lane: no result (status $sdllane)" ;;
 esac
 # pytest's status first (5 counts as 1), else 1 for a failed stage.
 [ "$rc" != 0 ] || [ ${#failed[@]} = 0 ] || rc=1

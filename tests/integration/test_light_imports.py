@@ -16,7 +16,8 @@ from conftest import IS_PYRUNC
 pytestmark = pytest.mark.skipif(not IS_PYRUNC, reason="checks pyrunc's own imports")
 
 HEAVY = ("argparse", "json", "re", "enum", "signal", "collections", "functools", "jsonschema",
-         "_cffi_backend", "runtime._native", "runtime._seccomp")
+         "_cffi_backend", "runtime._native", "runtime._seccomp",
+         "jeepney")  # (D-Bus: only the commands that talk to systemd)
 PROBE = """
 import sys
 sys.path.append({site!r})

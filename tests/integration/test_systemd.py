@@ -8,6 +8,7 @@ guest on pure cgroup v2, --systemd --hybrid on systemd's hybrid layout); on
 the CI host, which has no systemd, it is skipped, and test_errors.py checks
 the one-line refusal instead.
 """
+import json
 import os
 import pathlib
 import subprocess
@@ -107,6 +108,9 @@ def test_lifecycle_in_a_scope(runtime, bundle, sd):
         assert (cgroup / "freezer.state").read_text() == "FROZEN\n"
     runtime("resume", bundle.id)
     assert runtime.state(bundle.id)["status"] == "running"
+    # stats read the unit's cgroup as any other (events --stats: one JSON event)
+    stats = json.loads(runtime("events", "--stats", bundle.id).stdout)["data"]
+    assert stats["pids"]["current"] == 1 and stats["memory"]["usage"]["usage"] > 0
     runtime("kill", bundle.id, "KILL")
     assert runtime.wait_status(bundle.id, "stopped") == "stopped"
     runtime("delete", bundle.id)

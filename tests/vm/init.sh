@@ -164,7 +164,7 @@ stage2() {
 # The guest is what the tests need: cgroup v2 with its controllers, and
 # pivot_root(2) on the root.
 check_host() {
-    # (systemd's hybrid mode: the v1 controllers; cgroup2 has none.)
+    # (systemd's hybrid and legacy modes: the v1 controllers.)
     echo "PYRUNC-V2-LANE-CONTROLLERS=$($bb cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null ||
         $bb awk '$4 == 1 && $2 > 0 {printf "%s ", $1}' /proc/cgroups)"
     say "kernel $($bb uname -r), $($bb grep -c ^processor /proc/cpuinfo) cpus," \
@@ -198,9 +198,10 @@ check_systemd() {
             org.freedesktop.systemd1.Manager StartTransientUnit 'ssa(sv)a(sa(sv))' \
             "$unit" fail 2 PIDs au 1 "$pid" Delegate b true 0 >/dev/null; then
         # The job moves the process into the scope's cgroup.
-        # (Hybrid mode: systemd's own hierarchies hold it, name=systemd and cgroup2.)
+        # (Hybrid and legacy modes: systemd's own hierarchies hold it, name=systemd
+        # and, hybrid, cgroup2.)
         for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-            if $bb grep -q "^0::/.*/$unit\$" "/proc/$pid/cgroup"; then
+            if $bb grep -q ":/.*/$unit\$" "/proc/$pid/cgroup"; then
                 dbus=ok
                 break
             fi

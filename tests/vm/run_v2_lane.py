@@ -520,13 +520,16 @@ def qemu_command(vmlinux, initramfs, lane: pathlib.Path, rw_dirs: list[str], gue
         f"pyrunc_lane_timeout={guest_timeout}", f"pyrunc_lane_msize={MSIZE}",
     ]
     cmdline += ["pyrunc_lane_debug=1"] if args.debug else ["quiet"]
-    # --hybrid: systemd mounts the v1 controllers and cgroup2 at .../unified.
-    cmdline += [] if args.hybrid else ["cgroup_no_v1=all"]
+    # --hybrid: systemd mounts the v1 controllers and cgroup2 at .../unified;
+    # --legacy: the v1 controllers and name=systemd, no cgroup2 at all.
+    v1 = args.hybrid or args.legacy
+    cmdline += [] if v1 else ["cgroup_no_v1=all"]
     if args.systemd:
         # (Dotted parameters do not reach init's environment; systemd reads
         # them from /proc/cmdline.)
         cmdline += ["pyrunc_lane_systemd=1", f"systemd.unit={LANE_TARGET}",
-                    f"systemd.unified_cgroup_hierarchy={0 if args.hybrid else 1}",
+                    f"systemd.unified_cgroup_hierarchy={0 if v1 else 1}",
+                    f"systemd.legacy_systemd_cgroup_controller={1 if args.legacy else 0}",
                     "systemd.hostname=pyrunc-v2-lane",
                     "systemd.show_status=" + ("1" if args.debug else "error"),
                     "systemd.log_color=0"]
@@ -686,7 +689,8 @@ def run_lane(args, pytest_args: list[str]) -> int:
         cmd = qemu_command(vmlinux, initramfs, lane, rw_dirs, guest_timeout, args)
         log(f"kernel {release}, TCG, {args.smp} vCPUs, {args.memory} MiB"
             f"{', systemd as PID 1' if args.systemd else ''}"
-            f"{' (hybrid cgroups)' if args.hybrid else ''}; "
+            f"{' (hybrid cgroups)' if args.hybrid else ''}"
+            f"{' (legacy cgroups: v1 only)' if args.legacy else ''}; "
             f"pytest {' '.join(pytest_args)}"
             f"{', then ' + ' '.join(CONFORMANCE_ARGS) if args.conformance else ''}"
             f" (in-guest limit {guest_timeout} s)")
@@ -717,7 +721,7 @@ def run_lane(args, pytest_args: list[str]) -> int:
         if found["conformance"]:
             log(f"conformance summary: {found['conformance']}")
         return EXIT_TIMEOUT
-    if found["controllers"] is not None and not args.hybrid:
+    if found["controllers"] is not None and not (args.hybrid or args.legacy):
         missing = [c for c in EXPECTED_CONTROLLERS if c not in found["controllers"].split()]
         if missing:
             log(f"FAILED: the guest is not the cgroup-v2 host it should be: no {' '.join(missing)} "
@@ -790,14 +794,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hybrid", action="store_true",
                         help="with --systemd: systemd's hybrid cgroup mode (v1 controllers, "
                              "cgroup2 at /sys/fs/cgroup/unified) instead of pure cgroup v2")
+    parser.add_argument("--legacy", action="store_true",
+                        help="with --systemd: systemd's legacy cgroup mode (v1 only: its "
+                             "controllers and name=systemd, no cgroup2)")
     parser.add_argument("--no-conformance", dest="conformance", action="store_false", default=None,
                         help=f"run pytest only, not {' '.join(CONFORMANCE_ARGS)} after it "
                              "(the default with --systemd)")
     parser.add_argument("--conformance", dest="conformance", action="store_true",
                         help=f"run {' '.join(CONFORMANCE_ARGS)} after pytest (the default without --systemd)")
     args = parser.parse_args(own)
-    if args.hybrid and not args.systemd:
-        parser.error("--hybrid is a mode of --systemd")
+    if (args.hybrid or args.legacy) and not args.systemd:
+        parser.error("--hybrid and --legacy are modes of --systemd")
+    if args.hybrid and args.legacy:
+        parser.error("--hybrid or --legacy, not both")
     if args.conformance is None:
         args.conformance = not args.systemd
     pytest_args = pytest_args or list(SYSTEMD_PYTEST_ARGS if args.systemd else DEFAULT_PYTEST_ARGS)
