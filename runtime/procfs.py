@@ -64,15 +64,18 @@ def fstype_mounted(fstype: str) -> bool:
 
 def _stat_fields(pid) -> list[bytes] | None:
     """/proc/PID/stat from field 3 (state) on, or None if the process is gone."""
-    stat = _stat(pid)
-    return stat[stat.rindex(b")") + 2:].split() if stat else None
+    parsed = _parsed_stat(pid)
+    return parsed[1] if parsed else None
 
 
-def _stat(pid) -> bytes | None:
+def _parsed_stat(pid) -> tuple[bytes, list[bytes]] | None:
+    """(comm: at most 15 bytes, any of them, ")" too; the fields from 3 on)."""
     try:
-        return read_record(f"/proc/{pid}/stat")
+        stat = read_record(f"/proc/{pid}/stat")
     except OSError:
         return None
+    end = stat.rindex(b")")
+    return stat[stat.index(b"(") + 1:end], stat[end + 2:].split()
 
 
 def start_time(pid: int) -> int | None:
@@ -81,16 +84,11 @@ def start_time(pid: int) -> int | None:
 
 
 def start_time_and_name(pid: int) -> tuple[int | None, bytes]:
-    """start_time() and the command name (comm: at most 15 bytes, any of
-    them, ")" too) from one read of /proc/PID/stat."""
-    stat = _stat(pid) if pid > 0 else None
-    if not stat:
+    """start_time() and the command name from one read of /proc/PID/stat."""
+    parsed = _parsed_stat(pid) if pid > 0 else None
+    if not parsed or parsed[1][0] in (b"Z", b"X"):
         return None, b""
-    end = stat.rindex(b")")
-    fields = stat[end + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return None, b""
-    return int(fields[19]), stat[stat.index(b"(") + 1:end]
+    return int(parsed[1][19]), parsed[0]
 
 
 def parent(pid: int) -> int | None:

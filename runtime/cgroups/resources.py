@@ -23,13 +23,18 @@ def apply_v2(directory: str, resources: dict, creating: bool, every_controller: 
         _write_v2(directory, resources)
 
 
+def read_control(directory: str, name: str) -> str | None:
+    """A cgroup2 control file's text, or None where it cannot be read."""
+    try:
+        with open(os.path.join(directory, name)) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
 def _write_v2(directory: str, resources: dict) -> None:
     def read(name):
-        try:
-            with open(os.path.join(directory, name)) as f:
-                return f.read()
-        except OSError:
-            return None
+        return read_control(directory, name)
 
     for name, value, pointer in v2_resources.writes(resources, read):
         path = os.path.join(directory, name)

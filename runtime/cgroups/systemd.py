@@ -33,6 +33,7 @@ STOP_WAIT = 10.0  # seconds for killed processes to leave the unit before it is 
 
 class UnitMixin:
     """The unit's part, over a kind's Manager (listed after it)."""
+    v1_names = False  # systemd's v1 property names (MemoryLimit, ...): v1 and hybrid hosts
 
     def __init__(self, dirs: dict, hierarchies=(), unit: Unit | None = None,
                  unit_name: str = "", container_id: str = "", extra: list = ()):
@@ -71,8 +72,7 @@ class UnitMixin:
             return super().place(pid, placement)
         from .systemd_props import unit_properties
         resources = self._pending or {}
-        props = unit_properties(self._unit.slice, pid, self._container_id,
-                                v1=not isinstance(self, V2Manager))
+        props = unit_properties(self._unit.slice, pid, self._container_id, v1=self.v1_names)
         props += self._supported(self._resource_properties(resources, lambda name: None))
         props += self._extra
         self._start(props)
@@ -155,15 +155,14 @@ class SystemdManager(UnitMixin, V2Manager):
         return resource_properties(resources, read)
 
     def _read(self, name: str) -> str | None:
-        try:
-            with open(os.path.join(self._v2_dir(), name)) as f:
-                return f.read()
-        except OSError:
-            return None
+        from .resources import read_control  # deferred: see Manager.apply
+        return read_control(self._v2_dir(), name)
 
 
 
 class _LegacyMixin(UnitMixin):
+    v1_names = True
+
     def _resource_properties(self, resources: dict, read) -> list:
         from .systemd_props import v1_resource_properties
         return v1_resource_properties(resources)

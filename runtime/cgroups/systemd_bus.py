@@ -35,7 +35,7 @@ class Systemd:
             raise PyruncError("--systemd-cgroup: systemd is not running on this host "
                               "(no /run/systemd/system); leave the flag out and pyrunc "
                               "manages the cgroups itself")
-        self._conn = _connect(user)
+        self._conn, self._bus_daemon = _connect(user)
         self._subscribed = False
 
     def close(self) -> None:
@@ -99,29 +99,19 @@ class Systemd:
         except DBusErrorResponse as e:
             raise PyruncError(f"systemd: set the properties of {unit}: {_describe(e)}") from None
 
-    def unit_state(self, unit: str) -> str | None:
-        """The unit's ActiveState, or None when systemd has no such unit loaded."""
-        from jeepney.wrappers import DBusErrorResponse
-        try:
-            (path,) = self._call("GetUnit", "s", (unit,))
-            (value,) = self._call("Get", "ss", ("org.freedesktop.systemd1.Unit", "ActiveState"),
-                                  path=path, interface="org.freedesktop.DBus.Properties")
-        except DBusErrorResponse:
-            return None
-        return value[1]
-
     def _run_job(self, method: str, signature: str, body: tuple, unit: str, verb: str,
                  missing_ok: str = "") -> None:
         """missing_ok: the D-Bus error that means there is nothing to do."""
         from jeepney import MatchRule
         from jeepney.wrappers import DBusErrorResponse
-        if not self._subscribed:
-            self._call("Subscribe")  # systemd sends job signals only to subscribers
-            self._subscribed = True
         rule = MatchRule(type="signal", interface=_MANAGER_IFACE, member="JobRemoved",
                          path=_MANAGER_PATH)
-        if self._conn.bus_daemon:
-            self._conn.add_match(rule)
+        if not self._subscribed:
+            self._call("Subscribe")  # systemd sends job signals only to subscribers
+            if self._bus_daemon:  # (a peer connection gets them without asking)
+                from jeepney.bus_messages import message_bus
+                self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT)
+            self._subscribed = True
         with self._conn.filter(rule, bufsize=64) as removed:
             try:
                 (job,) = self._call(method, signature, body)
@@ -148,12 +138,12 @@ def _describe(e) -> str:
     return f"{text} ({e.name})" if text else e.name
 
 
-def _connect(user: bool):
-    """Root: the system bus, else systemd's private socket (as go-systemd).
+def _connect(user: bool) -> tuple:
+    """(a connection, whether a bus daemon is between). Root: the system bus, else systemd's private socket (as go-systemd).
     A user: the user's own systemd, on the session bus
     ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus), else its private
     socket ($XDG_RUNTIME_DIR/systemd/private), as runc's rootless driver."""
-    from jeepney.io.blocking import DBusConnection, open_dbus_connection
+    from jeepney.io.blocking import open_dbus_connection
     if user:
         runtime_dir = os.environ.get("XDG_RUNTIME_DIR", "")
         if not runtime_dir:
@@ -165,37 +155,29 @@ def _connect(user: bool):
     else:
         bus, private, what = f"unix:path={SYSTEM_BUS}", PRIVATE_SOCKET, "systemd"
     try:
-        conn = open_dbus_connection(bus=bus)
-        conn.bus_daemon = True
-        conn.add_match = lambda rule: _add_match(conn, rule)
-        return conn
+        return open_dbus_connection(bus=bus), True
     except (OSError, ValueError) as first:
         if not os.path.exists(private):
             raise PyruncError(f"--systemd-cgroup: cannot reach {what} on its bus "
                               f"({bus}: {first})") from None
     try:
-        return _PeerConnection(private, DBusConnection)
+        return _peer_connection(private), False
     except (OSError, ValueError) as e:
         raise PyruncError(f"--systemd-cgroup: cannot reach {what} ({bus}, then "
                           f"{private}: {e})") from None
 
 
-def _add_match(conn, rule) -> None:
-    from jeepney.bus_messages import message_bus
-    conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=CALL_TIMEOUT)
-
-
-def _PeerConnection(path: str, base):
-    """A connection straight to systemd: no bus daemon, so no Hello and no
-    AddMatch (systemd sends its signals to every subscribed peer)."""
-    from jeepney.io.blocking import DBusConnectionBase, prep_socket
+def _peer_connection(path: str):
+    """A connection straight to systemd: no bus daemon, so no Hello (which
+    DBusConnection's constructor sends) and no AddMatch (systemd sends its
+    signals to every subscribed peer)."""
+    from jeepney.io.blocking import DBusConnection, DBusConnectionBase, prep_socket
     from jeepney.io.common import MessageFilters
 
-    class Peer(base):
+    class Peer(DBusConnection):
         def __init__(self, sock):
             DBusConnectionBase.__init__(self, sock)
             self._filters = MessageFilters()
             self.unique_name = None
-            self.bus_daemon = False
 
     return Peer(prep_socket(path))
