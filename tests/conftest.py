@@ -6,6 +6,7 @@ integration tests can be pointed at runc to check the tests themselves.
 """
 import array
 import copy
+import gc
 import importlib.util
 import json
 import os
@@ -69,6 +70,14 @@ def assert_one_line_error(proc, *texts: str) -> None:
     assert proc.returncode == 1, proc.stderr
     assert all(t in proc.stderr for t in texts), proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def open_fds() -> set[int]:
+    """This process's open fds. Garbage is collected first: a file an earlier
+    test leaked, closed by the collector mid-listing, would shift the number
+    of the listing's own fd and fail a before/after comparison."""
+    gc.collect()
+    return {int(n) for n in os.listdir("/proc/self/fd")}
 
 
 def recv_with_fds(conn, size: int, max_fds: int) -> tuple[bytes, list[int]]:

@@ -6,11 +6,9 @@ import socket
 
 import pytest
 
+from conftest import open_fds
 from runtime import fdio, fdpass
 
-
-def open_fds() -> set[int]:
-    return {int(n) for n in os.listdir("/proc/self/fd")}
 
 
 def test_write_all_through_a_pipe_smaller_than_the_data():

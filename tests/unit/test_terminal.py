@@ -24,6 +24,7 @@ import tty
 
 import pytest
 
+from conftest import open_fds
 from runtime import console, terminal
 from runtime.errors import PyruncError
 
@@ -58,9 +59,6 @@ def close_all(*fds):
         except OSError:
             pass
 
-
-def open_fds() -> set:
-    return set(os.listdir("/proc/self/fd"))
 
 
 @pytest.fixture
