@@ -73,11 +73,19 @@ def assert_one_line_error(proc, *texts: str) -> None:
 
 
 def open_fds() -> set[int]:
-    """This process's open fds. Garbage is collected first: a file an earlier
-    test leaked, closed by the collector mid-listing, would shift the number
-    of the listing's own fd and fail a before/after comparison."""
+    """This process's open fds, without the listing's own (closed once
+    listdir returns). Compare with `<=`: nothing new may stay open, while a
+    file an earlier test leaked may be closed by the collector meanwhile."""
     gc.collect()
-    return {int(n) for n in os.listdir("/proc/self/fd")}
+    return {int(n) for n in os.listdir("/proc/self/fd") if _is_open(int(n))}
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
 
 
 def recv_with_fds(conn, size: int, max_fds: int) -> tuple[bytes, list[int]]:

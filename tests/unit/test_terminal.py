@@ -155,7 +155,7 @@ def test_send_console_missing_socket(pair, tmp_path):
     with pytest.raises(PyruncError) as e:
         console.send_console(path, pair[0])
     assert str(e.value) == f"--console-socket {path}: no such file or directory"
-    assert open_fds() == before  # the socket was closed on the way out
+    assert open_fds() <= before  # the socket was closed on the way out
 
 
 def test_send_console_refused(pair, tmp_path):
