@@ -55,6 +55,17 @@ def compile_seccomp(profile: dict | None, root: str):
     return seccomp.prepare(profile, root)
 
 
+def id_mapped_mounts(view: Config, bundle: str) -> list:
+    """Bind mounts the parent prepares (idmap.py): id-mapped ones, and with a
+    new user namespace all of them."""
+    if not view.creates("user") and not any(
+            "uidMappings" in m or "gidMappings" in m
+            or {"idmap", "ridmap"} & set(m.get("options", [])) for m in view.mounts):
+        return []
+    from .idmap import wanted  # feature import
+    return wanted(view.data, bundle)
+
+
 def send_notify_fd(st: State, fd: int, pid: int, status: str) -> None:
     """A seccomp notify fd to linux.seccomp.listenerPath, with the state."""
     from . import seccomp  # feature import
@@ -115,10 +126,10 @@ def container_init(cdir: ContainerDir, bundle: str, config: dict, cgroups: Manag
 
     def make_plan(fds: FdLayout) -> list:
         ctx = PlanContext(bundle=bundle, no_pivot=no_pivot, preserve_fds=preserve_fds,
-                          cap_last_cap=last_cap(), cgroup_mounts=_cgroup_mounts(view, cgroups),
+                          cap_last_cap=last_cap(), cgroup_mounts=cgroup_mounts_for(view, cgroups),
                           clone_cgroup_fd=fds.clone_cgroup_fd,
                           cgroup_task_fds=fds.cgroup_task_fds, seccomp=seccomp,
-                          mount_label=_mount_label(view), idmapped=fds.named,
+                          mount_label=mount_label(view), idmapped=fds.named,
                           setgroups_denied=denies_setgroups(config),
                           dumpable=os.geteuid() != 0 and view.creates("pid"))
         return plan.build(config, ctx)
@@ -180,7 +191,7 @@ def _namespace_flags(pid: int) -> int:
     return flags
 
 
-def _cgroup_mounts(view: Config, cgroups: Manager) -> list:
+def cgroup_mounts_for(view: Config, cgroups: Manager) -> list:
     """The filesystems of a "cgroup" mount in config.json, if it has one."""
     if not any(m.get("type") == "cgroup" for m in view.mounts):
         return []
@@ -206,7 +217,7 @@ def _bound_at_cgroup_mount(mounts: list[dict], host_path: str) -> bool:
     return False
 
 
-def _mount_label(view: Config) -> str:
+def mount_label(view: Config) -> str:
     """linux.mountLabel where SELinux can take it; ignored (as the spec's
     MAY) where it is off."""
     label = view.linux.get("mountLabel", "")

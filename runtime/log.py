@@ -10,7 +10,7 @@ import time
 
 from . import jsonlite
 
-_state = {"file": None, "format": "text", "debug": False}
+_state = {"file": None, "format": "text", "debug": False, "warnings_to": None}
 
 
 def configure(path: str | None, fmt: str, debug: bool) -> None:
@@ -71,8 +71,17 @@ def debug(msg: str) -> None:
         _stderr(_format("debug", msg))
 
 
+def collect_warnings(sink) -> None:
+    """Warnings go to sink(msg) instead of stderr and --log (`pyrunc check`
+    reports them as findings); None restores the default."""
+    _state["warnings_to"] = sink
+
+
 def warning(msg: str) -> None:
     msg = _one_line(msg)
+    if _state["warnings_to"] is not None:
+        _state["warnings_to"](msg)
+        return
     _write_log("warning", msg)
     _stderr(f"pyrunc: warning: {msg}")
 

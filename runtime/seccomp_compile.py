@@ -73,6 +73,15 @@ def _add_rule(ctx, rule: dict, default: int, pointer: str) -> None:
                                   f"libseccomp refused the rule for {name}: {strerror(-rc)}")
 
 
+def unknown_syscalls(profile: dict) -> list[tuple[str, str]]:
+    """(pointer, name) of each syscall name this libseccomp does not know:
+    _add_rule skips them, as runc does (`pyrunc check` warns)."""
+    return [(f"{POINTER}/syscalls/{i}/names/{j}", name)
+            for i, rule in enumerate(profile.get("syscalls", []))
+            for j, name in enumerate(rule["names"])
+            if lib.seccomp_syscall_resolve_name(name.encode()) == lib.__NR_SCMP_ERROR]
+
+
 def _export(ctx) -> bytes:
     fd = os.memfd_create("seccomp-bpf", os.MFD_CLOEXEC)
     try:

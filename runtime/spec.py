@@ -85,22 +85,22 @@ def check_strings(value, path=()) -> None:
 
 def _check_string(text: str, path) -> None:
     if "\0" in text:
-        raise ConfigError(_pointer(path), "contains a NUL byte")
+        raise ConfigError(pointer_of(path), "contains a NUL byte")
     try:
         text.encode()
     except UnicodeEncodeError:
-        raise ConfigError(_pointer(path), "contains a lone UTF-16 surrogate (not valid UTF-8)") from None
+        raise ConfigError(pointer_of(path), "contains a lone UTF-16 surrogate (not valid UTF-8)") from None
 
 
 # -- schema --
 
-def _pointer(path) -> str:
+def pointer_of(path) -> str:
     if not path:
         return ""
     return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def _describe(error) -> str:
+def describe(error) -> str:
     """One line for a jsonschema error, in words a person acts on."""
     v = error.validator
     if v == "required":
@@ -166,7 +166,7 @@ def check_schema(value, file: str = "config.json", definition: str | None = None
     validator = validator_class()(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(value))
     if error is not None:
-        raise ConfigError(_pointer(error.absolute_path), _describe(error), file=file)
+        raise ConfigError(pointer_of(error.absolute_path), describe(error), file=file)
     # The two disagree: tests/unit/test_schema_compiled.py exists so this
     # never happens. jsonschema is the reference, so the value passes.
     log.debug(f"{file}: the compiled schema refused what jsonschema accepts")
@@ -201,33 +201,60 @@ def load_process(path: str) -> dict:
 # -- semantics --
 
 def check_semantics(config: dict, bundle: str) -> None:
-    _check_version(config)
-    process = config.get("process")
-    if process is None:
-        raise ConfigError("/process", "missing: a container needs a process to run")
-    _check_process(process)
-    _check_root(config, bundle)
-    ns_types = _check_namespaces(config)
+    for step in semantic_steps(config, bundle):
+        step()
+
+
+def semantic_steps(config: dict, bundle: str) -> list:
+    """The rules beyond the schema, one callable each (raising ConfigError):
+    create stops at the first failure, `pyrunc check` runs them all. A step
+    may assume only what the schema and the steps before it guarantee."""
+    linux = config.get("linux", {})
+    ns_types = {ns.get("type") for ns in linux.get("namespaces", [])}
+    steps = [lambda: _check_version(config), lambda: _check_process_present(config)]
+    if isinstance(config.get("process"), dict):
+        steps += process_steps(config["process"])
+    steps += [lambda: _check_root(config, bundle), lambda: _check_namespaces(config)]
     if "user" in ns_types:
-        check_rootfs_reachable(config, os.path.join(bundle, config["root"]["path"]))
-    for field, needs in (("hostname", "uts"), ("domainname", "uts")):
-        if field in config and needs not in ns_types:
-            raise ConfigError(f"/{field}", f"setting the {field} needs a uts namespace "
-                                           "in /linux/namespaces")
-    for i, m in enumerate(config.get("mounts", [])):
-        if not m["destination"].startswith("/"):
-            # config.md: it MAY be relative (deprecated), "interpreted as relative to /".
-            log.warning(f"/mounts/{i}/destination: {m['destination']!r} is relative "
-                        "(deprecated): taken as /" + m["destination"])
-            m["destination"] = "/" + m["destination"]
-        if _climbs_above_root(m["destination"]):
-            raise ConfigError(f"/mounts/{i}/destination",
-                              f"{m['destination']!r} climbs above the root with '..'")
-    _check_sysctls(config, ns_types)
-    _check_devices(config)
-    if Config(config).linux.get("netDevices"):
-        from . import netdevices  # feature import
-        netdevices.check(config, ns_types)
+        steps.append(lambda: check_rootfs_reachable(
+            config, os.path.join(bundle, config["root"]["path"])))
+    steps += [lambda f=field: _check_needs_uts(config, f, ns_types)
+              for field in ("hostname", "domainname") if field in config]
+    steps += [lambda i=i: _check_mount_destination(config, i)
+              for i in range(len(config.get("mounts", [])))]
+    steps += [lambda k=key: _check_sysctl(k, ns_types) for key in linux.get("sysctl", {})]
+    steps.append(lambda: _check_devices(config))
+    if linux.get("netDevices"):
+        steps.append(lambda: _check_net_devices(config, ns_types))
+    return steps
+
+
+def _check_process_present(config: dict) -> None:
+    if config.get("process") is None:
+        raise ConfigError("/process", "missing: a container needs a process to run")
+
+
+def _check_needs_uts(config: dict, field: str, ns_types: set[str]) -> None:
+    if "uts" not in ns_types:
+        raise ConfigError(f"/{field}", f"setting the {field} needs a uts namespace "
+                                       "in /linux/namespaces")
+
+
+def _check_mount_destination(config: dict, i: int) -> None:
+    m = config["mounts"][i]
+    if not m["destination"].startswith("/"):
+        # config.md: it MAY be relative (deprecated), "interpreted as relative to /".
+        log.warning(f"/mounts/{i}/destination: {m['destination']!r} is relative "
+                    "(deprecated): taken as /" + m["destination"])
+        m["destination"] = "/" + m["destination"]
+    if _climbs_above_root(m["destination"]):
+        raise ConfigError(f"/mounts/{i}/destination",
+                          f"{m['destination']!r} climbs above the root with '..'")
+
+
+def _check_net_devices(config: dict, ns_types: set[str]) -> None:
+    from . import netdevices  # feature import
+    netdevices.check(config, ns_types)
 
 
 def _climbs_above_root(path: str) -> bool:
@@ -267,16 +294,36 @@ def _version_numbers(version: str) -> list[str] | None:
 
 
 def _check_process(process: dict) -> None:
+    for step in process_steps(process):
+        step()
+
+
+def process_steps(process: dict) -> list:
+    """The process's rules, one callable each (as semantic_steps)."""
+    capabilities = process.get("capabilities", {})
+    return ([lambda: _check_args(process), lambda: _check_cwd(process)]
+            + [lambda s=capset: _check_capabilities(capabilities, s) for capset in caps.SETS]
+            + [lambda: _check_rlimits(process)])
+
+
+def _check_args(process: dict) -> None:
     if not process.get("args"):
         raise ConfigError("/process/args", "expected a non-empty array")
+
+
+def _check_cwd(process: dict) -> None:
     if not process.get("cwd", "/").startswith("/"):
         raise ConfigError("/process/cwd", f"{process['cwd']!r} must be an absolute path")
-    capabilities = process.get("capabilities", {})
-    for capset in caps.SETS:  # other keys are allowed and ignored
-        for i, name in enumerate(capabilities.get(capset, [])):
-            if name not in caps.NUMBERS:
-                raise ConfigError(f"/process/capabilities/{capset}/{i}",
-                                  f"unknown capability {name!r}")
+
+
+def _check_capabilities(capabilities: dict, capset: str) -> None:
+    for i, name in enumerate(capabilities.get(capset, [])):  # other keys: allowed, ignored
+        if name not in caps.NUMBERS:
+            raise ConfigError(f"/process/capabilities/{capset}/{i}",
+                              f"unknown capability {name!r}")
+
+
+def _check_rlimits(process: dict) -> None:
     seen = set()
     for i, r in enumerate(process.get("rlimits", [])):
         if r["type"] not in RLIMITS:
@@ -353,16 +400,15 @@ def _check_namespace_file(path: str, pointer: str) -> None:
         raise ConfigError(pointer, f"{path}: not a namespace file")
 
 
-def _check_sysctls(config: dict, ns_types: set[str]) -> None:
-    for key in Config(config).linux.get("sysctl", {}):
-        pointer = f"/linux/sysctl/{key}"
-        if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
-            needed = "ipc"
-        elif key in UTS_SYSCTLS:
-            needed = "uts"
-        elif key.startswith("net."):
-            needed = "network"
-        else:
-            raise ConfigError(pointer, "not a namespaced sysctl: a container may not set it")
-        if needed not in ns_types:
-            raise ConfigError(pointer, f"needs a {needed} namespace of the container's own")
+def _check_sysctl(key: str, ns_types: set[str]) -> None:
+    pointer = f"/linux/sysctl/{key}"
+    if key in IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        needed = "ipc"
+    elif key in UTS_SYSCTLS:
+        needed = "uts"
+    elif key.startswith("net."):
+        needed = "network"
+    else:
+        raise ConfigError(pointer, "not a namespaced sysctl: a container may not set it")
+    if needed not in ns_types:
+        raise ConfigError(pointer, f"needs a {needed} namespace of the container's own")

@@ -18,7 +18,7 @@ from ..config import Config
 from ..errors import ConfigError, PyruncError
 from ..faults import point
 from ..fdio import write_pid_file
-from ..launch import compile_seccomp, container_init, send_notify_fd
+from ..launch import compile_seccomp, container_init, id_mapped_mounts, send_notify_fd
 from ..launcher import Init
 from ..plan_mounts import rootfs_path
 from ..process_setup import inherited_fds, prepare_process
@@ -61,7 +61,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     rootfs = rootfs_path(config, bundle)
     preserve_fds = prepare_process(view.process, rootfs, "/process", preserve_fds, preserved)
     seccomp = compile_seccomp(view.linux.get("seccomp"), root)
-    id_mapped = _id_mapped_mounts(view, bundle)
+    id_mapped = id_mapped_mounts(view, bundle)
     cdir.claim()
     point("claimed")
     log.debug(f"create {container_id}: bundle {bundle}, state in {cdir.path}")
@@ -86,17 +86,6 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     finally:
         cdir.unlock()
     return init
-
-
-def _id_mapped_mounts(view: Config, bundle: str) -> list:
-    """Bind mounts the parent prepares (idmap.py): id-mapped ones, and with a
-    new user namespace all of them."""
-    if not view.creates("user") and not any(
-            "uidMappings" in m or "gidMappings" in m
-            or {"idmap", "ridmap"} & set(m.get("options", [])) for m in view.mounts):
-        return []
-    from ..idmap import wanted  # feature import
-    return wanted(view.data, bundle)
 
 
 def _new_state(cdir: ContainerDir, view: Config, bundle: str, rootfs: str,
