@@ -20,6 +20,7 @@ MODULES = {
     "kill": "kill", "delete": "delete", "pause": "pause", "resume": "resume", "ps": "ps",
     "update": "update", "events": "events", "list": "list", "spec": "spec",
     "features": "features", "checkpoint": "checkpoint", "restore": "checkpoint",
+    "check": "check", "plan": "plan",
 }
 
 class Terminated(BaseException):

@@ -179,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
         c = command(name, f"{name} a container with CRIU: not supported by pyrunc")
         c.add_argument("rest", nargs=argparse.REMAINDER, metavar="container-id",
                        help=argparse.SUPPRESS)
+    c = command("check", "find every problem of a bundle (config, host, rootfs) without running it")
+    c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
+    c.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    c = command("plan", "show step by step what create would do, without running it")
+    c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
+    c.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    c.add_argument("--no-pivot", action="store_true", help="plan MS_MOVE+chroot, not pivot_root")
+    c.add_argument("container_id", metavar="container-id", nargs="?", default="CONTAINER-ID",
+                   help="the id create would get: it names the default cgroup")
     c = command("spec", "write a default config.json")
     c.add_argument("-b", "--bundle", default=".", help="where to write it (default: cwd)")
     # Its own dest: the global --rootless (true|false|auto) is another flag.
