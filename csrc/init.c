@@ -74,6 +74,10 @@ static void send_msg(unsigned type, int err, int pid, const char *text)
     }
 }
 
+/* The plan step being run, counted from 1 (0: none yet): a failure names it,
+ * so the parent can say which op of its plan failed and why. */
+static uint32_t current_step;
+
 /* Report "STEP: errno" (err 0: the text is the whole message) and exit. */
 __attribute__((noreturn, format(printf, 2, 3)))
 static void fail(int err, const char *fmt, ...)
@@ -83,7 +87,7 @@ static void fail(int err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    send_msg(MSG_ERROR, err, 0, text);
+    send_msg(MSG_ERROR, err, (int)current_step, text);
     _exit(1);
 }
 
@@ -819,6 +823,7 @@ static void run(struct cursor *c)
             fail(0, "corrupt launch plan");
         struct cursor a = {c->p, c->p + len};
         c->p += len;
+        current_step = index + 1;
         if (op == OP_READY || op == OP_SECCOMP || op == OP_EXEC_FIFO)
             tracing = 0;
         uint64_t started = tracing ? now_us() : 0;

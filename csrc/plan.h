@@ -132,7 +132,8 @@ enum plan_op { PLAN_OPS(PLAN_OP_ENUM) };
 /* Sync messages over the SOCK_SEQPACKET socketpair: fixed size. */
 #define MSG_PID 1       /* init -> parent: pid of the container init */
 #define MSG_GO 2        /* parent -> init: continue */
-#define MSG_ERROR 3     /* init -> parent: step text + errno (0: text is complete) */
+#define MSG_ERROR 3     /* init -> parent: step text + errno (0: text is complete); `pid`
+                         * is the failed step, from 1 (0: before the first) */
 #define MSG_READY 4     /* init -> parent: about to wait on the exec fifo */
 #define MSG_CONSOLE 6   /* init -> parent: the pty master, as SCM_RIGHTS */
 #define MSG_HOOKS 7     /* init -> parent: run the create hooks now, then MSG_GO */

@@ -59,10 +59,11 @@ class Init:
         self.console_fd = None  # the pty master, when the process has a terminal
         self.seccomp_fd = None  # a seccomp notify fd, between _recv and wait_ready
         self._sock = None
-        self._ops = ops if log.debugging() else None
+        self._ops = ops  # names a traced or failed step
+        self._traced = log.debugging()
         log.debug(f"nsexec container setup: spawning pyrunc:init from a sealed memfd "
                   f"with a plan of {len(ops)} steps")
-        self._spawn(plan.encode(ops, trace=self._ops is not None), state_dir, preserve_fds,
+        self._spawn(plan.encode(ops, trace=self._traced), state_dir, preserve_fds,
                     preserved, list(extra_fds), stdio)
 
     @staticmethod
@@ -125,10 +126,29 @@ class Init:
             self._log_step(index=msg[2], took_us=msg[3])
 
     def _log_step(self, index: int, took_us: int) -> None:
-        if self._ops and 0 < index <= len(self._ops):
-            op = self._ops[index - 1]  # index 0 is the TRACE op itself
+        op = self._step(index)  # traced: index 0 is the TRACE op itself
+        if op is not None:
             args = " ".join(_describe_arg(a) for a in op.args)
             log.debug(f"init step {index}: {op.name} {args} ({took_us} us)".replace("  ", " "))
+
+    def _step(self, number: int):
+        """Plan step `number` (from 1, as `pyrunc plan` counts), or None."""
+        return self._ops[number - 1] if 0 < number <= len(self._ops) else None
+
+    def _failure(self, text: str, err: int, position: int) -> str:
+        """The init's words for a failed step, with a hint where one helps;
+        with --debug the step's op and arguments are logged too. position:
+        the step's place in the encoded plan, from 1 (a TRACE op first)."""
+        number = position - 1 if self._traced else position
+        op = self._step(number)
+        if op is not None:
+            log.debug(f"init step {number} failed: {op.name} "
+                      + " ".join(_describe_arg(a) for a in op.args))
+        if not err:
+            return text
+        from .init_hints import hint  # error path only
+        why = hint(op, err)
+        return f"{text}: {strerror(err)}" + (f" — {why}" if why else "")
 
     def _recv_one(self, eof_ok: bool) -> tuple | None:
         try:
@@ -148,7 +168,7 @@ class Init:
             os.close(fd)
         if msg[0] == lib.MSG_ERROR:
             text = msg[4].rstrip(b"\0").decode(errors="replace")
-            raise InitError(f"{text}: {strerror(msg[1])}" if msg[1] else text)
+            raise InitError(self._failure(text, msg[1], msg[2]))
         return msg
 
     def _send(self, msg_type: int) -> None:
