@@ -35,10 +35,15 @@ def mask(names) -> int:
 
 def own_bounding() -> int | None:
     """Our bounding set: no process we start can hold a capability beyond it."""
+    return own_set("CapBnd")
+
+
+def own_set(field: str) -> int | None:
+    """One of our capability sets from /proc/self/status (CapBnd, CapEff, ...)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("CapBnd:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1], 16)
     except (OSError, ValueError):
         pass

@@ -3,8 +3,8 @@ reads /proc, /sys or the cgroup trees; none writes anything."""
 import os
 import stat
 
-from .. import cgroups, log, procfs
-from ..caps import NUMBERS as CAP_NUMBERS
+from .. import cgroups, procfs
+from ..caps import NUMBERS as CAP_NUMBERS, own_set
 from ..config import Config
 from ..errors import ConfigError, PyruncError
 from ..plan_process import RLIM_INFINITY, RLIMITS
@@ -67,7 +67,7 @@ def _rlimits(process: dict, report: Report) -> None:
     """Raising a hard limit needs CAP_SYS_RESOURCE over the host; NOFILE's
     cannot pass fs.nr_open even then."""
     import resource  # check only
-    can_raise = _effective_caps() >> CAP_NUMBERS["CAP_SYS_RESOURCE"] & 1
+    can_raise = (own_set("CapEff") or 0) >> CAP_NUMBERS["CAP_SYS_RESOURCE"] & 1
     nr_open = _read_int("/proc/sys/fs/nr_open")
     for i, r in enumerate(process.get("rlimits", [])):
         number = RLIMITS.get(r.get("type"))
@@ -142,17 +142,6 @@ def device_findings(ops: list, report: Report) -> None:
             report.error("/linux/devices", f"{host}: no such device on this host, and a user "
                          "namespace cannot make one (it is bind-mounted from the host)",
                          "remove the device, or run without a user namespace")
-
-
-def _effective_caps() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return int(line.split()[1], 16)
-    except (OSError, ValueError):
-        log.debug("/proc/self/status: no CapEff")
-    return 0
 
 
 def _read_int(path: str) -> int | None:

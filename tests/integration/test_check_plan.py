@@ -213,11 +213,16 @@ def test_program_missing(runtime, bundle, args0, words):
     found(findings, "error", "/process/args/0", *words)
 
 
-def test_program_not_executable(runtime, bundle):
+def program(bundle, name: str, content: str, mode: int):
+    """The bundle, with a private rootfs holding /name, running it."""
     rootfs = bundle.private_rootfs()
-    (rootfs / "prog").write_text("#!/bin/sh\n")
-    (rootfs / "prog").chmod(0o644)
-    findings, status = check(runtime, bundle.args("/prog").write())
+    (rootfs / name).write_text(content)
+    (rootfs / name).chmod(mode)
+    return bundle.args("/" + name).write()
+
+
+def test_program_not_executable(runtime, bundle):
+    findings, status = check(runtime, program(bundle, "prog", "#!/bin/sh\n", 0o644))
     assert status == 1
     assert found(findings, "error", "/process/args/0", "not executable")["path"] == "/prog"
 
@@ -262,10 +267,7 @@ def elf_interp(path: str) -> str:
 
 
 def test_script_whose_interpreter_is_missing(runtime, bundle):
-    rootfs = bundle.private_rootfs()
-    (rootfs / "run.sh").write_text("#!/bin/bash\necho hi\n")
-    (rootfs / "run.sh").chmod(0o755)
-    findings, status = check(runtime, bundle.args("/run.sh").write())
+    findings, status = check(runtime, program(bundle, "run.sh", "#!/bin/bash\necho hi\n", 0o755))
     assert status == 1
     found(findings, "error", "/process/args/0", "script for /bin/bash")
 
