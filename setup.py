@@ -17,7 +17,8 @@ class BuildPy(build_py):
     """Also compile csrc/init.c (static), generate runtime/_consts.py from the C
     headers and runtime/_config_check.py (the config schema's verdict, compiled)
     from spec/, check csrc/native.c (which the cffi build includes) on its own,
-    and ship the schemas inside the package."""
+    and ship the schemas inside the package, with the man pages and the bash
+    completion rendered from the parser (runtime/docgen.py)."""
 
     def run(self):
         super().run()
@@ -41,6 +42,16 @@ class BuildPy(build_py):
         schema_dir.mkdir(exist_ok=True)
         for schema in (HERE / "spec").glob("*.json"):
             shutil.copy(schema, schema_dir / schema.name)
+        # Inside the package, not wheel data files: they then go wherever the
+        # package goes (a venv, --target), docgen --install finds them next to
+        # the code, and a rebuild replaces them with the code. Run in the build
+        # dir: the pages are those of the code that ships. The commit's date,
+        # not today's, keeps two builds of one commit the same.
+        date = subprocess.run(["git", "-C", str(HERE), "log", "-1", "--format=%cs"],
+                              capture_output=True, text=True).stdout.strip()
+        subprocess.run([sys.executable, "-m", "runtime.docgen", "--out", str((pkg / "share").resolve()),
+                        *(["--date", date] if date else [])],
+                       cwd=pathlib.Path(self.build_lib).resolve(), check=True)
 
 
 setup(cffi_modules=["csrc/build_native.py:ffibuilder", "csrc/build_seccomp.py:ffibuilder"], cmdclass={"build_py": BuildPy})

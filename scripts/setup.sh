@@ -1,15 +1,17 @@
 #!/bin/bash
 # Idempotent set-up on Debian 12 as root: system packages, a virtual environment
 # with Debian's python3 at /opt/pyrunc/venv, the build of this tree (cffi module +
-# C init), and the /usr/local/bin/pyrunc command. Sourced by demo.sh and test.sh.
+# C init), the /usr/local/bin/pyrunc command, and its man pages and bash
+# completion. Sourced by demo.sh and test.sh.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (pyrunc creates namespaces, mounts and cgroups)" >&2; exit 1; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=/opt/pyrunc/venv
 # runc, containerd, podman (with conmon) and docker.io (dockerd 20.10; its docker-init is
 # tini) are references and real clients in the tests; uidmap (newuidmap/newgidmap) maps
-# subordinate ids for rootless containers.
-APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd podman conmon uidmap docker.io tini"
+# subordinate ids for rootless containers; man-db shows pyrunc's man pages (its
+# groff-base checks them in the tests).
+APT_PACKAGES="gcc libc6-dev python3-venv python3-dev libseccomp-dev busybox-static git runc containerd podman conmon uidmap docker.io tini man-db"
 
 missing=""
 for p in $APT_PACKAGES; do
@@ -57,3 +59,10 @@ fi
 # The command file itself: python3 -I -S, no site (runtime/entry.py says why).
 # -I here too: run from this tree, -m would import the tree's runtime/.
 "$VENV/bin/python3" -I -m runtime.entry /usr/local/bin/pyrunc
+# The man pages and the bash completion, built into the package
+# (runtime/docgen.py), linked into /usr/local/share/man/man8 and
+# /usr/share/bash-completion/completions. man finds a page without an index;
+# mandb adds new ones to the indexes whatis and apropos read (all of them:
+# Debian's /usr/local/man is /usr/local/share/man with an index of its own).
+"$VENV/bin/python3" -I -m runtime.docgen --install
+if command -v mandb >/dev/null; then mandb -q 2>/dev/null || true; fi
