@@ -83,6 +83,12 @@ def load(bundle: str, report: Report) -> dict | None:
     return config
 
 
+def _add_unless_reported(report: Report, e: ConfigError) -> None:
+    """A rule's error, unless the schema has one for the same field already."""
+    if not any(f.pointer == e.pointer for f in report.errors()):
+        add_error(report, e)
+
+
 def _schema(config: dict, report: Report) -> bool:
     """Every schema error, each described as create describes its first."""
     try:
@@ -110,7 +116,7 @@ def _semantics(config: dict, bundle: str, report: Report, schema_ok: bool) -> No
         try:
             step()
         except ConfigError as e:
-            add_error(report, e)
+            _add_unless_reported(report, e)
         except PyruncError as e:
             report.error(None, str(e))
         except (KeyError, TypeError, AttributeError, IndexError, ValueError):
