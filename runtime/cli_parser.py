@@ -27,6 +27,8 @@ UPDATE_FLAGS = (
     ("--blkio-weight", "blockIO", "weight", "int", "block IO weight (10-1000)"),
 )
 
+ID_HELP = "the container's id, unique under --root"
+
 # argparse passes every string through gettext, which searches the disk for
 # translation catalogs on each call and never caches a miss: ~340 stat calls,
 # ~5 ms per invocation. pyrunc's messages are English only.
@@ -88,9 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", help="state directory (default /run/pyrunc; "
                                   "$XDG_RUNTIME_DIR/pyrunc when not root)")
     p.add_argument("--log", help="append log lines to this file")
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="the log's line format (default %(default)s)")
     p.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
-    p.add_argument("--systemd-cgroup", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--systemd-cgroup", action="store_true",
+                   help="cgroups through systemd: linux.cgroupsPath is slice:prefix:name")
     p.add_argument("--rootless", default="auto", metavar="true|false|auto",
                    help="leave out cgroups we may not write (default auto: when not root)")
     p.add_argument("-v", "--version", action=_Version)
@@ -109,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--no-new-keyring", action="store_true", help=argparse.SUPPRESS)
         c.add_argument("--preserve-fds", type=int, default=0, metavar="N",
                        help="pass fds 3..3+N-1 to the container")
-        c.add_argument("container_id", metavar="container-id")
+        c.add_argument("container_id", metavar="container-id", help=ID_HELP)
 
     bundle_flags(command("create", "create a container (its process waits for start)"))
     c = command("run", "create, start, wait and delete a container")
@@ -140,24 +144,26 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--cgroup", action="append", default=[], metavar="[CONTROLLER:]PATH",
                    help="join this existing sub-cgroup of the container's (repeatable, "
                         "one per controller list)")
-    c.add_argument("container_id", metavar="container-id")
+    c.add_argument("container_id", metavar="container-id", help=ID_HELP)
     c.add_argument("command_args", nargs=argparse.REMAINDER, metavar="COMMAND",
                    help="the program and its arguments (unless --process)")
-    command("start", "run the process of a created container").add_argument("container_id", metavar="container-id")
-    command("state", "print the state of a container as JSON").add_argument("container_id", metavar="container-id")
+    command("start", "run the process of a created container").add_argument("container_id", metavar="container-id", help=ID_HELP)
+    command("state", "print the state of a container as JSON").add_argument("container_id", metavar="container-id", help=ID_HELP)
     c = command("kill", "send a signal to the container's init (default TERM)")
     c.add_argument("-a", "--all", action="store_true", help="signal every process in the container")
-    c.add_argument("container_id", metavar="container-id")
-    c.add_argument("signal", nargs="?", default="TERM")
+    c.add_argument("container_id", metavar="container-id", help=ID_HELP)
+    c.add_argument("signal", nargs="?", default="TERM",
+                   help="a name (KILL, SIGKILL, RTMIN+3) or number (default %(default)s)")
     c = command("delete", "delete a container and everything it holds")
     c.add_argument("-f", "--force", action="store_true", help="kill it first if it runs")
-    c.add_argument("container_id", metavar="container-id")
+    c.add_argument("container_id", metavar="container-id", help=ID_HELP)
     command("pause", "freeze every process of a running container").add_argument(
-        "container_id", metavar="container-id")
-    command("resume", "thaw a paused container").add_argument("container_id", metavar="container-id")
+        "container_id", metavar="container-id", help=ID_HELP)
+    command("resume", "thaw a paused container").add_argument("container_id", metavar="container-id", help=ID_HELP)
     c = command("ps", "list the container's processes (host pids)")
-    c.add_argument("-f", "--format", choices=("table", "json"), default="table")
-    c.add_argument("container_id", metavar="container-id")
+    c.add_argument("-f", "--format", choices=("table", "json"), default="table",
+                   help="output format (default %(default)s)")
+    c.add_argument("container_id", metavar="container-id", help=ID_HELP)
     c.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS-OPTIONS",
                    help="options for ps(1), default -ef")
     c = command("update", "change the resource limits of a live container")
@@ -165,14 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="LinuxResources JSON (config.json's linux.resources); - reads stdin")
     for flag, _section, _key, _kind, help_text in UPDATE_FLAGS:
         c.add_argument(flag, help=help_text)
-    c.add_argument("container_id", metavar="container-id")
+    c.add_argument("container_id", metavar="container-id", help=ID_HELP)
     c = command("events", "display container events: OOM notifications and resource usage stats")
     c.add_argument("--interval", default="5s", metavar="DURATION",
                    help="stats collection interval, Go syntax: 5s, 100ms, 1m30s (default %(default)s)")
     c.add_argument("--stats", action="store_true", help="display the container's stats then exit")
-    c.add_argument("container_id", metavar="container-id")
+    c.add_argument("container_id", metavar="container-id", help=ID_HELP)
     c = command("list", "list containers")
-    c.add_argument("-f", "--format", choices=("table", "json"), default="table")
+    c.add_argument("-f", "--format", choices=("table", "json"), default="table",
+                   help="output format (default %(default)s)")
     c.add_argument("-q", "--quiet", action="store_true", help="only ids")
     command("features", "print the features this runtime supports (runtime-spec JSON)")
     for name in ("checkpoint", "restore"):  # runc's, refused (commands/checkpoint.py)
@@ -181,10 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=argparse.SUPPRESS)
     c = command("check", "find every problem of a bundle (config, host, rootfs) without running it")
     c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
-    c.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    c.add_argument("-f", "--format", choices=("text", "json"), default="text",
+                   help="output format (default %(default)s)")
     c = command("plan", "show step by step what create would do, without running it")
     c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
-    c.add_argument("-f", "--format", choices=("text", "json"), default="text")
+    c.add_argument("-f", "--format", choices=("text", "json"), default="text",
+                   help="output format (default %(default)s)")
     c.add_argument("--no-pivot", action="store_true", help="plan MS_MOVE+chroot, not pivot_root")
     c.add_argument("container_id", metavar="container-id", nargs="?", default="CONTAINER-ID",
                    help="the id create would get: it names the default cgroup")

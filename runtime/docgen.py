@@ -17,24 +17,8 @@ import time
 
 from . import __version__
 from .cli_parser import build_parser
-from .help import TOP_DESCRIPTION, _positional, _subcommands
+from .help import TOP_DESCRIPTION, help_text, positional, subcommands, visible_options
 
-# Hidden flags (help=argparse.SUPPRESS) that are real runc flags and belong in
-# the documentation anyway; every other hidden flag stays out.
-DOCUMENTED_HIDDEN = {
-    "--systemd-cgroup": "manage the container's cgroups through systemd; "
-                        "linux.cgroupsPath then has the form slice:prefix:name",
-}
-# Positionals the parser gives no help text (it needs none for -h).
-POSITIONAL_HELP = {
-    "container-id": "the container's id, unique under --root",
-    "signal": "a signal name (KILL, SIGKILL, RTMIN+3) or number",
-}
-# Flags the parser gives no help text (-h shows their name alone).
-OPTION_HELP = {
-    "--log-format": "the format of log lines",
-    "--format": "the output format",
-}
 # What man pages add beyond the parser's one line.
 NOTES = {
     "checkpoint": "pyrunc refuses this command: it has no CRIU support. It exists so that "
@@ -50,29 +34,14 @@ FILE_FLAGS = {"--log", "--pid-file", "--process", "--console-socket", "--resourc
 
 def commands(parser):
     """[(name, subparser, one-line help)] in the parser's order."""
-    sub = _subcommands(parser)
+    sub = subcommands(parser)
     helps = {a.dest: a.help or "" for a in sub._choices_actions}
     return [(name, p, helps.get(name, "")) for name, p in sub.choices.items()]
 
 
 def options(parser):
-    """[(action, help)] of the flags a user may type, as -h shows them, plus
-    DOCUMENTED_HIDDEN."""
-    out = []
-    for a in parser._actions:
-        if not a.option_strings:
-            continue
-        text = a.help
-        if text is argparse.SUPPRESS:
-            text = next((DOCUMENTED_HIDDEN[s] for s in a.option_strings if s in DOCUMENTED_HIDDEN), None)
-            if text is None:
-                continue
-        try:  # as argparse's own formatter: "(default %(default)s)"
-            text = (text or "") % dict(vars(a), prog=parser.prog)
-        except (KeyError, TypeError, ValueError):
-            pass
-        out.append((a, text or OPTION_HELP.get(a.option_strings[-1], "")))
-    return out
+    """[(action, help)] of the flags a user may type, as -h shows them."""
+    return [(a, help_text(a)) for a in visible_options(parser)]
 
 
 def positionals(parser):
@@ -166,7 +135,7 @@ def _synopsis(command=None, parser=None):
     out += [f".B {code(command)}", "[\\fIoptions\\fR]"]
     for a in positionals(parser):
         # help.py's form, <name> set in italics: [<COMMAND>...]
-        out.append(re.sub(r"<([^>]+)>", r"\\fI\1\\fR", code(_positional(a))))
+        out.append(re.sub(r"<([^>]+)>", r"\\fI\1\\fR", code(positional(a))))
     return out
 
 
@@ -199,7 +168,7 @@ def man_command(name, parser, date):
         out += [".SH ARGUMENTS"]
         for a in args:
             meta = a.metavar or a.dest
-            text = a.help or POSITIONAL_HELP.get(meta, "")
+            text = help_text(a)
             if isinstance(a.default, str) and a.nargs == "?" and "default" not in text:
                 text += f" (default {a.default})"
             out += [".TP", f"\\fI{code(meta)}\\fR", *lines(esc(text.strip()) or "\\&")]

@@ -16,7 +16,7 @@ To run a container from the bundle in the current directory:
 
 
 def render(parser: argparse.ArgumentParser, version: str = "") -> str:
-    sub = _subcommands(parser)
+    sub = subcommands(parser)
     name, _, command = parser.prog.partition(" ")
     lines = ["NAME:", f"   {parser.prog} - {parser.description or ''}".rstrip(), ""]
     if sub is not None:  # the top level
@@ -30,27 +30,36 @@ def render(parser: argparse.ArgumentParser, version: str = "") -> str:
         lines += [f"   {n.ljust(width)}  {helps.get(n, '')}" for n in sub.choices]
         lines += ["", "GLOBAL OPTIONS:"]
     else:
-        args = " ".join(_positional(a) for a in parser._actions
+        args = " ".join(positional(a) for a in parser._actions
                         if not a.option_strings and a.help is not argparse.SUPPRESS)
         lines += ["USAGE:", f"   {parser.prog} [command options] {args}".rstrip()]
         if parser.epilog:
             lines += ["", parser.epilog]
         lines += ["", "OPTIONS:"]
-    options = [(_flags(a), a.help or "") for a in parser._actions
-               if a.option_strings and a.help is not argparse.SUPPRESS]
+    options = [(_flags(a), help_text(a)) for a in visible_options(parser)]
     width = max((len(f) for f, _h in options), default=0)
     lines += [f"   {f.ljust(width)}  {h}".rstrip() for f, h in options]
     return "\n".join(lines) + "\n"
 
 
-def _subcommands(parser):
+def visible_options(parser) -> list:
+    return [a for a in parser._actions if a.option_strings and a.help is not argparse.SUPPRESS]
+
+
+def help_text(action) -> str:
+    """The action's help with %(default)s filled in, as argparse's formatter does."""
+    text = action.help or ""
+    return text % {"default": action.default} if "%(" in text else text
+
+
+def subcommands(parser):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action
     return None
 
 
-def _positional(action) -> str:
+def positional(action) -> str:
     name = f"<{action.metavar or action.dest}>"
     return f"[{name}...]" if action.nargs in (argparse.REMAINDER, "*") else (
         f"[{name}]" if action.nargs == "?" else name)

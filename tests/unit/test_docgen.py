@@ -101,9 +101,11 @@ def test_choices_metavars_and_defaults_in_pages():
     assert "\\fB\\-\\-log\\-format\\fR \\fItext\\fR|\\fIjson\\fR" in PAGES["pyrunc.8"]
     assert "\\fB\\-\\-rootless\\fR \\fItrue\\fR|\\fIfalse\\fR|\\fIauto\\fR" in PAGES["pyrunc.8"]
     assert "\\fB\\-p\\fR, \\fB\\-\\-process\\fR \\fIFILE\\fR" in PAGES["pyrunc-exec.8"]
-    assert "(default \\fBtable\\fR)" in PAGES["pyrunc-list.8"]
-    # argparse's %(default)s, expanded as argparse itself would.
+    # argparse's %(default)s, expanded as argparse itself would (and -h does).
+    assert "output format (default table)" in PAGES["pyrunc-list.8"]
     assert "(default 5s)" in PAGES["pyrunc-events.8"]
+    # A default the help does not name is added.
+    assert "to the process (default \\fB0\\fR)" in PAGES["pyrunc-exec.8"]
 
 
 def test_roff_escapes():
