@@ -6,6 +6,7 @@ import stat
 from .. import cgroups, procfs
 from ..caps import NUMBERS as CAP_NUMBERS, own_set
 from ..config import Config
+from ..launch import compile_seccomp
 from ..errors import ConfigError, PyruncError
 from ..plan_process import RLIM_INFINITY, RLIMITS
 from .config_checks import add_error
@@ -31,7 +32,7 @@ def check(config: dict, container_id: str, systemd: bool, report: Report) -> Non
         except PyruncError as e:
             report.error(None, str(e))
     _rlimits(view.process, report)
-    _unknown_syscalls(view.linux.get("seccomp"), report)
+    _seccomp(view.linux.get("seccomp"), report)
     _idmap_filesystems(view, report)
 
 
@@ -85,11 +86,17 @@ def _rlimits(process: dict, report: Report) -> None:
                          "raise it", f"use {current} or less")
 
 
-def _unknown_syscalls(profile: dict | None, report: Report) -> None:
-    """Names this libseccomp does not know are skipped at create (as runc
-    skips them): a warning, since a typo then filters nothing."""
+def _seccomp(profile: dict | None, report: Report) -> None:
+    """The profile compiled as create compiles it (architectures, actions and
+    flags this libseccomp and kernel lack are errors). Syscall names it does
+    not know are skipped at create, as runc skips them: a warning, since a
+    typo then filters nothing."""
     if not profile:
         return
+    try:
+        compile_seccomp(profile, None)  # None: no cache written
+    except ConfigError as e:
+        add_error(report, e)
     from ..seccomp_compile import unknown_syscalls  # libseccomp, only for a profile
     for pointer, name in unknown_syscalls(profile):
         report.warning(pointer, f"unknown syscall {name!r}: this libseccomp does not know it, "

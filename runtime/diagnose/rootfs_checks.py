@@ -53,6 +53,27 @@ class ContainerFiles:
                     return None
         return open_in_root(self.rootfs, path, flags)
 
+    def before(self, count: int) -> "ContainerFiles":
+        """The container's files as they are when its mount `count` is made."""
+        view = object.__new__(ContainerFiles)
+        view.rootfs, view.mounts = self.rootfs, self.mounts[:count]
+        return view
+
+    def lmode(self, path: str) -> int | None:
+        """The mode of path itself (a symlink is not followed)."""
+        parent, name = os.path.split(os.path.normpath("/" + path))
+        if not name:
+            return stat.S_IFDIR
+        fd = self.open(parent, os.O_PATH | os.O_DIRECTORY)
+        if fd is None:
+            return None
+        try:
+            return os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
     def mode(self, path: str) -> int | None:
         fd = self.open(path, os.O_PATH)
         if fd is None:
@@ -67,12 +88,50 @@ def check(config: dict, bundle: str, rootfs: str, report: Report) -> None:
     process = config["process"]
     files = ContainerFiles(config, bundle, rootfs)
     _mount_sources(config, bundle, report)
+    _mount_destinations(files, config, report)
     for step in (_cwd, _program):
         try:
             step(files, process, report)
         except Unknown:
             pass  # under a tmpfs or the like: known only at run time
     _users(rootfs, process.get("user", {}), report)
+
+
+# Filesystems the init mounts only on a real directory (RESOLVE_NO_SYMLINKS).
+NO_SYMLINK_TYPES = ("proc", "sysfs")
+
+
+def _mount_destinations(files: ContainerFiles, config: dict, report: Report) -> None:
+    """A symlink on the way to a destination is followed inside the rootfs
+    (a warning: the mount lands elsewhere than written); proc and sysfs
+    refuse one (an error, as create's)."""
+    for i, m in enumerate(Config(config).mounts):
+        dest = os.path.normpath("/" + m["destination"])
+        try:
+            link = _first_symlink(files.before(i), dest)
+        except Unknown:
+            link = None
+        if link is None:
+            continue
+        if m.get("type") in NO_SYMLINK_TYPES:
+            report.error(f"/mounts/{i}/destination", f"{link} is a symlink in the rootfs: "
+                         f"{m['type']} must be mounted on a real directory",
+                         f"replace {link} by a directory in the image", path=link)
+        else:
+            report.warning(f"/mounts/{i}/destination", f"{link} is a symlink in the rootfs: "
+                           f"the mount is made where it points, inside the rootfs", path=link)
+
+
+def _first_symlink(files: ContainerFiles, path: str) -> str | None:
+    parts = [p for p in path.split("/") if p]
+    for n in range(1, len(parts) + 1):
+        prefix = "/" + "/".join(parts[:n])
+        mode = files.lmode(prefix)
+        if mode is None:
+            return None  # missing: create makes the rest as directories
+        if stat.S_ISLNK(mode):
+            return prefix
+    return None
 
 
 def _cwd(files: ContainerFiles, process: dict, report: Report) -> None:

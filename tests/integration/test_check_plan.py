@@ -293,6 +293,19 @@ def test_cwd_and_mount_sources(runtime, bundle):
           "no such file or directory")
 
 
+def test_mount_destinations_through_symlinks(runtime, bundle):
+    rootfs = bundle.private_rootfs()
+    (rootfs / "etclink").symlink_to("/etc")
+    (rootfs / "proclink").symlink_to("tmp")
+    bundle.config["mounts"] += [{"destination": "/etclink/x", "type": "tmpfs", "source": "tmpfs"},
+                                {"destination": "/proclink", "type": "proc", "source": "proc"}]
+    findings, status = check(runtime, bundle.write())
+    assert status == 1
+    n = len(bundle.config["mounts"])
+    found(findings, "warning", f"/mounts/{n - 2}/destination", "/etclink is a symlink")
+    found(findings, "error", f"/mounts/{n - 1}/destination", "proc must be mounted on a real")
+
+
 # -- risky settings: warnings only --
 
 def test_risky_settings_are_warnings(runtime, bundle):
