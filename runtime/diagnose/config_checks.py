@@ -39,6 +39,14 @@ HINTS = (
                                              "spec --rootless` writes an example)"),
     (r"invalid JSON", "fix the syntax (python3 -m json.tool config.json shows where)"),
     (r"no such file", "fix the path, or create the file"),
+    (r"unknown rlimit", "use a name from getrlimit(2), such as RLIMIT_NOFILE"),
+    (r"cannot be granted", "drop it from the sets, or run pyrunc with it in its bounding set"),
+    (r"is relative \(deprecated\)", "start it with /"),
+    (r"AppArmor is not enabled", "remove apparmorProfile, or enable AppArmor on the host"),
+    (r"SELinux is not enabled", "remove selinuxLabel, or enable SELinux on the host"),
+    (r"not supported by this libseccomp", "remove the architecture"),
+    (r"not supported by this kernel", "remove the flag"),
+    (r"cannot be the default action", "use SCMP_ACT_NOTIFY in rules only"),
 )
 
 
@@ -131,8 +139,8 @@ def collect_warnings(report: Report):
     def sink(msg: str) -> None:
         pointer, sep, rest = msg.partition(": ")
         if sep and pointer.startswith("/") and " " not in pointer:
-            report.warning(pointer, rest)
+            report.warning(pointer, rest, hint_for(rest))
         else:
-            report.warning(None, msg)
+            report.warning(None, msg, hint_for(msg))
     log.collect_warnings(sink)
     return lambda: log.collect_warnings(None)
