@@ -9,7 +9,8 @@ from ..diagnose import describe, dry_plan
 def run(args) -> int:
     bundle = os.path.abspath(args.bundle)
     config = spec.load(bundle)
-    dry = dry_plan.build(config, bundle, args.container_id, args.no_pivot)
+    dry = dry_plan.build(config, bundle, args.container_id, args.no_pivot,
+                         args.systemd_cgroup)
     plan = describe.describe(config, dry, bundle, args.container_id)
     print(jsonlite.dumps(plan) if args.format == "json" else describe.as_text(plan))
     return 0

@@ -5,6 +5,7 @@ cgroups and the files it writes there, the seccomp filter, the hooks."""
 
 from .. import _consts as lib
 from .. import caps
+from ..cgroups.manager import UNIT_KEY
 from ..config import Config
 from ..plan import NAMESPACE_FLAGS
 from ..plan_process import RLIMITS, RLIM_INFINITY
@@ -168,7 +169,7 @@ def _cgroups(view: Config, dry: DryPlan) -> dict:
     would write (in the order create writes them)."""
     from ..cgroups.preview import planned_writes  # only for a plan
     writes = planned_writes(dry.cgroups, view.resources)
-    return {"dirs": dict(dry.cgroups.dirs),
+    return {"dirs": dict(dry.cgroups.dirs), "systemdUnit": dry.cgroups.saved().get(UNIT_KEY),
             "writes": [{"file": w.path, "value": w.value, "pointer": w.pointer} for w in writes]}
 
 
@@ -208,7 +209,8 @@ def as_text(plan: dict) -> str:
     lines = [f"plan for {plan['bundle']} as `pyrunc create {plan['containerId']}` would run "
              "it on this host (nothing was run)", ""]
     cg = plan["cgroups"]
-    lines.append("cgroups:")
+    lines.append(f"cgroups (systemd unit {cg['systemdUnit']}):" if cg["systemdUnit"]
+                 else "cgroups:")
     lines += [f"  {name}: {path}" for name, path in cg["dirs"].items()] or ["  none"]
     for w in cg["writes"]:
         lines.append(f"  write {w['value']!r} to {w['file']}   ({w['pointer']})")

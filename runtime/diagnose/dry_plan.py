@@ -7,7 +7,7 @@ import os
 
 from .. import plan
 from ..caps import last_cap
-from ..cgroups import for_container
+from ..cgroups import check_systemd_driver, for_container
 from ..config import Config
 from ..launch import cgroup_mounts_for, compile_seccomp, id_mapped_mounts, mount_label
 from ..plan_mounts import rootfs_path
@@ -28,14 +28,20 @@ class DryPlan:
         self.rootfs, self.placement, self.trees = rootfs, placement, trees
 
 
-def build(config: dict, bundle: str, container_id: str, no_pivot: bool = False) -> DryPlan:
+def build(config: dict, bundle: str, container_id: str, no_pivot: bool = False,
+          systemd: bool = False) -> DryPlan:
     """config: loaded and checked (spec.load or diagnose.config_checks); it
-    is changed as create changes it (HOME, ungrantable capabilities)."""
+    is changed as create changes it (HOME, ungrantable capabilities).
+    systemd: --systemd-cgroup, the unit's cgroups (systemd is asked where
+    they are, and nothing is started)."""
     view = Config(config)
     rootfs = rootfs_path(config, bundle)
     prepare_process(view.process, rootfs, "/process", 0, [])
     seccomp = compile_seccomp(view.linux.get("seccomp"), None)  # None: no cache to write
-    cgroups = for_container(view.linux.get("cgroupsPath"), container_id)
+    if systemd:
+        check_systemd_driver(os.geteuid() != 0)
+    cgroups = for_container(view.linux.get("cgroupsPath"), container_id, systemd,
+                            view.annotations)
     placement = cgroups.placement()
     trees = _id_mapped_pointers(view, bundle)
     ctx = plan.PlanContext(

@@ -43,7 +43,7 @@ def _the_rest(config: dict, bundle: str, systemd: bool, report: Report) -> None:
         report.skipped.append("the launch plan (fix the errors above first)")
         return
     try:
-        plan = dry_plan.build(config, bundle, CHECK_ID)
+        plan = dry_plan.build(config, bundle, CHECK_ID, systemd=systemd)
     except ConfigError as e:
         config_checks.add_error(report, e)
         return

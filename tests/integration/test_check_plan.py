@@ -18,9 +18,9 @@ pytestmark = [needs_root(),
               pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's own commands")]
 
 
-def check(runtime, bundle_dir, *extra):
+def check(runtime, bundle_dir):
     """The findings of `check --format json`, and the exit status."""
-    proc = runtime("check", "--bundle", str(bundle_dir), "--format", "json", *extra, check=False)
+    proc = runtime("check", "--bundle", str(bundle_dir), "--format", "json", check=False)
     assert "Traceback" not in proc.stderr, proc.stderr
     findings = json.loads(proc.stdout)
     for f in findings:
@@ -395,6 +395,19 @@ def test_plan_words_and_json(runtime, bundle):
     assert plan["steps"][-1]["op"] == "EXEC"
     assert any(s["op"] == "HOOKS" for s in plan["steps"])
     assert plan["hooks"][0]["kind"] == "prestart"
+
+
+@pytest.mark.skipif(os.path.isdir("/run/systemd/system"),
+                    reason="systemd runs here: test_systemd.py checks plan with the driver")
+def test_systemd_driver_where_systemd_does_not_run(runtime, bundle):
+    path = bundle.write()
+    proc = runtime("--systemd-cgroup", "plan", "--bundle", path, check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "--systemd-cgroup: systemd is not running on this host" in proc.stderr
+    proc = runtime("--systemd-cgroup", "check", "--bundle", path, "--format", "json",
+                   check=False)
+    assert proc.returncode == 1
+    assert any("systemd is not running" in f["message"] for f in json.loads(proc.stdout))
 
 
 def test_plan_refuses_a_bad_config_in_one_line(runtime, bundle):

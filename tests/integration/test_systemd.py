@@ -248,3 +248,20 @@ def test_same_properties_as_runc(runtime, bundle, tmp_path):
             subprocess.run([binary, "--root", root, "--systemd-cgroup", "delete", "--force", cid],
                            capture_output=True, timeout=120)
     assert got["pyrunc"] == got["runc"]
+
+
+def test_check_and_plan_with_the_systemd_driver(runtime, bundle, sd):
+    """plan names the unit and its cgroup; check finds no error; neither
+    starts the unit."""
+    unit, cgroup = sd
+    bundle.config["linux"]["resources"]["pids"] = {"limit": 40}
+    path = bundle.write()
+    proc = runtime("--systemd-cgroup", "check", "--bundle", path, "--format", "json", check=False)
+    assert proc.returncode == 0 and not [f for f in json.loads(proc.stdout)
+                                         if f["severity"] == "error"], proc.stdout
+    plan = json.loads(runtime("--systemd-cgroup", "plan", "--bundle", path, "--format", "json",
+                              bundle.id).stdout)
+    assert plan["cgroups"]["systemdUnit"] == unit
+    assert any(w["file"].endswith("pids.max") and f"/{SLICE}/{unit}/" in w["file"]
+               for w in plan["cgroups"]["writes"])
+    assert show(unit, "LoadState")["LoadState"] == "not-found" and not cgroup.exists()
