@@ -104,6 +104,9 @@ class V2Manager(Manager):
     kind = "v2"
     every_controller = True  # enable all the host has in the ancestors (see apply_v2)
 
+    def split(self, resources: dict) -> tuple[dict, dict]:
+        return {}, dict(resources)
+
     def freezer(self) -> Freezer:
         return Freezer.v2(self._v2_dir())
 

@@ -106,6 +106,14 @@ class Manager:
     def _controls_devices(self) -> bool:
         return False
 
+    def split(self, resources: dict) -> tuple[dict, dict]:
+        """(what the v1 controllers take, what cgroup2 takes)."""
+        return dict(resources), {}
+
+    def controller_dir(self, controller: str) -> str | None:
+        """The container's dir of the v1 hierarchy holding controller."""
+        return None
+
     def _memory_usage_file(self) -> str:
         return ""
 

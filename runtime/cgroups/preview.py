@@ -31,11 +31,7 @@ def planned_writes(manager: Manager, resources: dict) -> list[Write]:
     if not resources:
         return []
     from . import v1_resources, v2_resources  # as Manager.apply: only with limits
-    v1_part, v2_part = resources, {}
-    if manager.kind == "v2":
-        v1_part, v2_part = {}, resources
-    elif manager.kind == "hybrid":
-        v1_part, v2_part = manager.split(resources)
+    v1_part, v2_part = manager.split(resources)  # each kind (and its systemd form) knows
     out = []
     for controller, name, value, pointer in (v1_resources.writes(v1_part) if v1_part else []):
         directory = manager.controller_dir(controller) or f"<no {controller} hierarchy>"

@@ -13,6 +13,7 @@ import stat
 from ..config import Config
 from ..errors import ConfigError
 from ..mountopts import parse as parse_options
+from ..plan_ops import clean
 from ..plan_process import path_env
 from ..rootfs_files import open_in_root, read_in_root
 from . import elf
@@ -37,12 +38,12 @@ class ContainerFiles:
         self.rootfs = rootfs
         self.mounts = []  # (destination, host source or None), in mount order
         for m in Config(config).mounts:
-            dest = os.path.normpath("/" + m["destination"])
+            dest = clean(m["destination"])
             source = os.path.join(bundle, m.get("source", "")) if _is_bind(m) else None
             self.mounts.append((dest, source))
 
     def open(self, path: str, flags: int = os.O_RDONLY) -> int | None:
-        path = os.path.normpath("/" + path)
+        path = clean(path)
         for dest, source in reversed(self.mounts):  # the last mount over path wins
             if path == dest or path.startswith(dest.rstrip("/") + "/"):
                 if source is None:
@@ -61,7 +62,7 @@ class ContainerFiles:
 
     def lmode(self, path: str) -> int | None:
         """The mode of path itself (a symlink is not followed)."""
-        parent, name = os.path.split(os.path.normpath("/" + path))
+        parent, name = os.path.split(clean(path))
         if not name:
             return stat.S_IFDIR
         fd = self.open(parent, os.O_PATH | os.O_DIRECTORY)
@@ -106,7 +107,7 @@ def _mount_destinations(files: ContainerFiles, config: dict, report: Report) -> 
     (a warning: the mount lands elsewhere than written); proc and sysfs
     refuse one (an error, as create's)."""
     for i, m in enumerate(Config(config).mounts):
-        dest = os.path.normpath("/" + m["destination"])
+        dest = clean(m["destination"])
         try:
             link = _first_symlink(files.before(i), dest)
         except Unknown:
@@ -257,9 +258,14 @@ def _libraries(files: ContainerFiles, path: str, binary: elf.Elf, report: Report
 
 
 def _find_library(files: ContainerFiles, name: str, dirs: list[str], want: elf.Elf):
+    """(path, Elf) of the library, None if missing; a directory under a mount
+    known only at run time may hold it: (path, an Elf that needs nothing)."""
     candidates = [name] if "/" in name else [os.path.join(d, name) for d in dirs]
     for candidate in candidates:
-        fd = files.open(candidate)
+        try:
+            fd = files.open(candidate)
+        except Unknown:
+            return candidate, elf.Elf(want.bits, want.machine)
         if fd is None:
             continue
         try:
@@ -311,7 +317,10 @@ def _glob_match(name: str, pattern: str) -> bool:
 
 
 def _read(files: ContainerFiles, path: str) -> str | None:
-    fd = files.open(path)
+    try:
+        fd = files.open(path)
+    except Unknown:
+        return None
     if fd is None:
         return None
     try:
@@ -321,7 +330,10 @@ def _read(files: ContainerFiles, path: str) -> str | None:
 
 
 def _list(files: ContainerFiles, path: str) -> list[str]:
-    fd = files.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fd = files.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except Unknown:
+        return []
     if fd is None:
         return []
     try:
