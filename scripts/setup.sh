@@ -45,11 +45,13 @@ fi
 if [ ! -x "$VENV/bin/python3" ]; then
   /usr/bin/python3 -m venv "$VENV"
 fi
+# grpcio, grpcio-tools, protobuf and websocket-client are the CRI client of the
+# Kubernetes lane (tests/integration/test_cri.py).
 # (This machine's pip.conf names index directories that may not exist: hide
 # pip's warnings about them, keep its errors.)
 "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade \
   "pip>=23" "setuptools>=61" wheel "cffi>=1.15" "jsonschema>=4.17" "pytest>=7" "pyroute2>=0.7" \
-  "jeepney>=0.8" \
+  "jeepney>=0.8" "grpcio>=1.50" "grpcio-tools>=1.50" "protobuf>=4.21" "websocket-client>=1.0" \
   2> >(grep -v "^WARNING: Location" >&2)
 # Build and install this tree (not editable: the installed runtime must not
 # depend on where the clone lives).
