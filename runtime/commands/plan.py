@@ -4,6 +4,7 @@ import os
 
 from .. import jsonlite, spec
 from ..diagnose import describe, dry_plan
+from ..rootless import cgroups_optional
 
 
 def run(args) -> int:
@@ -11,6 +12,7 @@ def run(args) -> int:
     config = spec.load(bundle)
     dry = dry_plan.build(config, bundle, args.container_id, args.no_pivot,
                          args.systemd_cgroup)
-    plan = describe.describe(config, dry, bundle, args.container_id)
+    plan = describe.describe(config, dry, bundle, args.container_id,
+                             cgroups_optional(args.rootless))
     print(jsonlite.dumps(plan) if args.format == "json" else describe.as_text(plan))
     return 0

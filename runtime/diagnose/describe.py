@@ -152,11 +152,14 @@ def _arg_json(value):
     return value
 
 
-def describe(config: dict, dry: DryPlan, bundle: str, container_id: str) -> dict:
+def describe(config: dict, dry: DryPlan, bundle: str, container_id: str,
+             rootless: bool = False) -> dict:
+    """rootless: create leaves out the cgroups it may not write (rootless.py),
+    which only trying tells; the plan says so."""
     view = Config(config)
     return {
         "bundle": bundle, "containerId": container_id, "rootfs": dry.rootfs,
-        "cgroups": _cgroups(view, dry),
+        "cgroups": dict(_cgroups(view, dry), leftOutIfNotWritable=rootless),
         "seccomp": _seccomp(view.linux.get("seccomp"), dry.seccomp),
         "steps": [{"step": i, "op": op.name, "args": [_arg_json(a) for a in op.args],
                    "text": step_text(op)} for i, op in enumerate(dry.ops, start=1)],
@@ -212,6 +215,8 @@ def as_text(plan: dict) -> str:
     lines.append(f"cgroups (systemd unit {cg['systemdUnit']}):" if cg["systemdUnit"]
                  else "cgroups:")
     lines += [f"  {name}: {path}" for name, path in cg["dirs"].items()] or ["  none"]
+    if cg["leftOutIfNotWritable"]:
+        lines.append("  (rootless: create leaves out each of these it may not write)")
     for w in cg["writes"]:
         lines.append(f"  write {w['value']!r} to {w['file']}   ({w['pointer']})")
     sc = plan["seccomp"]

@@ -420,6 +420,14 @@ def test_systemd_driver_where_systemd_does_not_run(runtime, bundle):
     assert any("systemd is not running" in f["message"] for f in json.loads(proc.stdout))
 
 
+def test_plan_says_rootless_cgroups_may_be_left_out(runtime, bundle):
+    path = bundle.write()
+    assert "rootless: create leaves out" in runtime("--rootless", "true", "plan", "--bundle",
+                                                    path).stdout
+    assert "rootless: create" not in runtime("--rootless", "false", "plan", "--bundle",
+                                             path).stdout
+
+
 def test_plan_refuses_a_bad_config_in_one_line(runtime, bundle):
     bundle.config["process"]["cwd"] = 5
     proc = runtime("plan", "--bundle", bundle.write(), check=False)
