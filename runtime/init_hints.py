@@ -7,7 +7,8 @@ import errno
 from .plan_ops import Op
 
 _E = errno
-# (op, errno, fstype or None) -> hint; the first match wins.
+# (op, errno, subject or None) -> hint, the subject being a MOUNT's fstype or a
+# WRITE_FILE's path; the first match wins.
 HINTS = (
     ("MOUNT", _E.EPERM, "proc", "proc needs a new pid namespace, or CAP_SYS_ADMIN over the "
                                 "current one; in a user namespace, also no hidden /proc paths"),
@@ -42,6 +43,9 @@ HINTS = (
     ("SETGROUPS", _E.EPERM, None, "the user namespace denies setgroups (a single-id gid map)"),
     ("SETGROUPS", _E.EINVAL, None, "an additional gid is not mapped in the user namespace"),
     ("RLIMIT", _E.EPERM, None, "raising a hard limit needs CAP_SYS_RESOURCE over the host"),
+    ("WRITE_FILE", _E.EACCES, "/proc/self/oom_score_adj",
+     "lowering oom_score_adj below pyrunc's own needs CAP_SYS_RESOURCE, which this host's "
+     "bounding set lacks (containerd: restrict_oom_score_adj = true)"),
     ("WRITE_FILE", _E.EACCES, None, "the file is read-only here (a sysctl of a namespace the "
                                     "container does not own?)"),
     ("WRITE_FILE", _E.EROFS, None, "/proc/sys is read-only at this point"),
@@ -59,8 +63,9 @@ HINTS = (
 def hint(op: Op | None, err: int) -> str:
     if op is None or not err:
         return ""
-    fstype = op.args[5] if op.name == "MOUNT" else None
+    subject = {"MOUNT": 5, "WRITE_FILE": 0}.get(op.name)
+    subject = op.args[subject] if subject is not None else None
     for name, number, kind, text in HINTS:
-        if name == op.name and number == err and kind in (None, fstype):
+        if name == op.name and number == err and kind in (None, subject):
             return text
     return ""

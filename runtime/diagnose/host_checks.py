@@ -32,6 +32,7 @@ def check(config: dict, container_id: str, systemd: bool, report: Report) -> Non
         except PyruncError as e:
             report.error(None, str(e))
     _rlimits(view.process, report)
+    _oom_score_adj(view.process, report)
     _seccomp(view.linux.get("seccomp"), report)
     _idmap_filesystems(view, report)
 
@@ -68,7 +69,7 @@ def _rlimits(process: dict, report: Report) -> None:
     """Raising a hard limit needs CAP_SYS_RESOURCE over the host; NOFILE's
     cannot pass fs.nr_open even then."""
     import resource  # check only
-    can_raise = (own_set("CapEff") or 0) >> CAP_NUMBERS["CAP_SYS_RESOURCE"] & 1
+    can_raise = _can_override_limits()
     nr_open = _read_int("/proc/sys/fs/nr_open")
     for i, r in enumerate(process.get("rlimits", [])):
         number = RLIMITS.get(r.get("type"))
@@ -84,6 +85,22 @@ def _rlimits(process: dict, report: Report) -> None:
             report.error(f"/process/rlimits/{i}/hard", f"{r['type']} {hard} is above the hard "
                          f"limit pyrunc runs with ({current}) and it lacks CAP_SYS_RESOURCE to "
                          "raise it", f"use {current} or less")
+
+
+def _oom_score_adj(process: dict, report: Report) -> None:
+    """Below our own value, the kernel wants CAP_SYS_RESOURCE (Kubernetes
+    pod sandboxes ask for -998)."""
+    wanted = process.get("oomScoreAdj")
+    own = _read_int("/proc/self/oom_score_adj")
+    if wanted is None or own is None or wanted >= own or _can_override_limits():
+        return
+    report.error("/process/oomScoreAdj", f"{wanted} is below pyrunc's own ({own}), which "
+                 "needs CAP_SYS_RESOURCE, and this host's bounding set lacks it",
+                 f"use {own} or more (containerd's CRI: restrict_oom_score_adj = true)")
+
+
+def _can_override_limits() -> bool:
+    return bool((own_set("CapEff") or 0) >> CAP_NUMBERS["CAP_SYS_RESOURCE"] & 1)
 
 
 def _seccomp(profile: dict | None, report: Report) -> None:

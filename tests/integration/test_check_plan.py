@@ -170,6 +170,24 @@ def test_rlimit_above_what_the_kernel_allows(runtime, bundle):
     assert found(findings, "error", "/process/rlimits/0/hard", "fs.nr_open")["hint"]
 
 
+@pytest.mark.skipif(not _bounding_lacks(24), reason="this host's bounding set holds "
+                    "CAP_SYS_RESOURCE: any oom_score_adj can be set")
+def test_oom_score_adj_below_ours_without_cap_sys_resource(runtime, bundle, inventory):
+    """As a Kubernetes pod sandbox asks (-998): check says why, and create's
+    error carries the same hint."""
+    path = broken(bundle, lambda c: c["process"].update(oomScoreAdj=-998))
+    findings, status = check(runtime, path)
+    assert status == 1
+    assert "restrict_oom_score_adj" in found(findings, "error", "/process/oomScoreAdj",
+                                             "needs CAP_SYS_RESOURCE")["hint"]
+    before = inventory()
+    proc = runtime("create", "--bundle", path, bundle.id, check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert ("write /proc/self/oom_score_adj: permission denied — lowering oom_score_adj"
+            in proc.stderr), proc.stderr
+    assert inventory() == before
+
+
 def test_device_the_host_lacks_in_a_user_namespace(runtime, bundle, reachable):
     def change(c):
         c["linux"]["namespaces"].append({"type": "user"})

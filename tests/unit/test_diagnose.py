@@ -88,6 +88,10 @@ def test_init_hints():
     assert hint(tmpfs, errno.ENODEV).startswith("this kernel does not know")
     assert hint(Op("HOSTNAME", ("h",)), errno.EPERM).startswith("the hostname needs")
     assert hint(tmpfs, errno.EXDEV) == "" and hint(None, errno.EPERM) == ""
+    oom = Op("WRITE_FILE", ("/proc/self/oom_score_adj", "-998"))
+    assert "restrict_oom_score_adj" in hint(oom, errno.EACCES)
+    sysctl = Op("WRITE_FILE", ("/proc/sys/net/ipv4/ip_forward", "1"))
+    assert hint(sysctl, errno.EACCES).startswith("the file is read-only here")
 
 
 def test_config_hints_fill_in_the_field():
