@@ -6,8 +6,8 @@ import stat
 from .. import cgroups, procfs
 from ..caps import NUMBERS as CAP_NUMBERS, own_set
 from ..config import Config
-from ..launch import compile_seccomp
 from ..errors import ConfigError, PyruncError
+from ..launch import compile_seccomp
 from ..plan_process import RLIM_INFINITY, RLIMITS
 from .config_checks import add_error
 from .findings import Report
