@@ -3,6 +3,7 @@ call them: a config that differs on every call, and many small commands.
 
     scripts/bench.sh [--rounds N] [--list-containers N] [--only SCENARIO,...]
                      [--json FILE] [--pyrunc PATH] [--runc PATH] [--crun PATH]
+                     [--pod-rounds N] [--pod-dir DIR] [--pod-trace]
 
 Every scenario runs its rounds with the runtimes' order rotated each round,
 so that the machine's noise hits all alike. Each runtime has its own --root;
@@ -11,6 +12,16 @@ mount namespace with a tmpfs over /sys/fs/cgroup/unified: crun 1.8.1 refuses
 this host's hybrid cgroups), timed there by the same code. The floor is
 `python3 -I -S -c pass` with pyrunc's interpreter, timed the same way.
 
+The pods scenario drives containerd's CRI plugin instead (one private
+containerd from tests/integration/cri_env.py, handlers runc and pyrunc; crun
+has none): RunPodSandbox, CreateContainer, StartContainer, StopPodSandbox,
+RemovePodSandbox, timed as one pod cycle and call by call. containerd's root
+and state go on a tmpfs (--pod-dir): the runtimes' state is on one in
+production too (/run), and the disk's fsyncs would make CreateContainer, in
+which no runtime takes part, swing between 35 and 290 ms. --pod-trace also
+points each handler's BinaryName at a wrapper that logs how long every
+runtime command the shim sends takes.
+
 Prints one table: each runtime's median and spread (25th-75th percentile),
 the ratio of pyrunc's median to runc's and to crun's.
 """
@@ -18,13 +29,16 @@ import argparse
 import json
 import os
 import pathlib
+import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import types
 import uuid
 
 import timed
@@ -32,6 +46,8 @@ import timed
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 from make_bundle import build_rootfs  # noqa: E402
+
+INTEGRATION = REPO / "tests" / "integration"  # cri_env.py: the pods scenario
 
 CGROUP_PARENT = "pyrunc-bench"
 SECCOMP = REPO / "tests" / "fixtures" / "seccomp" / "docker-default.json"
@@ -283,6 +299,133 @@ def floor(python: str, rounds: int) -> list[float]:
     return [timed.call([python, "-I", "-S", "-c", "pass"])[1] for _ in range(rounds)]
 
 
+# -- pods: containerd's CRI plugin, one runtime handler per runtime --
+
+POD_CALLS = ("RunPodSandbox", "CreateContainer", "StartContainer", "StopPodSandbox",
+             "RemovePodSandbox")
+# a handler's BinaryName with --pod-trace: logs "start end status argv" per call
+TRACE_WRAPPER = """#!/bin/bash
+start=$EPOCHREALTIME
+{binary} "$@"
+status=$?
+echo "$start $EPOCHREALTIME $status $*" >>{log}
+exit $status
+"""
+RUNTIME_COMMANDS = {"create", "start", "state", "kill", "delete", "exec", "ps", "pause",
+                    "resume", "update", "events", "features", "checkpoint", "restore"}
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def pods(args, work: pathlib.Path) -> tuple[list, list[str]]:
+    """Pod cycles through containerd's CRI plugin: each round, for each
+    handler in rotated order, RunPodSandbox (pod network, cgroup_parent below
+    cri_env's unique parent), CreateContainer (busybox sleep 1000),
+    StartContainer, StopPodSandbox, RemovePodSandbox. Returns (rows,
+    cleanup problems); rows are empty when the scenario cannot run here."""
+    sys.path.insert(0, str(INTEGRATION))
+    import cri_env
+
+    missing = cri_env.missing_tools()
+    if missing:
+        print(f"pods: skipped, missing {', '.join(missing)} (scripts/setup.sh installs them)",
+              file=sys.stderr)
+        return [], []
+    binaries = {"pyrunc": args.pyrunc, "runc": args.runc}
+    logs = {}
+    if args.pod_trace:
+        for h, binary in binaries.items():
+            logs[h] = work / f"trace-{h}.log"
+            binaries[h] = str(work / f"trace-{h}")
+            pathlib.Path(binaries[h]).write_text(TRACE_WRAPPER.format(
+                binary=shlex.quote(binary), log=shlex.quote(str(logs[h]))))
+            os.chmod(binaries[h], 0o755)
+    old_int, old_term = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGTERM,
+                                                                         _interrupted)
+    env = cri_env.CriEnv(runtime=binaries["pyrunc"], runc=binaries["runc"],
+                         tmpdir=tempfile.mkdtemp(prefix="pyrunc-cri-", dir=args.pod_dir))
+    handlers = [types.SimpleNamespace(name=h) for h in ("pyrunc", "runc")]
+    windows = {h.name: [] for h in handlers}  # wall-clock (start, end) of each cycle
+
+    def cycle(h, i):
+        start, wall = time.perf_counter(), time.time()
+        pod = env.run_pod(h.name, f"bench-{i}")
+        cid = env.create_container(pod, "sleep", ["sleep", "1000"])
+        env.cri.call("StartContainer", {"container_id": cid}, tag=h.name)
+        env.remove_pod(pod.id, tag=h.name)  # StopPodSandbox, RemovePodSandbox
+        windows[h.name].append((wall, time.time()))
+        return time.perf_counter() - start
+
+    try:
+        try:
+            env.start()
+            env.import_images()
+            for h in handlers:  # the first pod of a handler pays for warming up
+                cycle(h, "warm")
+            env.cri.timings.clear()
+            for h in handlers:
+                windows[h.name].clear()
+            for log in logs.values():
+                log.write_text("")
+            times = rotated(handlers, args.pod_rounds, cycle)
+            traced = {h: _read_trace(log) for h, log in logs.items()}
+        except cri_env.CriCallFailed as e:
+            raise SystemExit(f"pods: {e}\n{env.containerd_log_tail(4000)}") from None
+        calls = env.cri.timings
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # let the teardown finish
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        problems = []
+        try:
+            env.teardown()
+        except RuntimeError as e:
+            problems.append(f"pods: {e}")
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+    rows = [("PODS cycle: run pod, create+start busybox, stop+remove pod", "ms", times),
+            ("PODS  pods per second, one at a time (higher is better)", "/s",
+             {h: [1 / t for t in ts] for h, ts in times.items()})]
+    rows += [(f"PODS  {m}", "ms", {h: calls[h][m] for h in calls if m in calls[h]})
+             for m in POD_CALLS]
+    if traced:
+        rows += trace_rows(traced, windows)
+    return rows, problems
+
+
+def _read_trace(log: pathlib.Path) -> list[tuple[float, float, str]]:
+    """(start, end, runtime command) of every call in a wrapper's log."""
+    out = []
+    for line in log.read_text().splitlines():
+        start, end, status, *argv = line.split()
+        at = next((i for i, a in enumerate(argv) if a in RUNTIME_COMMANDS), None)
+        command = "?" if at is None else " ".join(
+            [argv[at]] + [a for a in argv[at + 1:] if a in ("--all", "--force")])
+        if status != "0":
+            command += f" (exit {status})"
+        out.append((float(start), float(end), command))
+    return out
+
+
+def trace_rows(traced: dict, windows: dict) -> list:
+    """Per handler: the runtime time of each pod cycle, then each command the
+    shim sends, with how many a pod cycle sends."""
+    per_cycle, by_command = {}, {}
+    for h, calls in traced.items():
+        mine = [(s, e, c) for s, e, c in calls if any(a <= s <= b for a, b in windows[h])]
+        per_cycle[h] = [sum(e - s for s, e, _c in mine if a <= s <= b) for a, b in windows[h]]
+        for s, e, c in mine:
+            by_command.setdefault(c, {}).setdefault(h, []).append(e - s)
+    cycles = max(len(w) for w in windows.values())
+    rows = [("PODS  all runtime calls the shim makes, per pod cycle", "ms", per_cycle)]
+    for command, data in sorted(by_command.items(), key=lambda kv: -max(map(len, kv[1].values()))):
+        counts = "/".join(f"{len(data.get(h, [])) / cycles:g}" for h in ("pyrunc", "runc"))
+        rows.append((f"PODS   runtime {command}, {counts} per pod (pyrunc/runc)", "ms", data))
+    return rows
+
+
 # -- report --
 
 def summary(values: list[float], scale: float) -> tuple[float, str]:
@@ -330,7 +473,7 @@ def cleanup_cgroups() -> None:
 
 
 SCENARIOS = ("run", "run-seccomp", "lifecycle", "run-same", "list", "delete-force", "rss",
-             "throughput")
+             "throughput", "pods")
 
 
 def main() -> int:
@@ -338,6 +481,14 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--list-containers", type=int, default=500)
     ap.add_argument("--cycles", type=int, default=20, help="per caller, for throughput")
+    ap.add_argument("--pod-rounds", type=int, default=20,
+                    help="pod cycles per handler (pods scenario)")
+    ap.add_argument("--pod-dir", default="/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
+                    help="pods: where containerd's root and state and the handlers' roots "
+                         "go (default a tmpfs: on a disk, fsync noise swamps CreateContainer)")
+    ap.add_argument("--pod-trace", action="store_true",
+                    help="pods: also time each runtime command the shim sends (through a "
+                         "wrapper, which adds a few ms to each CRI call)")
     ap.add_argument("--only", default=",".join(SCENARIOS))
     ap.add_argument("--json", help="also write the raw times here")
     ap.add_argument("--pyrunc", default="/usr/local/bin/pyrunc")
@@ -352,7 +503,7 @@ def main() -> int:
     if os.geteuid() != 0:
         ap.error("run as root")
     work = pathlib.Path(tempfile.mkdtemp(prefix="pyrunc-bench-"))
-    runtimes = []
+    runtimes, problems = [], []
     try:
         runtimes = [Runtime("pyrunc", args.pyrunc, str(work / "root-pyrunc")),
                     Runtime("runc", args.runc, str(work / "root-runc"))]
@@ -394,8 +545,13 @@ def main() -> int:
         if "throughput" in only:
             rows.append(("create+start+delete per second, 2 callers (higher is better)",
                          "/s", throughput(runtimes, bundles, args.cycles)))
+        if "pods" in only:
+            pod_rows, problems = pods(args, work)
+            rows += pod_rows
         print(_machine())
         print(table(rows, names))
+        for problem in problems:
+            print(problem, file=sys.stderr)
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"machine": _machine(), "rows": rows}, f, indent=1)
@@ -404,7 +560,7 @@ def main() -> int:
             rt.close()
         cleanup_cgroups()
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 1 if problems else 0
 
 
 def _interpreter(pyrunc: str) -> str:
