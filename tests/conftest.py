@@ -74,8 +74,9 @@ def assert_one_line_error(proc, *texts: str) -> None:
 
 def open_fds() -> set[int]:
     """This process's open fds, without the listing's own (closed once
-    listdir returns). Compare with `<=`: nothing new may stay open, while a
-    file an earlier test leaked may be closed by the collector meanwhile."""
+    listdir returns). Compare with `<=`, and in a forked child (run_forked):
+    other threads of the test process (grpc's, after the CRI tests) open and
+    close fds at any time, and the collector may close a leaked file."""
     gc.collect()
     return {int(n) for n in os.listdir("/proc/self/fd") if _is_open(int(n))}
 
@@ -86,6 +87,28 @@ def _is_open(fd: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def run_forked(fn) -> None:
+    """fn() in a forked child, the only thread there: an fd count there
+    changes only by what fn does. A failure comes back as an AssertionError."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            fn()
+            message = b""
+        except BaseException as e:  # whatever it is goes back to the parent
+            message = (f"{type(e).__name__}: {e}" or "failed").encode()
+        os.write(w, message[:60000])
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        message = f.read()
+    os.waitpid(pid, 0)
+    if message:
+        raise AssertionError(message.decode(errors="replace"))
 
 
 def recv_with_fds(conn, size: int, max_fds: int) -> tuple[bytes, list[int]]:

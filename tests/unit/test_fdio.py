@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import open_fds
+from conftest import open_fds, run_forked
 from runtime import fdio, fdpass
 
 
@@ -69,6 +69,10 @@ def test_send_and_receive_one_fd():
 
 
 def test_extra_fds_are_all_received_for_the_caller_to_close():
+    run_forked(_extra_fds_are_all_received)
+
+
+def _extra_fds_are_all_received():
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     r, w = os.pipe()
     try:

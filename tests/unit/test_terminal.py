@@ -24,7 +24,7 @@ import tty
 
 import pytest
 
-from conftest import open_fds
+from conftest import open_fds, run_forked
 from runtime import console, terminal
 from runtime.errors import PyruncError
 
@@ -151,11 +151,14 @@ def test_send_console_long_socket_path(pair, tmp_path):
 
 def test_send_console_missing_socket(pair, tmp_path):
     path = str(tmp_path / "nope.sock")
-    before = open_fds()
-    with pytest.raises(PyruncError) as e:
-        console.send_console(path, pair[0])
-    assert str(e.value) == f"--console-socket {path}: no such file or directory"
-    assert open_fds() <= before  # the socket was closed on the way out
+
+    def attempt():  # forked: see conftest.open_fds
+        before = open_fds()
+        with pytest.raises(PyruncError) as e:
+            console.send_console(path, pair[0])
+        assert str(e.value) == f"--console-socket {path}: no such file or directory"
+        assert open_fds() <= before  # the socket was closed on the way out
+    run_forked(attempt)
 
 
 def test_send_console_refused(pair, tmp_path):
