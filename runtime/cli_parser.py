@@ -187,10 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("rest", nargs=argparse.REMAINDER, metavar="container-id",
                        help=argparse.SUPPRESS)
     c = command("check", "find every problem of a bundle (config, host, rootfs) without running it")
+    c.epilog = ("Each finding names where (a JSON pointer into config.json, or a path in the "
+                "rootfs), what, and a fix; errors first, then warnings. Nothing is created. "
+                "Exit status 0 without errors (warnings allowed), 1 otherwise. --format json: "
+                "a list of {severity, pointer, path, message, hint}.")
     c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
     c.add_argument("-f", "--format", choices=("text", "json"), default="text",
                    help="output format (default %(default)s)")
     c = command("plan", "show step by step what create would do, without running it")
+    c.epilog = ("The steps are the plan the C init would execute, numbered as --debug traces "
+                "them (init step N); around them the cgroup files written, the seccomp "
+                "filter and where each hook runs. Nothing is created.")
     c.add_argument("-b", "--bundle", default=".", help="bundle directory (default: cwd)")
     c.add_argument("-f", "--format", choices=("text", "json"), default="text",
                    help="output format (default %(default)s)")

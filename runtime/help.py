@@ -34,7 +34,8 @@ def render(parser: argparse.ArgumentParser, version: str = "") -> str:
                         if not a.option_strings and a.help is not argparse.SUPPRESS)
         lines += ["USAGE:", f"   {parser.prog} [command options] {args}".rstrip()]
         if parser.epilog:
-            lines += ["", parser.epilog]
+            import textwrap  # -h only
+            lines += ["", textwrap.fill(parser.epilog, 80)]
         lines += ["", "OPTIONS:"]
     options = [(_flags(a), help_text(a)) for a in visible_options(parser)]
     width = max((len(f) for f, _h in options), default=0)
