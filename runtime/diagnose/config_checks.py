@@ -50,6 +50,10 @@ HINTS = (
 )
 
 
+# What a rule or check raises when it reads a part the schema refused.
+FRAGILE = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
 def hint_for(message: str) -> str:
     for pattern, hint in HINTS:
         m = re.search(pattern, message)
@@ -127,7 +131,7 @@ def _semantics(config: dict, bundle: str, report: Report, schema_ok: bool) -> No
             _add_unless_reported(report, e)
         except PyruncError as e:
             report.error(None, str(e))
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+        except FRAGILE:
             if schema_ok:
                 raise  # a valid config must never break a check: a bug to see
             # The schema refused what this rule reads: reported above.

@@ -19,6 +19,7 @@ MOUNT_FLAGS = (("MS_RDONLY", "ro"), ("MS_NOSUID", "nosuid"), ("MS_NODEV", "nodev
                ("MS_STRICTATIME", "strictatime"), ("MS_LAZYTIME", "lazytime"))
 PROPAGATION = (("MS_SHARED", "shared"), ("MS_SLAVE", "slave"), ("MS_PRIVATE", "private"),
                ("MS_UNBINDABLE", "unbindable"))
+RECURSIVE = (("MS_REC", "recursive"),)
 ATTRS = (("MOUNT_ATTR_RDONLY", "ro"), ("MOUNT_ATTR_NOSUID", "nosuid"),
          ("MOUNT_ATTR_NODEV", "nodev"), ("MOUNT_ATTR_NOEXEC", "noexec"),
          ("MOUNT_ATTR_NOATIME", "noatime"), ("MOUNT_ATTR_STRICTATIME", "strictatime"),
@@ -59,7 +60,7 @@ def _mount(args) -> str:
     if remount:
         text += f"; then remount {','.join(flag_names(remount, MOUNT_FLAGS))}"
     if propagation:
-        text += f"; propagation {','.join(flag_names(propagation, PROPAGATION + MOUNT_FLAGS[12:13]))}"
+        text += f"; propagation {','.join(flag_names(propagation, PROPAGATION + RECURSIVE))}"
     return text
 
 

@@ -7,6 +7,7 @@ Paths are resolved inside the rootfs (rootfs_files.open_in_root: a symlink
 cannot lead out of it). A path under a bind mount of config.json is looked
 up in the mount's source; one under any other mount (a tmpfs, proc) is not
 known before the container runs and is not checked."""
+import fnmatch
 import os
 import stat
 
@@ -304,16 +305,11 @@ def _ld_so_conf(files: ContainerFiles, path: str, depth: int) -> list[str]:
             pattern = line.split(None, 1)[1]
             directory, _, glob = pattern.rpartition("/")
             for entry in _list(files, directory or "/etc"):
-                if _glob_match(entry, glob):
+                if fnmatch.fnmatch(entry, glob):
                     out += _ld_so_conf(files, f"{directory}/{entry}", depth + 1)
         elif line.startswith("/"):
             out.append(line)
     return out
-
-
-def _glob_match(name: str, pattern: str) -> bool:
-    import fnmatch  # check only
-    return fnmatch.fnmatch(name, pattern)
 
 
 def _read(files: ContainerFiles, path: str) -> str | None:

@@ -6,11 +6,11 @@ import os
 
 from ..errors import ConfigError, PyruncError
 from . import config_checks, dry_plan, host_checks, risks, rootfs_checks
+from .config_checks import FRAGILE
 from .findings import Report
 
 # The id of a checked container: names the default cgroup, which is only looked at.
 CHECK_ID = "pyrunc-check"
-FRAGILE = (KeyError, TypeError, AttributeError, IndexError, ValueError)
 
 
 def check_bundle(bundle: str, systemd: bool = False) -> Report:

@@ -499,25 +499,30 @@ def _layer_tar(busybox: str) -> bytes:
 def build_busybox_image(out_path: str, ref: str = IMAGE_REF,
                         busybox: str = BUSYBOX) -> str:
     """Write a docker-archive (``docker save`` format) tarball; return out_path."""
-    layer = _layer_tar(busybox)
+    return write_docker_archive(out_path, ref, _layer_tar(busybox), {
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": ["/bin/sh"],
+        "WorkingDir": "/",
+    })
+
+
+def write_docker_archive(out_path: str, ref: str, layer: bytes, config: dict) -> str:
+    """A docker-archive of one layer (an uncompressed tar) with the image
+    config ``config``; return out_path."""
     layer_sha = hashlib.sha256(layer).hexdigest()
     arch, variant = _ARCH.get(platform.machine(), (platform.machine(), None))
-    config = {
+    image = {
         "architecture": arch,
         "os": "linux",
         "created": "1970-01-01T00:00:00Z",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": ["/bin/sh"],
-            "WorkingDir": "/",
-        },
+        "config": config,
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + layer_sha]},
         "history": [{"created": "1970-01-01T00:00:00Z",
                      "created_by": "pyrunc tests/integration/containerd_env.py"}],
     }
     if variant:
-        config["variant"] = variant
-    config_raw = json.dumps(config, sort_keys=True).encode()
+        image["variant"] = variant
+    config_raw = json.dumps(image, sort_keys=True).encode()
     config_name = hashlib.sha256(config_raw).hexdigest() + ".json"
     manifest = [{"Config": config_name, "RepoTags": [ref],
                  "Layers": [f"{layer_sha}/layer.tar"]}]

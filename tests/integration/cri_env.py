@@ -39,13 +39,11 @@ Facts this relies on (containerd 1.6.20, Debian):
 from __future__ import annotations
 
 import collections
-import hashlib
 import importlib
 import importlib.util
 import io
 import json
 import os
-import platform
 import shutil
 import socket
 import sys
@@ -188,28 +186,13 @@ def not_found(e: Exception) -> bool:
 def write_docker_archive(out_path: str, ref: str, files: list[tuple[str, int, bytes]],
                          config: dict) -> str:
     """A docker-archive of one layer holding ``files`` (path, mode, data) and
-    the image config ``config`` (to which rootfs, os and architecture are added)."""
+    the image config ``config`` (containerd_env writes the archive)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, mode, data in files:
             tar.addfile(ce._tarinfo(name, tarfile.REGTYPE, mode, size=len(data)),
                         io.BytesIO(data))
-    layer = buf.getvalue()
-    diff_id = hashlib.sha256(layer).hexdigest()
-    arch, variant = ce._ARCH.get(platform.machine(), (platform.machine(), None))
-    image = {"architecture": arch, "os": "linux", "created": "1970-01-01T00:00:00Z",
-             "config": config, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + diff_id]}}
-    if variant:
-        image["variant"] = variant
-    image_raw = json.dumps(image, sort_keys=True).encode()
-    image_name = hashlib.sha256(image_raw).hexdigest() + ".json"
-    manifest = [{"Config": image_name, "RepoTags": [ref], "Layers": [f"{diff_id}/layer.tar"]}]
-    with tarfile.open(out_path, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, raw in ((f"{diff_id}/layer.tar", layer), (image_name, image_raw),
-                          ("manifest.json", json.dumps(manifest).encode())):
-            tar.addfile(ce._tarinfo(name, tarfile.REGTYPE, 0o644, size=len(raw)),
-                        io.BytesIO(raw))
-    return out_path
+    return ce.write_docker_archive(out_path, ref, buf.getvalue(), config)
 
 
 def build_pause_image(out_path: str, build_dir: str, ref: str = PAUSE_REF) -> str:
