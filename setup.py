@@ -14,7 +14,7 @@ WARNINGS = ["-Wall", "-Wextra", "-Werror"]
 
 
 class BuildPy(build_py):
-    """Also compile csrc/init.c (static), generate runtime/_consts.py from the C
+    """Also compile csrc/init.c and csrc/front.c (static), generate runtime/_consts.py from the C
     headers and runtime/_config_check.py (the config schema's verdict, compiled)
     from spec/, check csrc/native.c (which the cffi build includes) on its own,
     and ship the schemas inside the package, with the man pages and the bash
@@ -27,6 +27,10 @@ class BuildPy(build_py):
         csrc = HERE / "csrc"
         subprocess.run(["gcc", "-static", "-s", "-O2", *WARNINGS, "-o", str(pkg / "pyrunc-init"),
                         str(csrc / "init.c")], check=True)
+        # The front door, the `pyrunc` command (runtime/entry.py installs it):
+        # static, as it starts on every call (no dynamic loader).
+        subprocess.run(["gcc", "-static", "-s", "-O2", *WARNINGS, "-o", str(pkg / "pyrunc-front"),
+                        str(csrc / "front.c")], check=True)
         # Its functions are used by the cffi module, not in this unit alone.
         subprocess.run(["gcc", *WARNINGS, "-Wno-unused-function", "-fsyntax-only",
                         f"-I{csrc}", str(csrc / "native.c")], check=True)

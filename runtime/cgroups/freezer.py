@@ -12,30 +12,31 @@ FREEZE_TIMEOUT = 10.0
 class Freezer:
     """file: the control file ("" when there is none); values: what it takes
     for (frozen, thawed); frozen_when: what it reads while frozen or on the
-    way; settled(frozen): whether the kernel says the change is done."""
+    way; settle_file and settled_lines: the file whose lines say the kernel
+    is done, and the line that says so for (frozen, thawed). All data: the
+    front door (csrc/front.c) does the same from the container's front
+    record (front_record.py)."""
 
-    def __init__(self, file: str, values: tuple[str, str], frozen_when: tuple[str, ...], settled):
+    def __init__(self, file: str, values: tuple[str, str], frozen_when: tuple[str, ...],
+                 settle_file: str, settled_lines: tuple[str, str]):
         self.file = file
-        self._values = values
-        self._frozen_when = frozen_when
-        self._settled = settled
+        self.values = values
+        self.frozen_when = frozen_when
+        self.settle_file = settle_file
+        self.settled_lines = settled_lines
 
     @classmethod
     def v1(cls, directory: str | None) -> "Freezer":
         state = f"{directory}/freezer.state" if directory else ""
-        return cls(state, ("FROZEN", "THAWED"), ("FROZEN", "FREEZING"),
-                   lambda frozen: _read(state) == ("FROZEN" if frozen else "THAWED"))
+        return cls(state, ("FROZEN", "THAWED"), ("FROZEN", "FREEZING"), state,
+                   ("FROZEN", "THAWED"))
 
     @classmethod
     def v2(cls, directory: str | None) -> "Freezer":
         if not directory:
             return cls.v1(None)
-        events = os.path.join(directory, "cgroup.events")
-
-        def settled(frozen: bool) -> bool:
-            fields = dict(line.split() for line in _read(events).splitlines())
-            return fields.get("frozen") == ("1" if frozen else "0")
-        return cls(os.path.join(directory, "cgroup.freeze"), ("1", "0"), ("1",), settled)
+        return cls(os.path.join(directory, "cgroup.freeze"), ("1", "0"), ("1",),
+                   os.path.join(directory, "cgroup.events"), ("frozen 1", "frozen 0"))
 
     def available(self) -> bool:
         return bool(self.file)
@@ -43,7 +44,7 @@ class Freezer:
     def frozen(self) -> bool:
         """Frozen or on the way there."""
         try:
-            return bool(self.file) and _read(self.file) in self._frozen_when
+            return bool(self.file) and _read(self.file) in self.frozen_when
         except OSError:
             return False
 
@@ -57,7 +58,7 @@ class Freezer:
         if not self.available():
             raise PyruncError("this host has no freezer for the container's cgroup "
                               "(neither the v1 freezer nor cgroup.freeze)")
-        value = self._values[0 if frozen else 1]
+        value = self.values[0 if frozen else 1]
         try:
             with open(self.file, "w") as f:
                 f.write(value)
@@ -71,6 +72,10 @@ class Freezer:
                 raise PyruncError(f"{self.file}: still not {value} after {FREEZE_TIMEOUT:.0f} s")
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    def _settled(self, frozen: bool) -> bool:
+        wanted = self.settled_lines[0 if frozen else 1]
+        return wanted in _read(self.settle_file).splitlines()
 
 
 def _read(path: str) -> str:

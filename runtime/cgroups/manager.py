@@ -196,6 +196,20 @@ class Manager:
         """What the container's state keeps, for from_dirs() to read back."""
         return dict(self.dirs)
 
+    def front_facts(self) -> dict[str, str]:
+        """What the front door (csrc/front.c) needs of the cgroups, for the
+        container's front record (front_record.py): the dirs delete removes
+        (one per line, in this order), the cgroup2 dir whose cgroup.kill
+        kill --all writes, the freezer (pause and resume set it, it makes a
+        container paused, kill --all thaws it), and how delete removes them ("rmdir": as
+        destroy() does; anything else: Python does it)."""
+        freezer = self.freezer()
+        return {"dirs": "\n".join(self.dirs.values()), "kill_dir": self._v2_dir() or "",
+                "freeze_file": freezer.file, "frozen_when": " ".join(freezer.frozen_when),
+                "freeze_value": freezer.values[0], "thaw_value": freezer.values[1],
+                "settle_file": freezer.settle_file, "frozen_line": freezer.settled_lines[0],
+                "thawed_line": freezer.settled_lines[1], "destroy": "rmdir"}
+
     def add(self, pid: int, dirs: list[str] | None = None) -> None:
         """Move pid into the container's cgroups (or the given dirs of them)."""
         for d in self.dirs.values() if dirs is None else dirs:

@@ -50,6 +50,9 @@ class UnitMixin:
     def saved(self) -> dict:
         return {**self.dirs, UNIT_KEY: self.unit_name}
 
+    def front_facts(self) -> dict[str, str]:
+        return {**super().front_facts(), "destroy": "unit"}  # stopped over D-Bus
+
     def _systemd(self):
         if self._bus is None:
             self._bus = connect()

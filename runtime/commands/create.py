@@ -12,7 +12,7 @@ import, and a create that does not use it never pays.
 """
 import os
 
-from .. import log, notify, spec
+from .. import front_record, log, notify, spec
 from ..cgroups import Manager, check_systemd_driver, for_container
 from ..config import Config
 from ..errors import ConfigError, PyruncError
@@ -165,6 +165,7 @@ def _create_claimed(cdir: ContainerDir, config: dict, bundle: str, rootfs: str,
         hand_over(console_socket, init)
     st.creating = False
     cdir.save(st)
+    front_record.write(cdir.path, st, cgroups)  # the light commands' decisions
     point("saved")
     if pid_file:
         write_pid_file(pid_file, init.pid)

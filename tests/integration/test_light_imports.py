@@ -5,6 +5,7 @@ runtime/entry.py): none may load a module that costs milliseconds to import
 may load cffi (the plan's constants) and nothing else of these.
 docs/performance.md gives what each costs."""
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -29,7 +30,9 @@ print("\\nLOADED", *[m for m in {heavy!r} if m in sys.modules], file=sys.stderr,
 
 
 def _command_file(binary: str) -> tuple[str, str]:
-    """The interpreter and the site directory the command file names."""
+    """The interpreter and the site directory the command file names (the
+    front door's pyrunc-python, next to it)."""
+    binary = os.path.join(os.path.dirname(os.path.realpath(binary)), "pyrunc-python")
     with open(binary) as f:
         lines = f.read().splitlines()
     assert lines[0].startswith("#!") and lines[0].endswith(" -IS"), \

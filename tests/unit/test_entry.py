@@ -1,5 +1,6 @@
-"""The pyrunc command file (runtime/entry.py): isolated, without site, and it
-runs the installed pyrunc whatever the caller's environment says."""
+"""The pyrunc command (runtime/entry.py): a symlink to the front door, whose
+Python command file is isolated, without site, and runs the installed pyrunc
+whatever the caller's environment says."""
 import os
 import subprocess
 
@@ -9,8 +10,10 @@ from runtime import entry
 def test_command_file_runs_pyrunc_isolated(tmp_path):
     path = tmp_path / "pyrunc"
     entry.write(str(path))
-    assert path.read_text().splitlines()[0].endswith(" -IS")
-    assert os.stat(path).st_mode & 0o777 == 0o755
+    assert os.readlink(path) == entry.FRONT
+    with open(entry.SCRIPT) as f:
+        assert f.read().splitlines()[0].endswith(" -IS")
+    assert os.stat(entry.SCRIPT).st_mode & 0o777 == 0o755
     # A PYTHONPATH with a module named `runtime` must not be what runs.
     decoy = tmp_path / "decoy" / "runtime"
     decoy.mkdir(parents=True)
@@ -36,4 +39,4 @@ def test_rewrite_replaces_a_symlink_not_its_target(tmp_path):
     link = tmp_path / "pyrunc"
     link.symlink_to(target)
     entry.write(str(link))
-    assert target.read_text() == "keep" and not link.is_symlink()
+    assert target.read_text() == "keep" and os.readlink(link) == entry.FRONT
