@@ -49,7 +49,7 @@ CREATE_PHASES = ("commands/create.py:create", "spec.py:load", "commands/create.p
 
 
 def command_file(binary: str) -> tuple[str, str]:
-    with open(binary) as f:
+    with open(timed.command_file(binary)) as f:
         lines = f.read().splitlines()
     site = next(line for line in lines if line.startswith("sys.path.append("))
     return lines[0][2:].split()[0], site[len("sys.path.append("):-1].strip("'\"")

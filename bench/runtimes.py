@@ -564,7 +564,7 @@ def main() -> int:
 
 
 def _interpreter(pyrunc: str) -> str:
-    with open(pyrunc, "rb") as f:
+    with open(timed.command_file(pyrunc), "rb") as f:
         first = f.readline().decode(errors="replace")
     word = first[2:].split()[0] if first.startswith("#!") else ""
     return word if os.access(word, os.X_OK) else sys.executable
