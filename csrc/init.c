@@ -601,6 +601,48 @@ static void lookup(const char *name, const char *pathenv)
     fail(0, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
+/* HOME for a process whose environment has none, as runc sets it: the home
+ * of uid in the container's /etc/passwd (bind mounts included: it runs after
+ * the mounts, still as root), as the entry has it (maybe empty), "/" without
+ * an entry. Added to the ENV list at EXEC. */
+static char home_env[PATH_MAX + 8];
+
+static void default_home(uint32_t uid)
+{
+    static char passwd[1 << 20];
+    ssize_t n = 0, got;
+    int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+
+    snprintf(home_env, sizeof home_env, "HOME=/");
+    if (fd < 0)
+        return;
+    while (n < (ssize_t)sizeof passwd - 1
+           && (got = read(fd, passwd + n, sizeof passwd - 1 - (size_t)n)) > 0)
+        n += got;
+    close(fd);
+    passwd[n] = '\0';
+    /* name:password:UID:GID:gecos:HOME:shell */
+    for (char *line = passwd, *next; line && *line; line = next) {
+        char *field[7] = {line}, *end;
+        int count = 1;
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        for (char *c = line; *c && count < 7; c++)
+            if (*c == ':') {
+                *c = '\0';
+                field[count++] = c + 1;
+            }
+        if (count < 3 || !*field[2] || field[2][strspn(field[2], "0123456789")])
+            continue;
+        if (strtoul(field[2], &end, 10) == uid) { /* an overflow is ULONG_MAX: no match */
+            /* runc's: the entry's home, empty too (a short entry has none) */
+            snprintf(home_env, sizeof home_env, "HOME=%s", count >= 6 ? field[5] : "");
+            return;
+        }
+    }
+}
+
 /* The kernel's struct sigaction: glibc's sigaction() refuses signals 32 and 33
  * (its own), yet an ignored disposition of those survives execve too. */
 struct kernel_sigaction {
@@ -1109,7 +1151,15 @@ static void run(struct cursor *c)
         case OP_RESET_SIGNALS:
             reset_signals();
             break;
+        case OP_DEFAULT_HOME:
+            default_home(get_u32(&a));
+            break;
         case OP_EXEC:
+            if (home_env[0]) {
+                if (nenv >= MAX_ARGS)
+                    fail(E2BIG, "too many environment variables");
+                exec_envp[nenv++] = home_env;
+            }
             execve(resolved, exec_argv, exec_envp);
             fail(errno, "exec %s", resolved);
         case OP_SETSID:

@@ -119,7 +119,9 @@
     X(HIDE_MOUNT, 67, "s", "str path (before --no-pivot's MS_MOVE): detach a whole "    \
                            "proc or sysfs that would stay under the moved root")        \
     X(MEMPOLICY, 68, "Ib", "u32 mode | flags, bytes node mask (maybe empty): "          \
-                           "set_mempolicy")
+                           "set_mempolicy")                                             \
+    X(DEFAULT_HOME, 69, "I", "u32 uid: its home in the container's /etc/passwd (/ if none) "\
+                             "becomes HOME, added to the ENV list at EXEC")
 
 #define PLAN_OP_ENUM(name, number, signature, doc) OP_##name = number,
 enum plan_op { PLAN_OPS(PLAN_OP_ENUM) };

@@ -132,7 +132,8 @@ def build_exec(process: dict, ctx: PlanContext, pidfd: int, ns_flags: int,
     if persona is not None:
         ops.append(Op("PERSONALITY", (persona,)))
     ops += mempolicy_ops(mempolicy)
-    ops += process_ops(process, ctx, pointer)
+    # A hook's environment is the hook's own: no default HOME (program: a hook).
+    ops += process_ops(process, ctx, pointer, default_home=program is None)
     ops += exec_ops(process, ctx, fifo=False, program=program)
     return ops
 

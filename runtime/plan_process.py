@@ -47,9 +47,12 @@ def final_affinity(process: dict, pointer: str = "/process") -> list[Op]:
     return [Op("AFFINITY", (mask,))] if mask else []
 
 
-def process_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> list[Op]:
+def process_ops(process: dict, ctx: PlanContext, pointer: str = "/process",
+                default_home: bool = True) -> list[Op]:
     """I/O priority and scheduler (while still root), rlimits, LSM labels,
-    then credentials."""
+    then credentials. default_home: HOME from the container's /etc/passwd
+    when the environment has none (runc's default, for a container's
+    processes, not for hooks)."""
     ops = []
     ioprio = process_attrs.ioprio_value(process, pointer)
     if ioprio is not None:
@@ -59,7 +62,7 @@ def process_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> l
         ops.append(Op("SCHED", sched))
     ops += _rlimit_ops(process)
     ops += [Op("WRITE_FILE", w) for w in process_attrs.lsm_writes(process, pointer)]
-    ops += _credential_ops(process, ctx, pointer)
+    ops += _credential_ops(process, ctx, pointer, default_home)
     return ops
 
 
@@ -72,7 +75,8 @@ def _rlimit_ops(process: dict) -> list[Op]:
     return ops
 
 
-def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process") -> list[Op]:
+def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process",
+                    default_home: bool = True) -> list[Op]:
     user = process.get("user", {})
     groups = [Op("SETGROUPS", (tuple(user.get("additionalGids", [])),))]
     if ctx.setgroups_denied:
@@ -83,6 +87,9 @@ def _credential_ops(process: dict, ctx: PlanContext, pointer: str = "/process") 
         groups = []
     capsets = _capsets(process)
     ops = [Op("NO_NEW_PRIVS")] if process.get("noNewPrivileges") else []
+    if default_home and not any(e.startswith("HOME=") for e in process.get("env", [])):
+        # Read in the container after its mounts, while root, as runc reads it.
+        ops.append(Op("DEFAULT_HOME", (user.get("uid", 0),)))
     ops += [
         Op("DROP_BOUNDING", (capsets["bounding"], ctx.cap_last_cap)),
         Op("KEEPCAPS", (1,)),

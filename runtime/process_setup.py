@@ -1,12 +1,11 @@
 """The process a container gets, as the parent prepares it before the C init
 starts (create, and exec): the fds it keeps, LISTEN_FDS for socket
-activation, a default HOME from the container's /etc/passwd, and the
-capabilities the host cannot grant left out with a warning."""
+activation, and the capabilities the host cannot grant left out with a
+warning. (A default HOME is the init's: plan_process.DEFAULT_HOME.)"""
 import os
 
 from .caps import drop_ungrantable
 from .launcher import open_fds
-from .rootfs_files import home_dir
 
 
 def inherited_fds(preserve_fds: int) -> list[int]:
@@ -15,14 +14,11 @@ def inherited_fds(preserve_fds: int) -> list[int]:
     return open_fds(3, preserve_fds)
 
 
-def prepare_process(process: dict, rootfs: str, pointer: str, preserve_fds: int,
+def prepare_process(process: dict, pointer: str, preserve_fds: int,
                     preserved: list[int]) -> int:
     """The process as the container gets it, changed in place; returns the
     number of fds it keeps from 3 on (LISTEN_FDS may raise it)."""
     preserve_fds = _listen_fds(process, preserve_fds, preserved)
-    env = process.setdefault("env", [])
-    if not any(e.startswith("HOME=") for e in env):  # runc's default
-        env.append("HOME=" + home_dir(rootfs, process.get("user", {}).get("uid", 0)))
     drop_ungrantable(process, pointer)
     return preserve_fds
 

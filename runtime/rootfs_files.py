@@ -26,13 +26,3 @@ def read_in_root(rootfs: str, path: str, limit: int = 1 << 20) -> bytes | None:
         return None
     finally:
         os.close(fd)
-
-
-def home_dir(rootfs: str, uid: int) -> str:
-    """The user's home from the container's /etc/passwd, "/" if it has none (runc)."""
-    data = read_in_root(rootfs, "/etc/passwd")
-    for line in (data or b"").decode(errors="replace").splitlines():
-        fields = line.split(":")
-        if len(fields) >= 6 and fields[2].isdigit() and int(fields[2]) == uid:
-            return fields[5] or "/"
-    return "/"

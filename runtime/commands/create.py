@@ -59,7 +59,7 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
     check_terminal_flags(bool(view.process.get("terminal")), console_socket, foreground,
                          "config.json: /process/terminal")
     rootfs = rootfs_path(config, bundle)
-    preserve_fds = prepare_process(view.process, rootfs, "/process", preserve_fds, preserved)
+    preserve_fds = prepare_process(view.process, "/process", preserve_fds, preserved)
     seccomp = compile_seccomp(view.linux.get("seccomp"), root)
     id_mapped = id_mapped_mounts(view, bundle)
     cdir.claim()

@@ -149,7 +149,7 @@ def start_process(root: str, container_id: str, process: dict, preserve_fds: int
         status = cdir.status(st)
         if not (status.can_exec or (status == PAUSED and ignore_paused)):
             raise PyruncError(REFUSED[status])
-        preserve_fds = prepare_process(process, st.rootfs, pointer, preserve_fds, preserved)
+        preserve_fds = prepare_process(process, pointer, preserve_fds, preserved)
         seccomp = compile_seccomp(st.seccomp, root)  # the container's, as runc
         init = join_container(cdir.path, st, process, preserve_fds, preserved, pointer,
                               seccomp=seccomp, status=status, placed=cdir.unlock,

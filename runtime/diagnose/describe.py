@@ -103,6 +103,8 @@ WORDS = {
     "DROP_BOUNDING": lambda a: f"keep in the bounding set: {capabilities(a[0])}",
     "KEEPCAPS": lambda a: f"keep capabilities across setuid: {'on' if a[0] else 'off'}",
     "SETGROUPS": lambda a: f"supplementary groups: {', '.join(map(str, a[0])) or 'none'}",
+    "DEFAULT_HOME": lambda a: f"HOME from the container's /etc/passwd for uid {a[0]} "
+                              "(/ if none): the environment has none",
     "SETGID": lambda a: f"setgid {a[0]}",
     "SETUID": lambda a: f"setuid {a[0]}",
     "CAPSET": lambda a: f"capabilities: effective {capabilities(a[0])}; permitted "

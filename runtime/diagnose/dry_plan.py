@@ -36,7 +36,7 @@ def build(config: dict, bundle: str, container_id: str, no_pivot: bool = False,
     they are, and nothing is started)."""
     view = Config(config)
     rootfs = rootfs_path(config, bundle)
-    prepare_process(view.process, rootfs, "/process", 0, [])
+    prepare_process(view.process, "/process", 0, [])
     seccomp = compile_seccomp(view.linux.get("seccomp"), None)  # None: no cache to write
     if systemd:
         check_systemd_driver(os.geteuid() != 0)

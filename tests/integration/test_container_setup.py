@@ -86,6 +86,32 @@ def test_cwd_env_args(runtime, bundle):
     assert data["argv"] == ["/ocitest", "info"]
 
 
+def test_home_from_a_passwd_the_config_mounts(runtime, bundle, tmp_path):
+    """As runc: the default HOME is read in the container, after its mounts
+    (Podman mounts a passwd of its own), for the process's uid; also for an
+    exec. An entry without a home gives an empty HOME; a uid without an
+    entry gets /."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/sh\nbad:x:12x:0::/nope:/bin/sh\n"
+                      "app:x:4321:4321:App:/srv/app:/bin/sh\nshort:x:777\n")
+    bundle.config["mounts"].append({"destination": "/etc/passwd", "type": "bind",
+                                    "source": str(passwd), "options": ["bind", "ro"]})
+    bundle.config["process"]["user"] = {"uid": 4321, "gid": 4321}
+    bundle.config["process"]["env"] = ["PATH=/bin"]
+    assert info(runtime, bundle)["env"] == ["PATH=/bin", "HOME=/srv/app"]
+    for uid, home in ((777, ""), (999, "/")):
+        bundle.id += "x"
+        bundle.config["process"]["user"] = {"uid": uid, "gid": 0}
+        assert info(runtime, bundle)["env"] == ["PATH=/bin", f"HOME={home}"]
+    bundle.id += "y"
+    bundle.config["process"]["user"] = {"uid": 0, "gid": 0}
+    runtime("run", "-d", "-b", bundle.args("/ocitest", "sleep", "1000").write(), bundle.id)
+    out = runtime("exec", "--user", "4321", bundle.id, "/ocitest", "info").stdout
+    assert json.loads(out)["env"] == ["PATH=/bin", "HOME=/srv/app"]
+    out = runtime("exec", "--env", "HOME=/mine", bundle.id, "/ocitest", "info").stdout
+    assert json.loads(out)["env"] == ["PATH=/bin", "HOME=/mine"]
+
+
 def test_args_looked_up_on_container_path(runtime, bundle):
     bundle.config["process"]["env"] = ["PATH=/nowhere:/bin"]
     bundle.args("sh", "-c", "echo found")
