@@ -4,11 +4,11 @@
  * containerd's shim and Podman call state, start, kill and delete several
  * times per container, and the interpreter's start alone costs more than
  * runc's whole command. For the plain cases of those (and of list, pause,
- * resume and ps --format json) this
- * program carries out what Python decided at create and wrote into the
- * container's front record (runtime/front_record.py says what is in it).
- * Everything else is Python's: runtime/cli.py, started by execv of
- * pyrunc-python next to this binary with the same arguments.
+ * resume and ps --format json) this program carries out what Python decided
+ * at create and wrote into the container's front record
+ * (runtime/front_record.py says what is in it). Everything else is Python's:
+ * runtime/cli.py, started by execv of pyrunc-python next to this binary with
+ * the same arguments.
  *
  * The rules:
  *  - It decides nothing Python did not: it derives the status as state.py

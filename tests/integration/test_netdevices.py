@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import IS_PYRUNC, assert_one_line_error, needs_root
+from conftest import IS_PYRUNC, assert_one_line_error, needs_root, wait_for
 
 pytestmark = [needs_root(),
               pytest.mark.skipif(not IS_PYRUNC, reason="runc 1.1.5 has no netDevices (runc 1.3)")]
@@ -70,7 +70,9 @@ def test_device_moves_renamed_with_addresses_and_up(runtime, bundle, veth):
     runtime("kill", bundle.id, "KILL")
     runtime.wait_status(bundle.id, "stopped")
     runtime("delete", bundle.id)
-    assert not on_host(end) and not on_host(peer)  # a virtual device dies with the namespace
+    # A virtual device dies with the namespace, which the kernel tears down
+    # in a work queue after its last process: soon after delete, not in it.
+    wait_for(lambda: not on_host(end) and not on_host(peer), "the veth pair to go", timeout=5)
 
 
 def test_host_name_kept_and_template(runtime, bundle, veth):
