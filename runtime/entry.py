@@ -20,12 +20,14 @@ leaves by os._exit: the interpreter's teardown (freeing every module, ~1 to
 still ends the usual way, with its traceback.) The cycle collector waits for
 50000 allocations instead of 700: a command is over long before, and loading
 its modules no longer runs ~1 ms of collections that find nothing; `events`
-and a waiting `run` still collect, less often.
+and a waiting `run` still collect, less often. create, run and exec load
+their modules from one preload file each (preload.py), which write() builds.
 """
 import os
 import sys
 
 import runtime
+from runtime import preload
 
 TEMPLATE = """#!{python} -IS
 # pyrunc's command, written by `python3 -m runtime.entry` (runtime/entry.py).
@@ -34,6 +36,8 @@ gc.set_threshold(50000)
 import os
 import sys
 sys.path.append({site!r})
+from runtime.preload import preload
+preload(sys.argv[1:])
 from runtime.cli import main
 status = main()
 try:
@@ -65,6 +69,7 @@ def write(path: str) -> None:
         f.write(text())
     os.chmod(tmp, 0o755)
     os.replace(tmp, SCRIPT)
+    preload.build()
     tmp = f"{path}.tmp-{os.getpid()}"
     os.symlink(FRONT, tmp)
     os.replace(tmp, path)
