@@ -637,6 +637,29 @@ static int remove_state_dir(const char *dir)
     return rmdir(dir) < 0 && errno != ENOENT ? -1 : 0;
 }
 
+/* delete --force of a live container, as teardown._kill_everything: every
+ * process through cgroup.kill, a thaw (a v1-frozen process dies only once
+ * thawed), then the init's pidfd until it has gone. */
+static void kill_everything(const struct container *c, const char *kill_dir)
+{
+    char path[PATH_MAX + 16];
+    struct pollfd pfd = {.fd = init_pidfd(c), .events = POLLIN};
+
+    if (!*kill_dir)
+        python("no cgroup2 dir for cgroup.kill");
+    snprintf(path, sizeof path, "%s/cgroup.kill", kill_dir);
+    if (write_file(path, "1") < 0)
+        python("cgroup.kill missing or refused");
+    if (frozen(c))
+        set_freezer(c, 0);
+    if (pfd.fd >= 0) {
+        syscall(SYS_pidfd_send_signal, pfd.fd, SIGKILL, NULL, 0);
+        while (poll(&pfd, 1, TIMEOUT_MS) < 0 && errno == EINTR)
+            ;
+        close(pfd.fd);
+    }
+}
+
 static int cmd_delete(const char *root, const char *id, int force)
 {
     struct container c;
@@ -652,12 +675,15 @@ static int cmd_delete(const char *root, const char *id, int force)
     load(&c, root, id);
     if (!flag(&c, "delete"))
         python("delete runs hooks, unmounts or stops a unit");
-    if (status_of(&c) != STOPPED)
-        python("not stopped");
+    kill_dir = get(&c, "kill_dir");
+    if (status_of(&c) != STOPPED) {
+        if (!force)
+            python("not stopped");
+        kill_everything(&c, kill_dir);
+    }
     /* What a stopped container left (a shared-pid container's orphans) keeps
      * its cgroup busy: kill it, wait for the kernel to say empty, retry. */
     err = remove_cgroups(&c);
-    kill_dir = get(&c, "kill_dir");
     if (err == EBUSY && *kill_dir) {
         snprintf(path, sizeof path, "%s/cgroup.kill", kill_dir);
         if (write_file(path, "1") == 0 && wait_empty(kill_dir) == 0)

@@ -28,9 +28,9 @@ carried as it is:
     id, bundle, created, owner  `list`'s table columns
     start        1: start is the fifo alone (no startContainer or poststart hook)
     notify       1: NOTIFY_SOCKET is relayed (start is then Python's, if set)
-    delete       1: delete is removing the cgroup dirs and the state directory
-                 (no poststop hook, no mount made in the host's namespace, no
-                 systemd unit)
+    delete       1: delete (and delete --force, after cgroup.kill) is removing
+                 the cgroup dirs and the state directory (no poststop hook, no
+                 mount made in the host's namespace, no systemd unit)
     and Manager.front_facts(): dirs, kill_dir, freeze_file, frozen_when,
     freeze_value, thaw_value, settle_file, frozen_line, thawed_line, destroy
 """

@@ -135,6 +135,26 @@ def test_kill_all_thaws_a_paused_container(runtime, bundle):
     front(runtime, "delete", bundle.id, answered="delete")
 
 
+@pytest.mark.parametrize("status", ["created", "running", "paused"])
+def test_delete_force_of_a_live_container(runtime, bundle, status):
+    """Every process killed (a paused one thawed to die), the cgroups and
+    the state gone, as Python's delete --force leaves it."""
+    no_pid_namespace(bundle)  # a child outside a pid namespace: only the cgroup ends it
+    runtime("create", "-b", bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & exec "
+                                        "/ocitest sleep 1000").write(), bundle.id)
+    if status != "created":
+        runtime("start", bundle.id)
+        procs = cgroup_procs(bundle.config["linux"]["cgroupsPath"])
+        wait_for(lambda: len(procs.read_text().split()) == 2, "both sleeps")
+    if status == "paused":
+        runtime("pause", bundle.id)
+    pids = cgroup_procs(bundle.config["linux"]["cgroupsPath"]).read_text().split()
+    front(runtime, "delete", "--force", bundle.id, answered="delete")
+    assert not cgroup_procs(bundle.config["linux"]["cgroupsPath"]).exists()
+    assert not os.path.exists(os.path.join(runtime.root, bundle.id))
+    assert all(proc_state(pid) in ("Z", "X") for pid in pids)
+
+
 def test_delete_force_of_what_is_gone_and_start_of_a_created_one(runtime, bundle):
     front(runtime, "delete", "--force", "no-such-container", answered="delete --force of no container")
     runtime("create", "-b", bundle.args("/ocitest", "exit", "7").write(), bundle.id)
