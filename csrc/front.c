@@ -665,7 +665,9 @@ static int cmd_delete(const char *root, const char *id, int force)
     struct container c;
     const char *kill_dir;
     char path[PATH_MAX + 16];
-    int err;
+    double delay = 1;
+    long long deadline;
+    int err, retried = 0;
 
     if (lock_dir(root, id, &c) < 0) {
         if (force && (errno == ENOENT || errno == ENOTDIR))
@@ -681,13 +683,18 @@ static int cmd_delete(const char *root, const char *id, int force)
             python("not stopped");
         kill_everything(&c, kill_dir);
     }
-    /* What a stopped container left (a shared-pid container's orphans) keeps
-     * its cgroup busy: kill it, wait for the kernel to say empty, retry. */
-    err = remove_cgroups(&c);
-    if (err == EBUSY && *kill_dir) {
+    /* What a stopped container left (a shared-pid container's orphans), or
+     * killed processes still exiting, keep a cgroup busy: kill, wait for the
+     * kernel to say empty (or, once the cgroup2 dir is gone, back off), retry,
+     * as teardown._remove_cgroups does. */
+    deadline = now_ms() + TIMEOUT_MS;
+    while ((err = remove_cgroups(&c)) == EBUSY && *kill_dir && now_ms() < deadline) {
         snprintf(path, sizeof path, "%s/cgroup.kill", kill_dir);
-        if (write_file(path, "1") == 0 && wait_empty(kill_dir) == 0)
-            err = remove_cgroups(&c);
+        write_file(path, "1");
+        if (wait_empty(kill_dir) < 0 || retried++) { /* no spinning on a busy v1 dir */
+            sleep_ms(delay);
+            delay = delay * 2 > 50 ? 50 : delay * 2;
+        }
     }
     if (err)
         python("cgroups not removable");
