@@ -42,6 +42,7 @@
 
 #define RECORD_MAX (1 << 20)
 #define MAX_KEYS 48
+#define MAX_DIRS 32 /* a container's cgroup dirs, one per hierarchy */
 #define TIMEOUT_MS 10000 /* as teardown.KILL_TIMEOUT and freezer.FREEZE_TIMEOUT */
 #define INIT_NAME "pyrunc:init" /* the C init's comm until it execs (state.INIT_NAME) */
 #define SIGRTMAX_LINUX 64
@@ -153,24 +154,28 @@ struct container {
     char *keys[MAX_KEYS], *values[MAX_KEYS];
     size_t lengths[MAX_KEYS];
     int count;
+    char *dirs[MAX_DIRS]; /* the record's `dirs`, one per line */
+    int ndirs;
     long pid;
     unsigned long long start;
 };
 
-static const char *get(const struct container *c, const char *key)
+static int find(const struct container *c, const char *key)
 {
     for (int i = 0; i < c->count; i++)
         if (strcmp(c->keys[i], key) == 0)
-            return c->values[i];
+            return i;
     python("front record without its fields");
+}
+
+static const char *get(const struct container *c, const char *key)
+{
+    return c->values[find(c, key)];
 }
 
 static size_t length(const struct container *c, const char *key)
 {
-    for (int i = 0; i < c->count; i++)
-        if (strcmp(c->keys[i], key) == 0)
-            return c->lengths[i];
-    python("front record without its fields");
+    return c->lengths[find(c, key)];
 }
 
 static int flag(const struct container *c, const char *key)
@@ -250,6 +255,12 @@ static void load(struct container *c, const char *root, const char *id)
     if (strcmp(saved, get(c, "state_json")) != 0)
         python("state.json changed since create wrote the front record");
     c->pid = (long)pid;
+    c->ndirs = 0;
+    for (char *d = c->values[find(c, "dirs")], *save; (d = strtok_r(d, "\n", &save)); d = NULL) {
+        if (c->ndirs == MAX_DIRS)
+            python("too many cgroup dirs");
+        c->dirs[c->ndirs++] = d;
+    }
 }
 
 /* -- the status, derived as state.ContainerDir.status does -- */
@@ -481,19 +492,31 @@ static void set_freezer(const struct container *c, int freeze)
     }
 }
 
+/* SIGKILL to every process of the cgroup at once (Manager.kill's cgroup.kill). */
+static int cgroup_kill(const char *dir)
+{
+    char path[PATH_MAX + 16];
+
+    snprintf(path, sizeof path, "%s/cgroup.kill", dir);
+    return write_file(path, "1");
+}
+
+/* cgroup.kill of the container, or Python, which kills pid by pid where the
+ * kernel has no cgroup.kill (and says why where it refuses). */
+static void kill_or_python(const struct container *c)
+{
+    const char *dir = get(c, "kill_dir");
+
+    if (!*dir || cgroup_kill(dir) < 0)
+        python("no cgroup.kill, or it refused");
+}
+
 /* kill --all KILL, as kill._signal_all: cgroup.kill, then a thaw (a v1-frozen
  * process dies of SIGKILL only once thawed). Python's freeze before it is
  * left out: cgroup.kill reaches forks too. */
 static void kill_all(const struct container *c)
 {
-    const char *dir = get(c, "kill_dir");
-    char path[PATH_MAX + 16];
-
-    if (!*dir)
-        python("no cgroup2 dir for cgroup.kill");
-    snprintf(path, sizeof path, "%s/cgroup.kill", dir);
-    if (write_file(path, "1") < 0) /* no cgroup.kill (Python kills pid by pid), or gone */
-        python("cgroup.kill missing or refused");
+    kill_or_python(c);
     if (*get(c, "freeze_file"))
         set_freezer(c, 0);
 }
@@ -516,12 +539,8 @@ static int parse_signal(const char *text)
 
 static int any_dir(const struct container *c)
 {
-    char dirs[PATH_MAX * 4], *d, *save;
-
-    if ((size_t)snprintf(dirs, sizeof dirs, "%s", get(c, "dirs")) >= sizeof dirs)
-        python("too many cgroup dirs");
-    for (d = strtok_r(dirs, "\n", &save); d; d = strtok_r(NULL, "\n", &save))
-        if (is_dir(d))
+    for (int i = 0; i < c->ndirs; i++)
+        if (is_dir(c->dirs[i]))
             return 1;
     return 0;
 }
@@ -537,7 +556,7 @@ static int cmd_kill(const char *root, const char *id, const char *signal_text, i
     if (all) {
         /* Every process of the cgroup in any state, stopped included (the
          * shim ends what a shared-pid container's dead init left). */
-        if (sig != SIGKILL || !*get(&c, "dirs"))
+        if (sig != SIGKILL || !c.ndirs)
             python("kill --all of another signal, or without cgroups");
         if (s != STOPPED || any_dir(&c))
             kill_all(&c);
@@ -575,13 +594,10 @@ static int remove_tree(const char *dir)
 
 static int remove_cgroups(const struct container *c)
 {
-    char dirs[PATH_MAX * 4], *d, *save;
     int err = 0;
 
-    if ((size_t)snprintf(dirs, sizeof dirs, "%s", get(c, "dirs")) >= sizeof dirs)
-        python("too many cgroup dirs");
-    for (d = strtok_r(dirs, "\n", &save); d; d = strtok_r(NULL, "\n", &save)) {
-        int e = remove_tree(d);
+    for (int i = 0; i < c->ndirs; i++) {
+        int e = remove_tree(c->dirs[i]);
         if (e && !err)
             err = e;
     }
@@ -640,16 +656,11 @@ static int remove_state_dir(const char *dir)
 /* delete --force of a live container, as teardown._kill_everything: every
  * process through cgroup.kill, a thaw (a v1-frozen process dies only once
  * thawed), then the init's pidfd until it has gone. */
-static void kill_everything(const struct container *c, const char *kill_dir)
+static void kill_everything(const struct container *c)
 {
-    char path[PATH_MAX + 16];
     struct pollfd pfd = {.fd = init_pidfd(c), .events = POLLIN};
 
-    if (!*kill_dir)
-        python("no cgroup2 dir for cgroup.kill");
-    snprintf(path, sizeof path, "%s/cgroup.kill", kill_dir);
-    if (write_file(path, "1") < 0)
-        python("cgroup.kill missing or refused");
+    kill_or_python(c);
     if (frozen(c))
         set_freezer(c, 0);
     if (pfd.fd >= 0) {
@@ -664,7 +675,6 @@ static int cmd_delete(const char *root, const char *id, int force)
 {
     struct container c;
     const char *kill_dir;
-    char path[PATH_MAX + 16];
     double delay = 1;
     long long deadline;
     int err, retried = 0;
@@ -681,7 +691,7 @@ static int cmd_delete(const char *root, const char *id, int force)
     if (status_of(&c) != STOPPED) {
         if (!force)
             python("not stopped");
-        kill_everything(&c, kill_dir);
+        kill_everything(&c);
     }
     /* What a stopped container left (a shared-pid container's orphans), or
      * killed processes still exiting, keep a cgroup busy: kill, wait for the
@@ -689,8 +699,7 @@ static int cmd_delete(const char *root, const char *id, int force)
      * as teardown._remove_cgroups does. */
     deadline = now_ms() + TIMEOUT_MS;
     while ((err = remove_cgroups(&c)) == EBUSY && *kill_dir && now_ms() < deadline) {
-        snprintf(path, sizeof path, "%s/cgroup.kill", kill_dir);
-        write_file(path, "1");
+        cgroup_kill(kill_dir);
         if (wait_empty(kill_dir) < 0 || retried++) { /* no spinning on a busy v1 dir */
             sleep_ms(delay);
             delay = delay * 2 > 50 ? 50 : delay * 2;
@@ -767,19 +776,17 @@ static int cmd_ps_json(const char *root, const char *id)
     struct container c;
     struct pids p = {0};
     struct out o = {0};
-    char dirs[PATH_MAX * 4], *d, *save, number_text[24];
+    char number_text[24];
 
     load(&c, root, id);
-    if (!*get(&c, "dirs"))
+    if (!c.ndirs)
         python("no cgroups: Python finds the pids");
-    if (status_of(&c) != STOPPED) {
-        snprintf(dirs, sizeof dirs, "%s", get(&c, "dirs"));
-        for (d = strtok_r(dirs, "\n", &save); d; d = strtok_r(NULL, "\n", &save))
-            if (is_dir(d)) { /* any one hierarchy holds them all */
-                collect_pids(d, &p);
+    if (status_of(&c) != STOPPED)
+        for (int i = 0; i < c.ndirs; i++)
+            if (is_dir(c.dirs[i])) { /* any one hierarchy holds them all */
+                collect_pids(c.dirs[i], &p);
                 break;
             }
-    }
     if (p.count)
         qsort(p.pid, p.count, sizeof *p.pid, by_number);
     puts_(&o, "[");

@@ -30,7 +30,9 @@ import sys
 # (the front door answers the light ones), and the module that is each.
 COMMANDS = {"create": "runtime.commands.create", "run": "runtime.commands.run",
             "exec": "runtime.commands.exec"}
-_VALUED = ("--root", "--log", "--log-format", "--rootless")  # global flags with a value
+# The global flags with a value: quickargs.GLOBAL_VALUES's names (tested to
+# agree), not imported: preload runs before any of the package but itself.
+_VALUED = ("--root", "--log", "--log-format", "--rootless")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 

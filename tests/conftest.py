@@ -262,6 +262,12 @@ class Bundle:
         self.config["process"]["args"] = list(args)
         return self
 
+    def without_namespace(self, kind: str) -> "Bundle":
+        """No namespace of this type: the container shares the runtime's."""
+        self.config["linux"]["namespaces"] = [ns for ns in self.config["linux"]["namespaces"]
+                                              if ns["type"] != kind]
+        return self
+
 
 BASE_CONFIG = base_config()
 

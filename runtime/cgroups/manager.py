@@ -201,8 +201,8 @@ class Manager:
         container's front record (front_record.py): the dirs delete removes
         (one per line, in this order), the cgroup2 dir whose cgroup.kill
         kill --all writes, the freezer (pause and resume set it, it makes a
-        container paused, kill --all thaws it), and how delete removes them ("rmdir": as
-        destroy() does; anything else: Python does it)."""
+        container paused, kill --all thaws it), and how delete removes them
+        ("rmdir": as destroy() does; anything else: Python does it)."""
         freezer = self.freezer()
         return {"dirs": "\n".join(self.dirs.values()), "kill_dir": self._v2_dir() or "",
                 "freeze_file": freezer.file, "frozen_when": " ".join(freezer.frozen_when),

@@ -8,6 +8,7 @@ import os
 import pathlib
 
 import pytest
+from runtime import front_record
 
 from conftest import IS_PYRUNC, cgroup_procs, proc_state, wait_for
 
@@ -43,11 +44,6 @@ def same_answer(runtime, args: list, answered: str) -> str:
     theirs = python(runtime, *args)
     assert (mine.returncode, mine.stdout) == (theirs.returncode, theirs.stdout)
     return mine.stdout
-
-
-def no_pid_namespace(bundle):
-    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
-                                            if ns["type"] != "pid"]
 
 
 def test_every_status_answered_as_python_does(runtime, bundle):
@@ -97,7 +93,7 @@ def test_list_of_several_containers_with_annotations(runtime, bundle, tmp_path):
 def test_shared_pid_leftovers_as_containerd_ends_them(runtime, bundle):
     """The shim's calls when a container without its own pid namespace exits
     and leaves a child: kill --all KILL, then delete, answered here."""
-    no_pid_namespace(bundle)
+    bundle.without_namespace("pid")
     runtime("run", "-d", "-b", bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & exit 0")
             .write(), bundle.id)
     assert runtime.wait_status(bundle.id, "stopped") == "stopped"
@@ -116,7 +112,7 @@ def test_shared_pid_leftovers_as_containerd_ends_them(runtime, bundle):
 def test_delete_kills_what_a_stopped_container_left(runtime, bundle):
     """delete without kill --all first: the cgroup is busy, the front door
     kills through cgroup.kill, waits for the kernel and removes it."""
-    no_pid_namespace(bundle)
+    bundle.without_namespace("pid")
     runtime("run", "-d", "-b", bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & exit 0")
             .write(), bundle.id)
     assert runtime.wait_status(bundle.id, "stopped") == "stopped"
@@ -139,7 +135,7 @@ def test_kill_all_thaws_a_paused_container(runtime, bundle):
 def test_delete_force_of_a_live_container(runtime, bundle, status):
     """Every process killed (a paused one thawed to die), the cgroups and
     the state gone, as Python's delete --force leaves it."""
-    no_pid_namespace(bundle)  # a child outside a pid namespace: only the cgroup ends it
+    bundle.without_namespace("pid")  # a child outside a pid namespace: only the cgroup ends it
     runtime("create", "-b", bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & exec "
                                         "/ocitest sleep 1000").write(), bundle.id)
     if status != "created":
@@ -214,7 +210,15 @@ def test_hooks_and_a_missing_or_corrupt_record_go_to_python(runtime, bundle, tmp
 
 
 def test_fault_injection_and_off_go_to_python(runtime, bundle):
+    """Told apart by what each says: the record is doctored so that only the
+    front door's answer carries a marker (off has no trace to look at)."""
     runtime("run", "-d", "-b", bundle.args("/ocitest", "sleep", "1000").write(), bundle.id)
+    path = pathlib.Path(runtime.root, bundle.id, "front")
+    record = front_record.decode(path.read_bytes())
+    record["state_b"] = ',\n  "marker": 1' + record["state_b"]
+    path.write_bytes(front_record.encode(record))
+    assert "marker" in json.loads(runtime("state", bundle.id).stdout)  # the front door's
     for env in ({"PYRUNC_FRONT": "off"}, {"PYRUNC_FAULT": "nowhere", "PYRUNC_FRONT": "trace"}):
         proc = runtime("state", bundle.id, env=dict(os.environ, **env))
         assert "pyrunc-front: answered" not in proc.stderr
+        assert "marker" not in json.loads(proc.stdout)

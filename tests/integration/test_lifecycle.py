@@ -61,8 +61,7 @@ def test_kill_default_signal_is_term(runtime, bundle):
 
 def test_kill_all(runtime, bundle):
     """--all signals every process in the container's cgroup, not only the init."""
-    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
-                                            if ns["type"] != "pid"]  # init dies alone otherwise
+    bundle.without_namespace("pid")  # init dies alone otherwise
     bundle.args("/bin/sh", "-c", "trap '' TERM; /ocitest sleep 1000 & /ocitest sleep 1000 & wait")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     cgroup = cgroup_procs(bundle.config["linux"]["cgroupsPath"])
@@ -92,8 +91,7 @@ def test_kill_all_and_signal_0_in_every_state(runtime, bundle):
     """As runc (and as containerd's shim needs after a shared-pid container's
     init exits): kill --all signals what the cgroup holds, stopped included;
     signal 0 checks without sending."""
-    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
-                                            if ns["type"] != "pid"]
+    bundle.without_namespace("pid")
     bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & exit 0")  # the init leaves a child
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     assert runtime.wait_status(bundle.id, "stopped") == "stopped"

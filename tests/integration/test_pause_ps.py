@@ -143,8 +143,7 @@ def test_delete_force_of_paused_container(runtime, bundle, inventory):
 def test_kill_all_of_paused_container(runtime, bundle):
     """As runc: the processes are signalled while frozen, then thawed so that the
     signal is delivered."""
-    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
-                                            if ns["type"] != "pid"]
+    bundle.without_namespace("pid")
     bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & wait")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     runtime("pause", bundle.id)
@@ -154,8 +153,7 @@ def test_kill_all_of_paused_container(runtime, bundle):
 
 
 def test_ps(runtime, bundle):
-    bundle.config["linux"]["namespaces"] = [ns for ns in bundle.config["linux"]["namespaces"]
-                                            if ns["type"] != "pid"]
+    bundle.without_namespace("pid")
     bundle.args("/bin/sh", "-c", "/ocitest sleep 1000 & /ocitest sleep 1000 & wait")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
     init = runtime.state(bundle.id)["pid"]

@@ -29,6 +29,11 @@ def test_the_command_word(argv, command):
     assert preload.command_of(argv) == command
 
 
+def test_the_global_flags_with_a_value_are_quickargs():
+    from runtime.quickargs import GLOBAL_VALUES
+    assert set(preload._VALUED) == set(GLOBAL_VALUES)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     directory = tmp_path_factory.mktemp("preload")
