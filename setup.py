@@ -1,8 +1,9 @@
-"""Build glue that setup.cfg cannot express: the cffi module and the C init binary."""
+"""Build glue that setup.cfg cannot express: the cffi modules and the static C programs."""
 import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -11,6 +12,25 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+
+
+def static_compiler(scratch: pathlib.Path) -> list[str]:
+    """musl's gcc wrapper where it is installed (scripts/setup.sh installs
+    musl-tools), else gcc with glibc. Both programs start on every call, and
+    the init is copied into a memfd each time: static glibc makes each ~700
+    KB, musl ~60 KB, which saves ~0.8 ms a create (measured A/B). musl's
+    wrapper leaves the system headers out, the kernel's with them: they come
+    back through an include dir holding only linux/, asm/ and asm-generic/."""
+    if not shutil.which("musl-gcc"):
+        print("pyrunc: musl-gcc not found (Debian: musl-tools): the init and the front door "
+              "are built with static glibc, ~10x larger and slower to start", file=sys.stderr)
+        return ["gcc"]
+    triplet = subprocess.run(["gcc", "-print-multiarch"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    for name, target in (("linux", "/usr/include/linux"), ("asm-generic", "/usr/include/asm-generic"),
+                         ("asm", f"/usr/include/{triplet}/asm")):
+        (scratch / name).symlink_to(target)
+    return ["musl-gcc", "-idirafter", str(scratch)]
 
 
 class BuildPy(build_py):
@@ -25,12 +45,14 @@ class BuildPy(build_py):
         pkg = pathlib.Path(self.build_lib) / "runtime"
         pkg.mkdir(parents=True, exist_ok=True)
         csrc = HERE / "csrc"
-        subprocess.run(["gcc", "-static", "-s", "-O2", *WARNINGS, "-o", str(pkg / "pyrunc-init"),
-                        str(csrc / "init.c")], check=True)
-        # The front door, the `pyrunc` command (runtime/entry.py installs it):
-        # static, as it starts on every call (no dynamic loader).
-        subprocess.run(["gcc", "-static", "-s", "-O2", *WARNINGS, "-o", str(pkg / "pyrunc-front"),
-                        str(csrc / "front.c")], check=True)
+        # The init, and the front door: the `pyrunc` command (runtime/entry.py
+        # installs it). Static: both start on every call (no dynamic loader).
+        with tempfile.TemporaryDirectory(prefix="pyrunc-cc-") as scratch:
+            cc = static_compiler(pathlib.Path(scratch))
+            for program in ("init", "front"):
+                subprocess.run([*cc, "-static", "-s", "-O2", *WARNINGS,
+                                "-o", str(pkg / f"pyrunc-{program}"), str(csrc / f"{program}.c")],
+                               check=True)
         # Its functions are used by the cffi module, not in this unit alone.
         subprocess.run(["gcc", *WARNINGS, "-Wno-unused-function", "-fsyntax-only",
                         f"-I{csrc}", str(csrc / "native.c")], check=True)

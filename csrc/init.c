@@ -27,6 +27,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#ifndef MOUNT_ATTR_RDONLY /* musl's libc headers lack the new mount API; the kernel's have it */
+#include <linux/mount.h>
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#include <linux/close_range.h>
+#endif
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>

@@ -40,3 +40,17 @@ def test_rewrite_replaces_a_symlink_not_its_target(tmp_path):
     link.symlink_to(target)
     entry.write(str(link))
     assert target.read_text() == "keep" and os.readlink(link) == entry.FRONT
+
+
+def test_static_programs_are_small_musl_builds():
+    """The init is copied into a memfd on every create and the front door
+    starts on every call: setup.py builds both with musl (scripts/setup.sh
+    installs musl-tools). Static glibc would make each ~700 KB."""
+    for program in ("pyrunc-init", "pyrunc-front"):
+        path = os.path.join(os.path.dirname(entry.FRONT), program)
+        with open(path, "rb") as f:
+            image = f.read()
+        assert image[:4] == b"\x7fELF", program
+        assert b"/lib64/ld-linux" not in image and b"ld-musl" not in image, \
+            f"{program} is dynamically linked"
+        assert len(image) < 200_000, f"{program}: {len(image)} bytes: built without musl-gcc?"
