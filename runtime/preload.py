@@ -1,12 +1,13 @@
-"""Loading the modules of create, run and exec from one file, at the start of
-the command: ~3 ms of a ~27 ms create.
+"""Loading the modules of create, run, exec and update from one file, at the
+start of the command: ~3 ms of a ~27 ms create.
 
 A command that imports ~40 modules spends most of that time, ~8 ms here, in
 importlib. Each module costs a spec search, a stat of the source, reading
 the .pyc, a module object and a lock. Unmarshalling the code and running the
 module bodies take less than half of it. The preload file holds the code of
-every module a command imports at its top, in the order their imports
-complete (dependencies first), recorded by importing them once at install.
+every module a command imports at its top (and the few it imports later on
+every call), in the order their imports complete (dependencies first),
+recorded by importing them once at install.
 preload() makes each module object, puts it in sys.modules and runs its code:
 there is no finder, no lock and one read. The `import` statements in those
 modules then find everything in sys.modules.
@@ -27,9 +28,14 @@ import os
 import sys
 
 # The commands worth it: the ones that start the interpreter on the hot paths
-# (the front door answers the light ones), and the module that is each.
-COMMANDS = {"create": "runtime.commands.create", "run": "runtime.commands.run",
-            "exec": "runtime.commands.exec"}
+# (the front door answers the light ones), and the modules each imports: the
+# command's own, and those it imports later on every call (Manager.apply's
+# limit modules, deferred for the light commands' sake).
+_LIMITS = ("runtime.cgroups.resources", "runtime.cgroups.unset", "runtime.cgroups.v1_resources")
+COMMANDS = {"create": ("runtime.commands.create", *_LIMITS),
+            "run": ("runtime.commands.run", *_LIMITS),
+            "exec": ("runtime.commands.exec",),
+            "update": ("runtime.commands.update", *_LIMITS)}
 # The global flags with a value: quickargs.GLOBAL_VALUES's names (tested to
 # agree), not imported: preload runs before any of the package but itself.
 _VALUED = ("--root", "--log", "--log-format", "--rootless")
@@ -125,8 +131,10 @@ class Recorder:
         return None
 
 sys.meta_path.insert(0, Recorder)
+import importlib
 import runtime.cli
-import {module}
+for module in {modules!r}:
+    importlib.import_module(module)
 for name in order:
     module = sys.modules[name]
     print(name, module.__file__, hasattr(module, "__path__"), sep="\t")
@@ -139,9 +147,9 @@ def build(directory: str = HERE) -> None:
     compiled."""
     import subprocess  # build time only
     site = os.path.dirname(HERE)
-    for command, module in COMMANDS.items():
+    for command, modules in COMMANDS.items():
         out = subprocess.run([sys.executable, "-I", "-S", "-c",
-                              _RECORDER.format(site=site, module=module)],
+                              _RECORDER.format(site=site, modules=modules)],
                              capture_output=True, text=True, check=True).stdout
         entries = []
         for line in out.splitlines():

@@ -1,7 +1,7 @@
 """The command lines containerd, Podman and scripts send most, parsed without
 argparse: `create`, `run`, `exec --process`, `start`, `state`, `kill`,
-`delete`, `pause`, `resume`, `ps`, `list`, `features`, with runc's global
-flags.
+`delete`, `pause`, `resume`, `ps`, `list`, `features`, `update` (containerd
+sends `update --resources -`), with runc's global flags.
 
 argparse costs ~10 ms to import (it imports re, enum, gettext), twice what a
 light command may spend above the interpreter's start. parse() answers only
@@ -11,6 +11,8 @@ compares the two); anything else (help, an abbreviated or unknown flag, a
 usage error, another command) returns None and cli_parser.py's argparse
 parser reads it, with its messages.
 """
+
+from . import update_flags
 
 # Global flags: name -> (field, choices or None); a value follows each.
 GLOBAL_VALUES = {"--root": ("root", None), "--log": ("log", None),
@@ -37,6 +39,8 @@ _CREATE_VALUES = {"-b": ("bundle", None), "--bundle": ("bundle", None),
                   "--preserve-fds": ("preserve_fds", INT)}
 _CREATE_DEFAULTS = {"bundle": ".", "pid_file": None, "console_socket": None, "no_pivot": False,
                     "no_new_keyring": False, "preserve_fds": 0}
+_UPDATE_VALUES = {"-r": ("resources", None), "--resources": ("resources", None)} | {
+    flag: (update_flags.field(flag), None) for flag, *_ in update_flags.UPDATE_FLAGS}
 COMMANDS = {
     "state": ({}, {}, _ID, {}, None),
     "start": ({}, {}, _ID, {}, None),
@@ -49,6 +53,8 @@ COMMANDS = {
     "list": ({"-q": "quiet", "--quiet": "quiet"}, {"-f": _FORMAT, "--format": _FORMAT}, [],
              {"format": "table", "quiet": False}, None),
     "features": ({}, {}, [], {}, None),
+    "update": ({}, _UPDATE_VALUES, _ID, {name: None for name, _ in _UPDATE_VALUES.values()},
+               None),
     "create": (_CREATE_SWITCHES, _CREATE_VALUES, _ID, _CREATE_DEFAULTS, None),
     "run": (_CREATE_SWITCHES | {"-d": "detach", "--detach": "detach", "--keep": "keep"},
             _CREATE_VALUES, _ID, _CREATE_DEFAULTS | {"detach": False, "keep": False}, None),
@@ -126,8 +132,8 @@ def _flags(argv, i, switches, values, fields) -> int | None:
             fields[switches[name]] = True
             i += 1
         elif name in values:
-            if not eq:
-                if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+            if not eq:  # a lone "-" is a value to argparse too (stdin)
+                if i + 1 >= len(argv) or argv[i + 1].startswith("-") and argv[i + 1] != "-":
                     return None
                 value = argv[i + 1]
                 i += 1

@@ -42,8 +42,8 @@ def built(tmp_path_factory):
 
 
 def test_the_same_modules_as_an_import(built):
-    for command, module in preload.COMMANDS.items():
-        code = (f"from runtime import preload\nimport runtime.cli, {module}\n"
+    for command, modules in preload.COMMANDS.items():
+        code = (f"from runtime import preload\nimport runtime.cli, {', '.join(modules)}\n"
                 "print(sorted(m for m in sys.modules if m.startswith('runtime')))")
         normal = _python(code)
         loaded = _python(f"from runtime import preload\nassert preload.preload(sys.argv[1:], "

@@ -31,6 +31,10 @@ TAILS = {
              ["-p", "/p", "-e", "A=1", "-e", "B=2", "--cap", "CAP_KILL", "c1"], ["c1", "--tty"],
              ["-t", "--console-socket", "/s", "-p", "/p", "c1"], ["--preserve-fds=1", "c1"],
              ["--cgroup", "a", "--cgroup", "b:c", "-g", "5", "c1"], ["-u", "1:2", "c1", "-e", "x"]],
+    "update": [["-r", "-", "c1"], ["--resources", "/f", "c1"], ["--memory", "64m", "c1"],
+               ["--memory=64m", "--cpu-quota", "-1", "c1"], ["c1"], ["--mem", "1", "c1"],
+               ["--resources=-", "--pids-limit", "5", "--cpuset-cpus", "0-1", "c1"],
+               ["c1", "-r", "-"], ["-r", "-", "c1", "c2"]],
     "features": [[], ["x"], ["-h"]], "spec": [[]], "bogus": [["c1"]],
 }
 
@@ -74,7 +78,7 @@ def test_answers_only_as_argparse_does():
     ["--root", "/r", "--systemd-cgroup", "create", "--bundle", "/b", "--pid-file", "/p",
      "--console-socket", "/s", "--no-new-keyring", "c1"],
     ["exec", "--process", "/p", "--detach", "--pid-file", "/q", "c1"],
-    ["run", "-d", "--bundle", "/b", "c1"]])
+    ["run", "-d", "--bundle", "/b", "c1"], ["update", "--resources", "-", "c1"]])
 def test_reads_what_containerd_and_podman_send(argv):
     quick = quickargs.parse(argv)
     assert quick is not None and vars(quick) == _argparse(argv)
