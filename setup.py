@@ -53,9 +53,10 @@ class BuildPy(build_py):
                 subprocess.run([*cc, "-static", "-s", "-O2", *WARNINGS,
                                 "-o", str(pkg / f"pyrunc-{program}"), str(csrc / f"{program}.c")],
                                check=True)
-        # Its functions are used by the cffi module, not in this unit alone.
-        subprocess.run(["gcc", *WARNINGS, "-Wno-unused-function", "-fsyntax-only",
-                        f"-I{csrc}", str(csrc / "native.c")], check=True)
+        # Their functions are used by the cffi modules, not in these units alone.
+        for unit in ("native.c", "seccomp_batch.c"):
+            subprocess.run(["gcc", *WARNINGS, "-Wno-unused-function", "-fsyntax-only",
+                            f"-I{csrc}", str(csrc / unit)], check=True)
         subprocess.run([sys.executable, str(csrc / "gen_consts.py"), str(pkg / "_consts.py")],
                        check=True)
         subprocess.run([sys.executable, str(HERE / "spec" / "schema_compiler.py"),

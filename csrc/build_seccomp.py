@@ -4,7 +4,11 @@ compile an OCI seccomp profile to classic BPF in the parent.
 A module of its own so that only a create or exec with a profile to compile
 loads libseccomp; the C init never links it (it loads the finished program).
 """
+import pathlib
+
 from cffi import FFI
+
+CSRC = pathlib.Path(__file__).resolve().parent
 
 ffibuilder = FFI()
 ffibuilder.cdef("""
@@ -32,11 +36,19 @@ ffibuilder.cdef("""
     int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
                                unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
     int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
+
+    struct pyrunc_rule { uint32_t action; int syscall; unsigned int nargs;
+                         const struct scmp_arg_cmp *args; };
+    void pyrunc_resolve_names(uint32_t arch_token, const char *const *names, size_t count,
+                              int *numbers);
+    int pyrunc_add_and_export(scmp_filter_ctx ctx, const struct pyrunc_rule *rules,
+                              size_t count, int fd, long *failed);
 """)
 ffibuilder.set_source(
     "runtime._seccomp",
-    "#include <seccomp.h>",
+    '#include "seccomp_batch.c"',  # whole lists in one call each
     libraries=["seccomp"],
+    include_dirs=[str(CSRC)],
 )
 
 if __name__ == "__main__":

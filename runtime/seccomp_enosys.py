@@ -32,9 +32,10 @@ def wanted(profile: dict) -> bool:
                 and profile.get("defaultErrnoRet") == ENOSYS)
 
 
-def last_calls(profile: dict, lib) -> dict[int, dict[str, int]]:
-    """{native audit arch: {"x32" or "native": highest call number named}}."""
-    names = {n for rule in profile.get("syscalls") or [] for n in rule["names"]}
+def last_calls(profile: dict, lib, resolve) -> dict[int, dict[str, int]]:
+    """{native audit arch: {"x32" or "native": highest call number named}}.
+    resolve(names, arch token): their numbers (seccomp_compile.resolve_names)."""
+    names = sorted({n for rule in profile.get("syscalls") or [] for n in rule["names"]})
     found: dict[int, dict[str, int]] = {}
     for arch in profile.get("architectures") or []:
         token = lib.seccomp_arch_resolve_name(arch[len("SCMP_ARCH_"):].lower().encode())
@@ -42,7 +43,7 @@ def last_calls(profile: dict, lib) -> dict[int, dict[str, int]]:
             continue  # the compiler refuses it, naming the pointer
         x32 = arch == "SCMP_ARCH_X32"
         native = AUDIT_ARCH_X86_64 if x32 else token
-        numbers = [lib.seccomp_syscall_resolve_name_arch(token, n.encode()) for n in names]
+        numbers = resolve(names, token)
         numbers = [n & 0xFFFFFFFF for n in numbers if n >= 0]  # negative: none, or a multiplexer
         if not numbers:
             log.debug(f"seccomp: no system call of {arch} named: no -ENOSYS stub for it")
@@ -89,9 +90,9 @@ def stub(last: dict[int, dict[str, int]]) -> bytes:
     return b"".join(out)
 
 
-def patch(profile: dict, program: bytes, lib) -> bytes:
+def patch(profile: dict, program: bytes, lib, resolve) -> bytes:
     """program with the stub in front, where the profile wants one."""
     if not wanted(profile):
         return program
-    last = last_calls(profile, lib)
+    last = last_calls(profile, lib, resolve)
     return (stub(last) + program) if last else program
