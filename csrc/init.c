@@ -719,6 +719,10 @@ static void send_fd(uint32_t type, int fd, const char *what)
 static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
 {
     struct sock_fprog fprog;
+    /* fprog.len is 16 bits: a longer program must not load cut short. */
+    if (len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+        fail(EINVAL, "the seccomp filter has %u instructions: the kernel takes %d at most",
+             len / (uint32_t)sizeof(struct sock_filter), BPF_MAXINSNS);
     fprog.len = (unsigned short)(len / sizeof(struct sock_filter));
     fprog.filter = (struct sock_filter *)prog;
     long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
@@ -728,6 +732,29 @@ static void load_seccomp(uint32_t flags, const char *prog, uint32_t len)
         send_fd(MSG_SECCOMP, (int)rc, "the seccomp notify fd");
         close((int)rc);
     }
+}
+
+/* The program in a memfd the parent compiled into while this init set up
+ * (create). The parent seals it once written, before it lets the init go past
+ * READY: a memfd without every seal is not finished, so it is refused. Mapped,
+ * not read: after the load the init makes no system call but execve. */
+static void load_seccomp_fd(uint32_t flags, int fd)
+{
+    const int sealed = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0)
+        fail(errno, "the seccomp program's memfd");
+    if ((seals & sealed) != sealed)
+        fail(EBADFD, "the seccomp program's memfd is not sealed: the parent did not finish it");
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        fail(errno, "the seccomp program's memfd");
+    if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) || st.st_size > UINT32_MAX)
+        fail(EBADFD, "the seccomp program's memfd holds %lld bytes", (long long)st.st_size);
+    void *prog = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (prog == MAP_FAILED)
+        fail(errno, "map the seccomp program");
+    load_seccomp(flags, prog, (uint32_t)st.st_size);
 }
 
 /* ---- terminal ---- */
@@ -872,7 +899,7 @@ static void run(struct cursor *c)
         struct cursor a = {c->p, c->p + len};
         c->p += len;
         current_step = index + 1;
-        if (op == OP_READY || op == OP_SECCOMP || op == OP_EXEC_FIFO)
+        if (op == OP_READY || op == OP_SECCOMP || op == OP_SECCOMP_FD || op == OP_EXEC_FIFO)
             tracing = 0;
         uint64_t started = tracing ? now_us() : 0;
         switch (op) {
@@ -1142,6 +1169,11 @@ static void run(struct cursor *c)
             uint32_t flags = get_u32(&a), n;
             const char *prog = get_bytes(&a, &n);
             load_seccomp(flags, prog, n);
+            break;
+        }
+        case OP_SECCOMP_FD: {
+            uint32_t flags = get_u32(&a);
+            load_seccomp_fd(flags, (int)get_u32(&a));
             break;
         }
         case OP_ARG:

@@ -121,7 +121,10 @@
     X(MEMPOLICY, 68, "Ib", "u32 mode | flags, bytes node mask (maybe empty): "          \
                            "set_mempolicy")                                             \
     X(DEFAULT_HOME, 69, "I", "u32 uid: its home in the container's /etc/passwd (/ if none) "\
-                             "becomes HOME, added to the ENV list at EXEC")
+                             "becomes HOME, added to the ENV list at EXEC")                  \
+    X(SECCOMP_FD, 70, "II", "u32 seccomp(2) flags, u32 fd: SECCOMP with the program in a " \
+                            "memfd the parent fills while the init sets up, and seals " \
+                            "before it releases the init (create: the compile overlaps)")
 
 #define PLAN_OP_ENUM(name, number, signature, doc) OP_##name = number,
 enum plan_op { PLAN_OPS(PLAN_OP_ENUM) };

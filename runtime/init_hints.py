@@ -57,6 +57,7 @@ HINTS = (
                               "(`pyrunc check` names it)"),
     ("EXEC", _E.EACCES, None, "the program, or a directory on its path, is not executable"),
     ("SECCOMP", _E.EINVAL, None, "the kernel refused the filter or its flags"),
+    ("SECCOMP_FD", _E.EINVAL, None, "the kernel refused the filter or its flags"),
 )
 
 

@@ -8,7 +8,8 @@ parentProcess with its initProcess and setnsProcess:
 
 Both prepare everything in the parent, before the C init starts (the process
 itself, before that: process_setup.py):
-- the seccomp program (compiled, or from the cache: compile_seccomp);
+- the seccomp program (compiled, or from the cache: compile_seccomp; create's
+  is made while the init sets up, into a memfd the init reads at the end);
 - the cgroup placement: the cgroup2 dir to clone the init into and the v1
   tasks files it writes itself, opened as fds (the container's Manager says
   which; without CLONE_INTO_CGROUP the parent moves the init instead);
@@ -32,6 +33,9 @@ from .userns import denies_setgroups, setgroups_denied_in
 # /proc/PID/ns names, as exec joins them
 NAMESPACE_FILES = {"user": "user", "mnt": "mount", "pid": "pid", "ipc": "ipc", "uts": "uts",
                    "net": "network", "cgroup": "cgroup", "time": "time"}
+# The named fd of a seccomp program still compiling: no mount pointer (those
+# start with "/") is ever this key.
+SECCOMP_FD = "seccomp program"
 
 
 
@@ -47,12 +51,14 @@ class FdLayout:
         self.cgroup_task_fds, self.named = cgroup_task_fds, named
 
 
-def compile_seccomp(profile: dict | None, root: str):
-    """The container's seccomp filter (checked, compiled or cached), or None."""
+def compile_seccomp(profile: dict | None, root: str, background: bool = False):
+    """The container's seccomp filter (checked, compiled or cached), or None.
+    background (create): the program is made while create goes on
+    (seccomp.prepare_in_background); container_init hands its memfd over."""
     if profile is None:
         return None
     from . import seccomp  # feature import: the profile's checks, cache and compiler
-    return seccomp.prepare(profile, root)
+    return (seccomp.prepare_in_background if background else seccomp.prepare)(profile, root)
 
 
 def id_mapped_mounts(view: Config, bundle: str) -> list:
@@ -123,18 +129,23 @@ def container_init(cdir: ContainerDir, bundle: str, config: dict, cgroups: Manag
     """The container's init, stopped at OP_WAIT until the caller lets it go
     (Init.go). trees: id-mapped mount trees, by mount pointer (idmap.py)."""
     view = Config(config)
+    named = dict(trees)
+    if seccomp and seccomp.pending:  # the init's own copy (spawn closes ours)
+        named[SECCOMP_FD] = os.dup(seccomp.pending.memfd)
 
     def make_plan(fds: FdLayout) -> list:
+        trees = dict(fds.named)
         ctx = PlanContext(bundle=bundle, no_pivot=no_pivot, preserve_fds=preserve_fds,
                           cap_last_cap=last_cap(), cgroup_mounts=cgroup_mounts_for(view, cgroups),
                           clone_cgroup_fd=fds.clone_cgroup_fd,
                           cgroup_task_fds=fds.cgroup_task_fds, seccomp=seccomp,
-                          mount_label=mount_label(view), idmapped=fds.named,
+                          seccomp_fd=trees.pop(SECCOMP_FD, None),
+                          mount_label=mount_label(view), idmapped=trees,
                           setgroups_denied=denies_setgroups(config),
                           dumpable=os.geteuid() != 0 and view.creates("pid"))
         return plan.build(config, ctx)
 
-    return spawn(cdir.path, cgroups, preserve_fds, preserved, make_plan, named=trees)
+    return spawn(cdir.path, cgroups, preserve_fds, preserved, make_plan, named=named)
 
 
 def join_container(state_dir: str, st: State, process: dict, preserve_fds: int = 0,

@@ -99,8 +99,13 @@ class Init:
                 actions.append((os.POSIX_SPAWN_DUP2, high, target))
             for fd in preserved:
                 os.set_inheritable(fd, True)
+            # The init is executed by an fd number above every target too: the
+            # memfd may have any number below them (a hole another thread left
+            # in the table), and a dup2 there would execute something else.
+            exec_fd = fcntl.fcntl(init_fd, fcntl.F_DUPFD_CLOEXEC, base + len(sources))
+            to_close.append(exec_fd)
             first = os.posix_spawn(
-                f"/proc/self/fd/{init_fd}", ["pyrunc:init", str(base)], {},
+                f"/proc/self/fd/{exec_fd}", ["pyrunc:init", str(base)], {},
                 file_actions=actions, setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ), setsigmask=(),
             )
         finally:

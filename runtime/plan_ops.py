@@ -56,6 +56,7 @@ class PlanContext:
                  cap_last_cap: int = len(caps.NAMES) - 1, cgroup_mounts: list | None = None,
                  probe: HostProbe | None = None, clone_cgroup_fd: int | None = None,
                  cgroup_task_fds: list | None = None, seccomp=None,
+                 seccomp_fd: int | None = None,
                  mount_label: str = "", idmapped: dict | None = None,
                  setgroups_denied: bool = False, dumpable: bool = False):
         self.bundle = bundle
@@ -75,6 +76,9 @@ class PlanContext:
         self.idmapped = idmapped or {}
         self.read_only_later: set[str] = set()  # set by build (read_only_later)
         self.seccomp = seccomp  # a compiled seccomp.Filter, or None
+        # The init's fd of the memfd a program still compiling goes to
+        # (seccomp.PendingProgram): then the plan loads it from there.
+        self.seccomp_fd = seccomp_fd
         # linux.mountLabel, only where SELinux is enabled: elsewhere the kernel
         # refuses a context= option (runc passes it and fails with EINVAL).
         self.mount_label = mount_label

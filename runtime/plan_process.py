@@ -134,7 +134,10 @@ def _seccomp_ops(process: dict, ctx: PlanContext) -> list[Op]:
     """Load the filter; without no_new_privs, then drop the CAP_SYS_ADMIN
     that the load needed. After these, the init makes no system call but
     execve (and, for a notify filter, the few that hand its fd over)."""
-    ops = [Op("SECCOMP", (ctx.seccomp.flags, ctx.seccomp.program))]
+    if ctx.seccomp.program is None:  # compiling meanwhile, into a memfd (create)
+        ops = [Op("SECCOMP_FD", (ctx.seccomp.flags, ctx.seccomp_fd))]
+    else:
+        ops = [Op("SECCOMP", (ctx.seccomp.flags, ctx.seccomp.program))]
     if _caps_after_seccomp(process, ctx):
         ops.append(_final_caps(process))
     return ops

@@ -8,10 +8,15 @@ Load flags (TSYNC, LOG, SPEC_ALLOW, NEW_LISTENER, ...) are not part of the
 program: they go to seccomp(2) in the init.
 """
 import _socket  # socket.py's enum set-up costs ~2.5 ms; the C module suffices
+import _thread  # threading.py is ~1 ms of imports; a lock and a thread suffice
+import fcntl
+import os
 
 from . import jsonlite, log, root_cache
 from .errors import ConfigError, PyruncError, strerror
+from .fdio import write_all
 from .fdpass import send_fd
+from .launcher import SEALS
 from .seccomp_names import (FLAG_NEW_LISTENER, FLAG_TSYNC_ESRCH, FLAGS, NOT_NOTIFIABLE, POINTER,
                             action_value)
 
@@ -20,12 +25,60 @@ CACHE_PREFIX = ".seccomp-"
 
 class Filter:
     """A compiled profile: seccomp(2) flags, the program, whether the init
-    gets a notify fd to hand to listenerPath."""
+    gets a notify fd to hand to listenerPath. While the program compiles
+    (prepare_in_background), program is None and pending has it."""
 
-    def __init__(self, flags: int, program: bytes, notify: bool):
+    def __init__(self, flags: int, program: bytes | None, notify: bool,
+                 pending: "PendingProgram | None" = None):
         self.flags = flags
         self.program = program
         self.notify = notify
+        self.pending = pending
+
+
+class PendingProgram:
+    """A program compiling in a thread of its own, and the memfd it goes to:
+    the init has the memfd from its spawn on (OP_SECCOMP_FD) and reads it
+    only once finish() has filled and sealed it. libseccomp's calls release
+    the GIL, so the compile runs beside create's own work and the init's."""
+
+    def __init__(self, make_program):
+        self.memfd = os.memfd_create("pyrunc-seccomp", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self._outcome: bytes | BaseException | None = None
+        _thread.start_new_thread(self._run, (make_program,))
+        os.sched_yield()  # drops the GIL: the thread starts now, not at our next system call
+
+    def _run(self, make_program) -> None:
+        try:
+            self._outcome = make_program()
+        except BaseException as e:  # raised again by finish(), in the caller's thread
+            self._outcome = e
+        finally:
+            self._done.release()
+
+    def finish(self) -> None:
+        """Wait for the program, write it to the memfd and seal it; what
+        the compile raised (a rule libseccomp refused) is raised here."""
+        with self._done:
+            pass
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        write_all(self.memfd, self._outcome)
+        fcntl.fcntl(self.memfd, fcntl.F_ADD_SEALS, SEALS)
+        log.debug(f"seccomp: {len(self._outcome) // 8} instructions to the init in a sealed "
+                  "memfd (SECCOMP_FD)")
+
+    def close(self) -> None:
+        """Our copy of the memfd (the init has its own). On an error path
+        this waits for the compile too: a command that ends while the thread
+        writes the cache would leave a temporary file in the root."""
+        with self._done:
+            pass
+        if self.memfd >= 0:
+            os.close(self.memfd)
+            self.memfd = -1
 
 
 def uses_notify(profile: dict) -> bool:
@@ -82,7 +135,24 @@ def prepare(profile: dict | None, cache_dir: str | None) -> Filter | None:
     if profile is None:
         return None
     check(profile)
+    return Filter(load_flags(profile), _program(profile, cache_dir), uses_notify(profile))
+
+
+def prepare_in_background(profile: dict | None, cache_dir: str | None) -> Filter | None:
+    """prepare() for create: the checks now, the program (from the cache, or
+    ~10 ms of libseccomp for Docker's profile) in a PendingProgram, so that
+    it overlaps the cgroups, the init's spawn, namespaces and mounts. A
+    notify filter loads before READY, so its program is needed at once."""
+    if profile is None:
+        return None
+    check(profile)
     flags = load_flags(profile)
+    if uses_notify(profile):
+        return Filter(flags, _program(profile, cache_dir), True)
+    return Filter(flags, None, False, PendingProgram(lambda: _program(profile, cache_dir)))
+
+
+def _program(profile: dict, cache_dir: str | None) -> bytes:
     # deferred: libseccomp's cffi module loads only on a cache miss or for a key
     from . import seccomp_compile
     key = seccomp_compile.cache_key(_program_input(profile))
@@ -93,7 +163,7 @@ def prepare(profile: dict | None, cache_dir: str | None) -> Filter | None:
         program = seccomp_compile.compile_profile(profile)
         root_cache.put(cache_dir, CACHE_PREFIX, key, program)
         log.debug(f"seccomp: filter {key[:12]} compiled ({len(program) // 8} instructions)")
-    return Filter(flags, program, uses_notify(profile))
+    return program
 
 
 def _program_input(profile: dict) -> bytes:

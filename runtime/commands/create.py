@@ -60,12 +60,21 @@ def create(root: str, container_id: str, bundle: str, pid_file: str | None = Non
                          "config.json: /process/terminal")
     rootfs = rootfs_path(config, bundle)
     preserve_fds = prepare_process(view.process, "/process", preserve_fds, preserved)
-    seccomp = compile_seccomp(view.linux.get("seccomp"), root)
-    id_mapped = id_mapped_mounts(view, bundle)
-    cdir.claim()
+    # The program compiles in a thread while create goes on; the init reads
+    # it at the end. Not beside the steps that fork (pyroute2's netns helper,
+    # newuidmap): a forked child would lack the compiling thread.
+    seccomp = compile_seccomp(view.linux.get("seccomp"), root, background=not (
+        view.linux.get("netDevices") or view.creates("user")))
+    undo = [seccomp.pending.close] if seccomp and seccomp.pending else []
+    try:
+        id_mapped = id_mapped_mounts(view, bundle)
+        cdir.claim()
+    except BaseException:
+        for step in undo:
+            step()
+        raise
     point("claimed")
     log.debug(f"create {container_id}: bundle {bundle}, state in {cdir.path}")
-    undo = []
     try:
         init = _create_claimed(cdir, config, bundle, rootfs, pid_file, no_pivot, preserve_fds,
                                preserved, undo, console_socket, seccomp, id_mapped,
@@ -159,6 +168,9 @@ def _create_claimed(cdir: ContainerDir, config: dict, bundle: str, rootfs: str,
         move(view.linux["netDevices"], init.pid)
     init.go(on_hooks=lambda: _create_hooks(cdir, st, view.hooks),
             on_seccomp=lambda fd: send_notify_fd(st, fd, init.pid, CREATING))
+    if seccomp and seccomp.pending:  # sealed before the init may go on to read it
+        seccomp.pending.finish()
+        seccomp.pending.close()
     point("ready")
     log.debug(f"create {cdir.id}: the init (pid {init.pid}) is ready to exec")
     if init.console_fd is not None and console_socket:

@@ -117,6 +117,7 @@ WORDS = {
     "EXEC_FIFO": lambda a: "wait on the exec fifo until `pyrunc start`",
     "CLOSE_FDS": lambda a: f"close every fd from {a[0]} on at exec",
     "SECCOMP": lambda a: f"load the seccomp filter ({len(a[1]) // 8} BPF instructions)",
+    "SECCOMP_FD": lambda a: f"load the seccomp filter from fd {a[1]}, compiled meanwhile",
     "ARG": lambda a: f"argument {a[0]!r}",
     "ENV": lambda a: f"environment {a[0]}",
     "EXEC": lambda a: "execve the program",

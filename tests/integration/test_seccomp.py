@@ -363,3 +363,56 @@ def test_start_container_hook_runs_under_the_filter(runtime, bundle):
     assert proc.returncode == 1
     assert "error running hook #0 (startContainer" in proc.stderr
     assert "bad system call" in proc.stderr
+
+
+# -- the program create compiles while the init sets up (OP_SECCOMP_FD) --
+
+_UNSEALED = """
+import os, sys
+from runtime.launcher import Init, InitError
+from runtime.plan import Op
+fill = [os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC) for _ in range(20)]
+memfd = os.memfd_create("program", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+for fd in fill:  # holes below the extra fd
+    os.close(fd)
+os.write(memfd, bytes(8))
+try:
+    Init([Op("SECCOMP_FD", (0, Init.fd_numbers(0, 1)[0]))], sys.argv[1], 0, [], [memfd])
+except Exception as e:
+    print(type(e).__name__, e)
+"""
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's init")
+def test_the_init_reads_the_program_only_sealed(tmp_path):
+    """The parent fills the memfd while the init sets up and seals it before
+    it lets the init go on: an unsealed one is a program not finished. The
+    compiling thread opens and closes files meanwhile: with holes in the fd
+    table below the extra fds, the init still starts (the launcher once
+    executed whatever a dup2 had put at the init memfd's low number). In a
+    process of its own, so that the holes are the only free fds below."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-I", "-c", _UNSEALED, str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.stdout == ("InitError the seccomp program's memfd is not sealed: the parent did "
+                           "not finish it: file descriptor in bad state\n"), proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(not IS_PYRUNC, reason="pyrunc's --debug log")
+def test_create_compiles_beside_the_init(runtime, bundle, tmp_path):
+    """A profile never seen: create's init loads it from the memfd
+    (SECCOMP_FD), and it is in force; the second create takes it from the
+    cache, the same way."""
+    profile_ = profile(rule(MKDIR, "SCMP_ACT_ERRNO", errnoRet=EXDEV))
+    profile_["syscalls"].append(rule(["getppid"], "SCMP_ACT_ERRNO", errnoRet=int(
+        tmp_path.stat().st_ino % 1000 + 1)))  # a program no earlier test compiled
+    bundle.config["linux"]["seccomp"] = profile_
+    for _ in range(2):
+        log = tmp_path / "debug.log"
+        bundle.args("/ocitest", "syscall", "mkdir", "/tmp/x")
+        proc = runtime("--debug", "--log", str(log), "run", "-b", bundle.write(), bundle.id,
+                       check=False)
+        assert (proc.returncode, proc.stdout.split()[-2:]) == (0, ["-1", str(EXDEV)]), proc.stderr
+        assert "to the init in a sealed memfd (SECCOMP_FD)" in log.read_text()
+        log.unlink()

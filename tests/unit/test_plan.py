@@ -299,6 +299,16 @@ def test_seccomp_load_point(nnp):
     assert "SECCOMP" not in names(build(config()))
 
 
+def test_a_program_still_compiling_loads_from_its_memfd():
+    """create's program compiles while the init sets up (seccomp.PendingProgram):
+    the plan names the init's fd of the memfd, at the same point as SECCOMP."""
+    from runtime.seccomp import Filter
+    ops = build(config(), seccomp=Filter(5, None, False, pending=object()), seccomp_fd=12)
+    n = names(ops)
+    assert "SECCOMP" not in n and Op("SECCOMP_FD", (5, 12)) in ops
+    assert n.index("READY") < n.index("EXEC_FIFO") < n.index("SECCOMP_FD") < n.index("EXEC")
+
+
 def test_seccomp_notify_loads_before_ready():
     """A notify filter's fd goes to the parent (and on to the listener) at
     create: that load comes before READY."""

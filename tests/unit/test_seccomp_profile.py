@@ -131,3 +131,72 @@ def test_load_flags():
     assert flags & seccomp_names.FLAG_NEW_LISTENER and flags & seccomp_names.FLAG_TSYNC_ESRCH
     assert seccomp.load_flags({"defaultAction": "SCMP_ACT_ALLOW",
                                "flags": ["SECCOMP_FILTER_FLAG_LOG"]}) == 2
+
+
+def test_a_pending_program_fills_and_seals_its_memfd():
+    """create compiles in a thread (seccomp.PendingProgram): the init gets
+    the memfd at its spawn and reads it only sealed (OP_SECCOMP_FD)."""
+    import fcntl
+    import os
+    pending = seccomp.PendingProgram(lambda: b"\x06\0\0\0\0\0\xff\x7f")
+    try:
+        assert fcntl.fcntl(pending.memfd, fcntl.F_GET_SEALS) & fcntl.F_SEAL_WRITE == 0
+        pending.finish()
+        seals = fcntl.fcntl(pending.memfd, fcntl.F_GET_SEALS)
+        assert seals & (fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK |
+                        fcntl.F_SEAL_SEAL) == (fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW |
+                                               fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_SEAL)
+        assert os.pread(pending.memfd, 64, 0) == b"\x06\0\0\0\0\0\xff\x7f"
+        assert os.get_inheritable(pending.memfd) is False
+    finally:
+        pending.close()
+    assert pending.memfd == -1
+
+
+def test_a_pending_program_raises_what_the_compile_raised():
+    """A rule libseccomp refuses fails create where create waits for the
+    program, with the compile's own error (no valid profile makes libseccomp
+    refuse one, so the error is made here)."""
+    def refuse():
+        raise ConfigError("/linux/seccomp/syscalls/0/names/0", "libseccomp refused the rule")
+    pending = seccomp.PendingProgram(refuse)
+    try:
+        with pytest.raises(ConfigError, match="refused the rule"):
+            pending.finish()
+    finally:
+        pending.close()
+
+
+def test_closing_a_pending_program_waits_for_the_compile():
+    """An error path ends the command soon after: the thread must not be
+    cut off while it writes the cache into the root."""
+    import threading
+    import time
+    release, finished = threading.Event(), []
+
+    def slow():
+        release.wait(5)
+        time.sleep(0.05)
+        finished.append(True)
+        return b"\0" * 8
+    pending = seccomp.PendingProgram(slow)
+    release.set()
+    pending.close()
+    assert finished == [True]
+
+
+def test_prepare_in_background_matches_prepare(tmp_path):
+    """The same program either way, from the compile or from the cache; a
+    notify filter is made at once (it loads before READY)."""
+    want = seccomp.prepare(DOCKER, str(tmp_path / "a"))
+    for _ in range(2):  # a miss, then a hit
+        got = seccomp.prepare_in_background(DOCKER, str(tmp_path / "b"))
+        assert got.program is None and got.flags == want.flags and not got.notify
+        got.pending.finish()
+        with open(f"/proc/self/fd/{got.pending.memfd}", "rb") as f:
+            assert f.read() == want.program
+        got.pending.close()
+    notify = dict(DOCKER, listenerPath="/run/agent.sock",
+                  syscalls=DOCKER["syscalls"] + [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}])
+    got = seccomp.prepare_in_background(notify, None)
+    assert got.program and got.notify and got.pending is None
