@@ -82,11 +82,30 @@ static int answered(const char *verb)
 
 /* -- small file reads -- */
 
+/* open(2), close-on-exec, as one system call: musl's open() follows an
+ * O_CLOEXEC open with fcntl(FD_SETFD) for kernels before 2.6.23, which list
+ * would pay three times per container. */
+static int open_at(int dirfd, const char *path, int flags)
+{
+    return (int)syscall(SYS_openat, dirfd, path, flags | O_CLOEXEC, 0);
+}
+
+/* --root's dir, opened once: each container's files are opened relative to
+ * it, a shorter path walk (list reads three per container). */
+static int root_fd(const char *root)
+{
+    static int fd = -1;
+
+    if (fd < 0 && (fd = open_at(AT_FDCWD, root, O_PATH | O_DIRECTORY)) < 0)
+        python("root unreadable");
+    return fd;
+}
+
 /* A kernel file of one record (/proc/PID/stat, a cgroup control file):
  * one read, NUL-terminated. Its length, or -1. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open_at(AT_FDCWD, path, O_RDONLY);
     ssize_t n;
 
     if (fd < 0)
@@ -101,7 +120,7 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 
 static int write_file(const char *path, const char *value)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open_at(AT_FDCWD, path, O_WRONLY);
     ssize_t n;
     int saved;
 
@@ -150,7 +169,9 @@ static long long now_ms(void)
 /* -- the front record -- */
 
 struct container {
-    char dir[PATH_MAX];
+    char *dir;         /* --root/id (set_dir); pointers, not arrays: list keeps 500 */
+    const char *id;    /* the state dir's name under --root */
+    int root_fd;       /* --root's dir (root_fd) */
     char *keys[MAX_KEYS], *values[MAX_KEYS];
     size_t lengths[MAX_KEYS];
     int count;
@@ -159,6 +180,18 @@ struct container {
     long pid;
     unsigned long long start;
 };
+
+static void set_dir(struct container *c, const char *root, const char *id)
+{
+    size_t size = strlen(root) + strlen(id) + 2;
+
+    if (size > PATH_MAX)
+        python("path too long");
+    if (!(c->dir = malloc(size)))
+        python("out of memory");
+    snprintf(c->dir, size, "%s/%s", root, id);
+    c->id = id;
+}
 
 static int find(const struct container *c, const char *key)
 {
@@ -228,10 +261,9 @@ static void load(struct container *c, const char *root, const char *id)
     ssize_t got = 0, n;
     int fd;
 
-    if ((size_t)snprintf(c->dir, sizeof c->dir, "%s/%s", root, id) >= sizeof c->dir)
-        python("path too long");
-    snprintf(path, sizeof path, "%s/front", c->dir);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    set_dir(c, root, id);
+    snprintf(path, sizeof path, "%s/front", id);
+    fd = open_at(root_fd(root), path, O_RDONLY);
     if (fd < 0)
         python("no front record (a create under way or dead, or no container)");
     if (fstat(fd, &st) < 0 || st.st_size > RECORD_MAX || !(buf = malloc((size_t)st.st_size + 1)))
@@ -247,9 +279,10 @@ static void load(struct container *c, const char *root, const char *id)
     if (number(get(c, "pid"), &pid) < 0 || pid == 0 || pid > INT_MAX
         || number(get(c, "init_start"), &c->start) < 0)
         python("front record without the init");
-    snprintf(path, sizeof path, "%s/state.json", c->dir);
-    if (stat(path, &st) < 0)
+    snprintf(path, sizeof path, "%s/state.json", id);
+    if (fstatat(root_fd(root), path, &st, 0) < 0)
         python("state.json is missing");
+    c->root_fd = root_fd(root);
     snprintf(saved, sizeof saved, "%lld %lld", (long long)st.st_size,
              (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
     if (strcmp(saved, get(c, "state_json")) != 0)
@@ -316,8 +349,8 @@ static enum status status_of(const struct container *c)
         return STOPPED;
     if (frozen(c)) /* a frozen created container is paused too (runc) */
         return PAUSED;
-    snprintf(fifo, sizeof fifo, "%s/exec.fifo", c->dir);
-    if (strcmp(name, INIT_NAME) == 0 && stat(fifo, &st) == 0)
+    snprintf(fifo, sizeof fifo, "%s/exec.fifo", c->id);
+    if (strcmp(name, INIT_NAME) == 0 && fstatat(c->root_fd, fifo, &st, 0) == 0)
         return CREATED;
     return RUNNING;
 }
@@ -412,9 +445,8 @@ static int lock_dir(const char *root, const char *id, struct container *c)
 {
     int fd;
 
-    if ((size_t)snprintf(c->dir, sizeof c->dir, "%s/%s", root, id) >= sizeof c->dir)
-        python("path too long");
-    fd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    set_dir(c, root, id);
+    fd = open_at(AT_FDCWD, c->dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return -1;
     if (flock(fd, LOCK_EX) < 0)
@@ -444,7 +476,7 @@ static int cmd_start(const char *root, const char *id)
     if (status_of(&c) != CREATED || (pidfd = init_pidfd(&c)) < 0)
         python("not a created container");
     snprintf(fifo, sizeof fifo, "%s/exec.fifo", c.dir);
-    fds[0] = (struct pollfd){.fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC), .events = POLLIN};
+    fds[0] = (struct pollfd){.fd = open_at(AT_FDCWD, fifo, O_RDONLY | O_NONBLOCK), .events = POLLIN};
     fds[1] = (struct pollfd){.fd = pidfd, .events = POLLIN};
     if (fds[0].fd < 0)
         python("no exec fifo");
@@ -613,7 +645,7 @@ static int wait_empty(const char *dir)
     int found = 0;
 
     snprintf(path, sizeof path, "%s/cgroup.events", dir);
-    if ((pfd.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    if ((pfd.fd = open_at(AT_FDCWD, path, O_RDONLY)) < 0)
         return -1;
     for (;;) {
         ssize_t n = pread(pfd.fd, events, sizeof events - 1, 0);
