@@ -182,6 +182,22 @@ class Runtime:
                 return status
             time.sleep(0.01)
 
+    def wait_catching(self, cid: str, signal: int, timeout: float = 10.0) -> None:
+        """Until the container's init has a handler for `signal` (SigCgt in its
+        /proc status). A pid namespace's init ignores a signal it does not
+        catch: one sent before the program has set its handler is lost. On a
+        slow guest (the TCG lanes) a kill right after start can be that early."""
+        pid = self.state(cid)["pid"]
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(f"/proc/{pid}/status") as f:
+                caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+            if caught & (1 << (signal - 1)):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"pid {pid} set no handler for signal {signal} in {timeout}s")
+            time.sleep(0.005)
+
     def ids(self) -> list[str]:
         """Container state dirs (the root also holds schema-verdict files)."""
         if not os.path.isdir(self.root):

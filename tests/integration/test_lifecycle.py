@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import time
+from signal import SIGTERM
 
 import pytest
 
@@ -48,6 +49,7 @@ def test_create_start_kill_delete(runtime, bundle, tmp_path):
 def test_kill_signal_forms(runtime, bundle, signal):
     bundle.args("/ocitest", "sleep", "1000")
     runtime("run", "--detach", "--bundle", bundle.write(), bundle.id)
+    runtime.wait_catching(bundle.id, SIGTERM)
     runtime("kill", bundle.id, signal)
     assert runtime.wait_status(bundle.id, "stopped") == "stopped"
 
@@ -55,6 +57,7 @@ def test_kill_signal_forms(runtime, bundle, signal):
 def test_kill_default_signal_is_term(runtime, bundle):
     bundle.args("/ocitest", "sleep", "1000")
     runtime("run", "-d", "-b", bundle.write(), bundle.id)
+    runtime.wait_catching(bundle.id, SIGTERM)
     runtime("kill", bundle.id)
     assert runtime.wait_status(bundle.id, "stopped") == "stopped"
 
