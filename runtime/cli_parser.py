@@ -7,7 +7,7 @@ import os
 
 from . import OCI_VERSION, __version__, log
 from .errors import PyruncError
-from .update_flags import UPDATE_FLAGS
+from .quickargs import UPDATE_FLAGS
 
 ID_HELP = "the container's id, unique under --root"
 

@@ -12,8 +12,6 @@ usage error, another command) returns None and cli_parser.py's argparse
 parser reads it, with its messages.
 """
 
-from . import update_flags
-
 # Global flags: name -> (field, choices or None); a value follows each.
 GLOBAL_VALUES = {"--root": ("root", None), "--log": ("log", None),
                  "--log-format": ("log_format", ("text", "json")),
@@ -39,8 +37,35 @@ _CREATE_VALUES = {"-b": ("bundle", None), "--bundle": ("bundle", None),
                   "--preserve-fds": ("preserve_fds", INT)}
 _CREATE_DEFAULTS = {"bundle": ".", "pid_file": None, "console_socket": None, "no_pivot": False,
                     "no_new_keyring": False, "preserve_fds": 0}
+# runc update's limit flags: (flag, LinuxResources section and key, how its
+# value reads, help); sizes take k/m/g/t suffixes (powers of 1024). The one
+# table of them: cli_parser.py's parser and commands/update.py read it too
+# (here, as every command line is read here first: no module more to import).
+UPDATE_FLAGS = (
+    ("--memory", "memory", "limit", "size", "memory limit (bytes, or 64m, 1g; -1: none)"),
+    ("--memory-swap", "memory", "swap", "size", "memory+swap limit"),
+    ("--memory-reservation", "memory", "reservation", "size", "memory soft limit"),
+    ("--kernel-memory", "memory", "kernel", "size", "kernel memory limit"),
+    ("--kernel-memory-tcp", "memory", "kernelTCP", "size", "kernel TCP buffer limit"),
+    ("--cpu-shares", "cpu", "shares", "int", "CPU shares (relative weight)"),
+    ("--cpu-period", "cpu", "period", "int", "CPU CFS period (us)"),
+    ("--cpu-quota", "cpu", "quota", "int", "CPU CFS quota (us; -1: none)"),
+    ("--cpu-rt-period", "cpu", "realtimePeriod", "int", "CPU realtime period (us)"),
+    ("--cpu-rt-runtime", "cpu", "realtimeRuntime", "int", "CPU realtime runtime (us)"),
+    ("--cpuset-cpus", "cpu", "cpus", "str", "CPUs to use (0-3,5)"),
+    ("--cpuset-mems", "cpu", "mems", "str", "memory nodes to use"),
+    ("--pids-limit", "pids", "limit", "int", "maximum number of processes (-1: none)"),
+    ("--blkio-weight", "blockIO", "weight", "int", "block IO weight (10-1000)"),
+)
+
+
+def flag_field(flag: str) -> str:
+    """The Namespace field of a long flag, as argparse names it."""
+    return flag[2:].replace("-", "_")
+
+
 _UPDATE_VALUES = {"-r": ("resources", None), "--resources": ("resources", None)} | {
-    flag: (update_flags.field(flag), None) for flag, *_ in update_flags.UPDATE_FLAGS}
+    flag: (flag_field(flag), None) for flag, *_ in UPDATE_FLAGS}
 COMMANDS = {
     "state": ({}, {}, _ID, {}, None),
     "start": ({}, {}, _ID, {}, None),

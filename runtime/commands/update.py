@@ -1,6 +1,6 @@
 """`update`: new limits for a live container's cgroups: the LinuxResources
 from --resources (a file or stdin) and runc's flags (which win; their table,
-update_flags.py, is the parsers' too). Errors point into the resources given
+quickargs.UPDATE_FLAGS, is the parsers' too). Errors point into the resources given
 (a file, stdin or the flags), not into config.json.
 
 containerd's UpdateContainerResources sends `update --resources - ID`: that
@@ -11,7 +11,7 @@ import sys
 from ..errors import ConfigError, PyruncError, strerror
 from ..spec import check_schema, parse_json
 from ..state import ContainerDir
-from ..update_flags import UPDATE_FLAGS, field
+from ..quickargs import UPDATE_FLAGS, flag_field
 
 _SIZE = r"(-?\d+)\s*([kmgt]?)i?b?"
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -53,7 +53,7 @@ def parse_size(text: str, flag: str) -> int:
 def resources_from_args(args) -> dict:
     resources = _read_resources(args.resources) if args.resources else {}
     for flag, section, key, kind, _help in UPDATE_FLAGS:
-        attr = field(flag)
+        attr = flag_field(flag)
         text = getattr(args, attr)
         if text is None:
             continue
